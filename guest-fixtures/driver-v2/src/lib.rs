@@ -1,0 +1,140 @@
+//! The kvconf driver for `fermyon:spin/key-value@2.0.0`.
+//!
+//! The suite cannot call a host's key-value interface directly: only a component can. This component is the
+//! suite's hands inside the host. It receives a script (a list of operations on numbered slots), performs each
+//! operation against the host's v2 interface, and reports what the host answered, exactly and without judging
+//! it: deciding whether an answer conforms is the harness's job, so that one driver serves every profile.
+//!
+//! Two rules keep the report faithful:
+//! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `other` text,
+//!   the keys in the order the host listed them (the harness compares them as a set).
+//! - Each outcome is passed to `observer.observe` before the next operation starts, so that if the host traps
+//!   part-way through a script the harness still knows what happened before the trap.
+
+/// The generated bindings, kept private: nothing here is an API for anyone else.
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/driver-v2",
+        // Both interfaces this world imports come from the project's own wit/ directory; no other crate
+        // already provides bindings for them.
+        generate_all,
+    });
+}
+
+use std::collections::BTreeMap;
+
+use bindings::fermyon::spin::key_value::{Error, Store};
+use bindings::kvconf::driver::observer::observe;
+use bindings::kvconf::driver::types::KvError;
+use bindings::{Guest, Operation, Outcome};
+
+/// The component's export: one `run` per script, no state kept between calls.
+struct Driver;
+
+impl Guest for Driver {
+    fn run(script: Vec<Operation>) -> Vec<Outcome> {
+        let mut slots = Slots::default();
+        let mut outcomes = Vec::with_capacity(script.len());
+        for (index, operation) in (0u32..).zip(script) {
+            let outcome = slots.perform(operation);
+            observe(index, &outcome);
+            outcomes.push(outcome);
+        }
+        // The remaining handles are dropped here, which closes them: a script needs no trailing `close`.
+        outcomes
+    }
+}
+
+bindings::export!(Driver with_types_in bindings);
+
+/// The store handles a script has open, by slot number.
+///
+/// A `BTreeMap` rather than a `HashMap`: a hash map's random seed would make the component import
+/// `wasi:random` for nothing, and the slot numbers a script uses are few and small.
+#[derive(Default)]
+struct Slots(BTreeMap<u32, Store>);
+
+impl Slots {
+    /// Performs one operation and says what the host answered.
+    ///
+    /// A script that names an empty slot, or opens into an occupied one, gets a `script-error` and the host is
+    /// not called: that is a fault of the script, and reporting it as a host result would blame the host.
+    fn perform(&mut self, operation: Operation) -> Outcome {
+        match operation {
+            Operation::Open(op) => {
+                if self.0.contains_key(&op.slot) {
+                    return script_error(format!(
+                        "open into slot {} which already holds a store; close it first",
+                        op.slot
+                    ));
+                }
+                match Store::open(&op.label) {
+                    Ok(store) => {
+                        self.0.insert(op.slot, store);
+                        Outcome::Opened
+                    }
+                    Err(error) => failed(error),
+                }
+            }
+            Operation::Get(op) => self.with(op.slot, "get", |store| {
+                store.get(&op.key).map_or_else(failed, Outcome::Value)
+            }),
+            Operation::Set(op) => self.with(op.slot, "set", |store| {
+                done_or_failed(store.set(&op.key, &op.value))
+            }),
+            Operation::Delete(op) => self.with(op.slot, "delete", |store| {
+                done_or_failed(store.delete(&op.key))
+            }),
+            Operation::Exists(op) => self.with(op.slot, "exists", |store| {
+                store.exists(&op.key).map_or_else(failed, Outcome::Exists)
+            }),
+            Operation::GetKeys(slot) => self.with(slot, "get-keys", |store| {
+                store.get_keys().map_or_else(failed, Outcome::Keys)
+            }),
+            // v2 has no `close`: dropping the resource is how a guest closes a store.
+            Operation::Close(slot) => match self.0.remove(&slot) {
+                Some(store) => {
+                    drop(store);
+                    Outcome::Done
+                }
+                None => empty_slot(slot, "close"),
+            },
+        }
+    }
+
+    /// Calls `call` with the store in `slot`, or reports the empty slot without calling the host.
+    fn with(&self, slot: u32, operation: &str, call: impl FnOnce(&Store) -> Outcome) -> Outcome {
+        match self.0.get(&slot) {
+            Some(store) => call(store),
+            None => empty_slot(slot, operation),
+        }
+    }
+}
+
+/// `done` for an operation with no result, or the host's error.
+fn done_or_failed(result: Result<(), Error>) -> Outcome {
+    result.map_or_else(failed, |()| Outcome::Done)
+}
+
+/// The host's error as the suite's error type: the same variant, and the same text for `other`.
+fn failed(error: Error) -> Outcome {
+    Outcome::Failed(match error {
+        Error::StoreTableFull => KvError::StoreTableFull,
+        Error::NoSuchStore => KvError::NoSuchStore,
+        Error::AccessDenied => KvError::AccessDenied,
+        Error::Other(text) => KvError::Other(text),
+    })
+}
+
+/// The script named a slot that holds no store.
+fn empty_slot(slot: u32, operation: &str) -> Outcome {
+    script_error(format!(
+        "{operation} on slot {slot}, which holds no store; open one there first"
+    ))
+}
+
+/// An operation the driver refused to attempt.
+fn script_error(message: String) -> Outcome {
+    Outcome::ScriptError(message)
+}
