@@ -1,0 +1,248 @@
+//! The SQLite backend: one database file serves any number of labels, each row tagged with its label.
+//!
+//! The schema is Spin's (`crates/key-value-spin`): table `spin_key_value (store TEXT, key TEXT, value BLOB,
+//! PRIMARY KEY (store, key))`, so a database Spin wrote can be served by kvhost and the other way round. Every
+//! statement filters on the `store` column, so labels sharing a file never see each other's keys
+//! ([ISOLATION-LABEL]), and every statement is parameterised.
+//!
+//! One [`SqliteStores`] holds one connection behind a mutex; an [`crate::app::Application`] opens each database
+//! file once and shares that connection between every label and instance that uses the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::backend::{Error, Store, StoreManager};
+
+/// The file name of the default database inside a state directory, as Spin names it (`.spin/sqlite_key_value.db`).
+pub const DEFAULT_DATABASE_FILE: &str = "sqlite_key_value.db";
+
+/// Why a SQLite database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The directory the database file goes in could not be created.
+    #[error(
+        "could not create the directory {dir} for the key-value database: {source}; \
+         check that the path is right and writable"
+    )]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The database file could not be opened, or the key-value table could not be created in it.
+    #[error(
+        "could not open the key-value database {path}: {source}; \
+         check that the file is a SQLite database (or absent) and writable"
+    )]
+    Open {
+        /// The database file (`:memory:` for an in-memory database).
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+}
+
+/// Prepares `path` for [`SqliteStores::open`]: creates its directory if needed and returns the path in a canonical
+/// form, so that two spellings of one file (`./kv.db`, `dir/../kv.db`) compare equal and share one connection.
+///
+/// # Errors
+///
+/// [`OpenError::CreateDir`] when the directory cannot be created or resolved.
+pub fn canonical_database_path(path: &Path) -> Result<PathBuf, OpenError> {
+    let create_dir_error = |dir: &Path, source| OpenError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    if let Ok(canonical) = path.canonicalize() {
+        return Ok(canonical);
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| create_dir_error(dir, e))?;
+    let dir = dir.canonicalize().map_err(|e| create_dir_error(dir, e))?;
+    Ok(match path.file_name() {
+        Some(name) => dir.join(name),
+        None => dir,
+    })
+}
+
+/// A [`StoreManager`] serving any label from one SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStores {
+    connection: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+}
+
+impl SqliteStores {
+    /// Opens (creating if needed) the database file at `path` and its key-value table. The directory is created
+    /// if it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] when the directory cannot be created or the file cannot be opened as a SQLite database.
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
+        let path = canonical_database_path(path)?;
+        let connection = Connection::open(&path).map_err(|source| OpenError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Self::prepare(connection, Some(path))
+    }
+
+    /// A private in-memory database; its data goes when the last clone of this value is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Open`] when SQLite cannot create it.
+    pub fn open_in_memory() -> Result<Self, OpenError> {
+        let connection = Connection::open_in_memory().map_err(|source| OpenError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        Self::prepare(connection, None)
+    }
+
+    fn prepare(connection: Connection, path: Option<PathBuf>) -> Result<Self, OpenError> {
+        let open_error = |source| OpenError::Open {
+            path: path.clone().unwrap_or_else(|| PathBuf::from(":memory:")),
+            source,
+        };
+        // The journal stays SQLite's default (rollback journal, not WAL). Within one Application every use of a
+        // file goes through this one connection and its mutex, so WAL's concurrent readers would never be used,
+        // and the rollback journal leaves no -wal/-shm files beside the database. Another process (or another
+        // Application) on the same file is still safe: SQLite's file locking serialises the writers, and the busy
+        // timeout makes a writer wait for the lock instead of failing at once.
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(open_error)?;
+        connection
+            .execute(
+                "CREATE TABLE IF NOT EXISTS spin_key_value (
+                    store TEXT NOT NULL,
+                    key   TEXT NOT NULL,
+                    value BLOB NOT NULL,
+                    PRIMARY KEY (store, key)
+                )",
+                [],
+            )
+            .map_err(open_error)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            path,
+        })
+    }
+
+    /// The database file, or `None` for an in-memory database.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The store for `label` in this database. Every store of one [`SqliteStores`] shares its connection.
+    pub fn store(&self, label: &str) -> SqliteStore {
+        SqliteStore {
+            connection: Arc::clone(&self.connection),
+            label: label.to_owned(),
+        }
+    }
+}
+
+impl StoreManager for SqliteStores {
+    fn get(&self, label: &str) -> Result<Arc<dyn Store>, Error> {
+        Ok(Arc::new(self.store(label)))
+    }
+
+    fn is_defined(&self, _label: &str) -> bool {
+        true
+    }
+}
+
+/// One labelled store inside a SQLite database.
+#[derive(Debug)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    label: String,
+}
+
+impl SqliteStore {
+    /// The label this store's rows carry in the `store` column.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        // Every statement runs on its own (no transaction spans a lock), so a panic while the lock was held
+        // leaves the connection usable.
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Turns a SQLite failure into the guest-visible `other` error, keeping SQLite's own message.
+fn backend_error(operation: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+    move |e| {
+        Error::Other(format!(
+            "the SQLite key-value store failed to {operation}: {e}"
+        ))
+    }
+}
+
+impl Store for SqliteStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.connection()
+            .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![self.label, key], |row| row.get::<_, Vec<u8>>(0))
+                    .optional()
+            })
+            .map_err(backend_error("read a value"))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.connection()
+            .prepare_cached(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut statement| statement.execute(params![self.label, key, value]))
+            .map(drop)
+            .map_err(backend_error("write a value"))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.connection()
+            .prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")
+            .and_then(|mut statement| statement.execute(params![self.label, key]))
+            .map(drop)
+            .map_err(backend_error("delete a key"))
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        self.connection()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2)",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![self.label, key], |row| row.get::<_, bool>(0))
+            })
+            .map_err(backend_error("check for a key"))
+    }
+
+    fn get_keys(&self) -> Result<Vec<String>, Error> {
+        self.connection()
+            .prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_map(params![self.label], |row| row.get::<_, String>(0))?
+                    .collect()
+            })
+            .map_err(backend_error("list the keys"))
+    }
+}

@@ -1,0 +1,154 @@
+//! The dispatcher: one instance's grants and open store handles, with the operations every interface version
+//! shares.
+//!
+//! Each interface version (`crate::v2` now; v1, v3 and wasi:keyvalue later) is a thin layer that turns its own
+//! calling convention into these operations: v2 wraps a handle number in a `Resource`, v1 hands the number to the
+//! guest as it is. Keeping the checks here means every version applies them in the same order.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::backend::{Error, Store, StoreManager};
+
+/// Per-instance key-value state: which labels the component was granted, the manager that resolves them, and the
+/// store handles the instance has open.
+///
+/// Make one per component instance (with [`crate::app::Application::instance_state`], or [`KeyValueState::new`]
+/// for a manager of your own), keep it in the wasmtime store's data, and give [`crate::add_to_linker`] a function
+/// that finds it.
+pub struct KeyValueState {
+    grants: Arc<BTreeSet<String>>,
+    manager: Arc<dyn StoreManager>,
+    handles: HashMap<u32, OpenStore>,
+    next_handle: u32,
+    max_open_stores: Option<u32>,
+}
+
+/// One open handle: the store it reaches and the label it was opened with.
+struct OpenStore {
+    label: String,
+    store: Arc<dyn Store>,
+}
+
+impl KeyValueState {
+    /// State for an instance granted `grants`, resolving labels through `manager`, with at most `max_open_stores`
+    /// handles open at once (`None`: no bound).
+    pub fn new(
+        manager: Arc<dyn StoreManager>,
+        grants: impl IntoIterator<Item = String>,
+        max_open_stores: Option<u32>,
+    ) -> Self {
+        Self::with_shared_grants(
+            manager,
+            Arc::new(grants.into_iter().collect()),
+            max_open_stores,
+        )
+    }
+
+    pub(crate) fn with_shared_grants(
+        manager: Arc<dyn StoreManager>,
+        grants: Arc<BTreeSet<String>>,
+        max_open_stores: Option<u32>,
+    ) -> Self {
+        Self {
+            grants,
+            manager,
+            handles: HashMap::new(),
+            // Handle numbers start at 1 and are never reused ([HANDLE-REUSE], as Spin does), so a stale or
+            // zero-initialised handle never reaches another store.
+            next_handle: 1,
+            max_open_stores,
+        }
+    }
+
+    /// Whether the component was granted `label`.
+    pub fn is_granted(&self, label: &str) -> bool {
+        self.grants.contains(label)
+    }
+
+    /// The labels the component was granted.
+    pub fn grants(&self) -> impl Iterator<Item = &str> {
+        self.grants.iter().map(String::as_str)
+    }
+
+    /// How many handles are open in this instance.
+    pub fn open_count(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Opens `label` and returns the new handle's number.
+    ///
+    /// The checks run in this order, so each error means exactly one thing:
+    /// 1. [OPEN-GRANT]: a label the component was not granted is [`Error::AccessDenied`], before anything else,
+    ///    even for "default" and even if the label is configured for another component.
+    /// 2. [OPEN-TABLE-FULL]: with `max_open_stores` handles open, [`Error::StoreTableFull`]; closing one makes
+    ///    room.
+    /// 3. The manager resolves the label: [`Error::NoSuchStore`] if it serves no store for it
+    ///    ([OPEN-UNCONFIGURED]: an [`crate::app::Application`] refuses to load instead, so from it this cannot
+    ///    happen), or the backend's [`Error::Other`].
+    ///
+    /// Opening a label twice gives two handles onto the same data ([OPEN-TWICE]).
+    ///
+    /// # Errors
+    ///
+    /// As listed above.
+    pub fn open(&mut self, label: &str) -> Result<u32, Error> {
+        if !self.is_granted(label) {
+            return Err(Error::AccessDenied);
+        }
+        if let Some(max) = self.max_open_stores
+            && self.handles.len() >= max as usize
+        {
+            return Err(Error::StoreTableFull);
+        }
+        // u32::MAX is never handed out, so every number issued stays unique; an instance that has opened four
+        // billion stores gets `store-table-full` from then on.
+        if self.next_handle == u32::MAX {
+            return Err(Error::StoreTableFull);
+        }
+        let store = self.manager.get(label)?;
+        let handle = self.next_handle;
+        self.next_handle += 1;
+        self.handles.insert(
+            handle,
+            OpenStore {
+                label: label.to_owned(),
+                store,
+            },
+        );
+        Ok(handle)
+    }
+
+    /// The store behind an open handle, or `None` if `handle` is not open in this instance.
+    pub fn store(&self, handle: u32) -> Option<&Arc<dyn Store>> {
+        self.handles.get(&handle).map(|open| &open.store)
+    }
+
+    /// The label an open handle was opened with, or `None` if `handle` is not open in this instance.
+    pub fn label(&self, handle: u32) -> Option<&str> {
+        self.handles.get(&handle).map(|open| open.label.as_str())
+    }
+
+    /// Closes one handle ([HANDLE-DROP]): other handles onto the same store stay usable and the data stays.
+    /// Returns whether the handle was open; closing a handle that is not open does nothing.
+    pub fn close(&mut self, handle: u32) -> bool {
+        self.handles.remove(&handle).is_some()
+    }
+}
+
+impl std::fmt::Debug for KeyValueState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyValueState")
+            .field("grants", &self.grants)
+            .field(
+                "open",
+                &self
+                    .handles
+                    .iter()
+                    .map(|(handle, open)| (*handle, open.label.as_str()))
+                    .collect::<BTreeSet<_>>(),
+            )
+            .field("max_open_stores", &self.max_open_stores)
+            .finish_non_exhaustive()
+    }
+}

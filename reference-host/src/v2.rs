@@ -1,0 +1,146 @@
+//! `fermyon:spin/key-value@2.0.0`: the v2 interface, implemented against [`KeyValueState`].
+//!
+//! The guest's `store` resource is a handle number in the instance's [`KeyValueState`]; dropping the resource
+//! closes that handle. Guest-visible failures are the WIT `error` variant (the inner `Result`); a handle the state
+//! does not know is a host fault and traps (the outer `wasmtime::Result`), and the two are never mixed.
+
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+use crate::backend;
+use crate::state::KeyValueState;
+
+mod bindings {
+    // The WIT package defines an interface but no world, so a one-line world importing it is given inline; the
+    // interface itself is read from the project's WIT directory unchanged.
+    wasmtime::component::bindgen!({
+        inline: "package kvhost:bindings; world v2 { import fermyon:spin/key-value@2.0.0; }",
+        path: "../wit/deps/fermyon-spin-v2",
+        world: "kvhost:bindings/v2",
+        imports: { default: trappable },
+        with: {
+            "fermyon:spin/key-value.store": super::StoreHandle,
+        },
+    });
+}
+
+use bindings::fermyon::spin::key_value::{self as wit, Error as WitError};
+
+/// The host type behind the guest's v2 `store` resource. It is never constructed: the resource's representation
+/// is the handle number in [`KeyValueState`], which holds the store itself.
+pub struct StoreHandle;
+
+/// Adds `fermyon:spin/key-value@2.0.0` to `linker`, reaching each instance's [`KeyValueState`] through `get`.
+/// This is the only wiring a host writes:
+///
+/// ```
+/// # use wasmtime::component::Linker;
+/// struct Host {
+///     key_value: kvhost::KeyValueState,
+/// }
+///
+/// let engine = wasmtime::Engine::default();
+/// let mut linker = Linker::<Host>::new(&engine);
+/// kvhost::add_to_linker(&mut linker, |host: &mut Host| &mut host.key_value)?;
+/// # Ok::<(), wasmtime::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// When the linker already defines the interface.
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut KeyValueState,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
+}
+
+impl From<backend::Error> for WitError {
+    fn from(error: backend::Error) -> Self {
+        match error {
+            backend::Error::StoreTableFull => Self::StoreTableFull,
+            backend::Error::NoSuchStore => Self::NoSuchStore,
+            backend::Error::AccessDenied => Self::AccessDenied,
+            backend::Error::Other(message) => Self::Other(message),
+        }
+    }
+}
+
+impl KeyValueState {
+    /// The store behind a v2 resource; a resource this state never issued, or already closed, is a host fault.
+    fn v2_store(
+        &self,
+        handle: &Resource<StoreHandle>,
+    ) -> wasmtime::Result<&std::sync::Arc<dyn backend::Store>> {
+        self.store(handle.rep()).ok_or_else(|| {
+            wasmtime::format_err!(
+                "key-value store handle {} is not open in this instance (a bug in the host)",
+                handle.rep()
+            )
+        })
+    }
+}
+
+impl wit::Host for KeyValueState {}
+
+impl wit::HostStore for KeyValueState {
+    fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<StoreHandle>, WitError>> {
+        Ok(KeyValueState::open(self, &label)
+            .map(Resource::new_own)
+            .map_err(WitError::from))
+    }
+
+    fn get(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
+        Ok(self.v2_store(&store)?.get(&key).map_err(WitError::from))
+    }
+
+    fn set(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(self
+            .v2_store(&store)?
+            .set(&key, &value)
+            .map_err(WitError::from))
+    }
+
+    fn delete(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(self.v2_store(&store)?.delete(&key).map_err(WitError::from))
+    }
+
+    fn exists(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, WitError>> {
+        Ok(self.v2_store(&store)?.exists(&key).map_err(WitError::from))
+    }
+
+    fn get_keys(
+        &mut self,
+        store: Resource<StoreHandle>,
+    ) -> wasmtime::Result<Result<Vec<String>, WitError>> {
+        Ok(self.v2_store(&store)?.get_keys().map_err(WitError::from))
+    }
+
+    /// [HANDLE-DROP]: closes this handle only.
+    fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {
+        if self.close(store.rep()) {
+            Ok(())
+        } else {
+            Err(wasmtime::format_err!(
+                "key-value store handle {} was dropped but is not open in this instance (a bug in the host)",
+                store.rep()
+            ))
+        }
+    }
+}
