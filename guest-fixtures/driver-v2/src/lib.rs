@@ -16,7 +16,7 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "kvconf:driver/driver-v2",
-        // Both interfaces this world imports come from the project's own wit/ directory; no other crate
+        // Every interface this world imports comes from the project's own wit/ directory; no other crate
         // already provides bindings for them.
         generate_all,
     });
