@@ -1,0 +1,161 @@
+//! `LimitedStore` [LIMIT-BEYOND]: refusals are `other` errors decided before writing, so the store is left
+//! exactly as it was; at the limit everything is accepted.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kvhost::limits::{LimitedStore, Limits};
+use kvhost::memory::MemoryStore;
+use kvhost::sqlite::SqliteStores;
+use kvhost::{Error, Store};
+
+fn limited(limits: Limits) -> (Arc<dyn Store>, LimitedStore) {
+    let inner: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store = LimitedStore::new(Arc::clone(&inner), limits);
+    (inner, store)
+}
+
+fn keys(store: &dyn Store) -> BTreeSet<String> {
+    store.get_keys().unwrap().into_iter().collect()
+}
+
+#[test]
+fn sip010_limits_are_256_byte_keys_one_mebibyte_values_and_1024_tuples() {
+    assert_eq!(
+        Limits::sip010(),
+        Limits {
+            max_key_bytes: Some(256),
+            max_value_bytes: Some(1_048_576),
+            max_tuples: Some(1024),
+        }
+    );
+    assert!(Limits::none().is_none());
+    assert_eq!(Limits::default(), Limits::none());
+}
+
+#[test]
+fn a_value_past_the_limit_is_refused_naming_the_limit_and_the_old_value_survives() {
+    let (inner, store) = limited(Limits::sip010());
+    store.set("k", b"old").unwrap();
+    let error = store.set("k", &vec![7; 1_048_577]).unwrap_err();
+    assert_eq!(
+        error,
+        Error::Other(
+            "value of 1048577 bytes exceeds this host's limit of 1048576 bytes".to_owned()
+        )
+    );
+    assert_eq!(inner.get("k").unwrap(), Some(b"old".to_vec()));
+}
+
+#[test]
+fn a_value_exactly_at_the_limit_is_accepted_whole() {
+    let (_, store) = limited(Limits::sip010());
+    let value = vec![0xa5; 1_048_576];
+    store.set("k", &value).unwrap();
+    assert_eq!(store.get("k").unwrap(), Some(value));
+}
+
+#[test]
+fn a_key_past_the_limit_is_refused_and_nothing_is_written() {
+    let (inner, store) = limited(Limits::sip010());
+    let key = "k".repeat(257);
+    let error = store.set(&key, b"v").unwrap_err();
+    assert_eq!(
+        error,
+        Error::Other("key of 257 bytes exceeds this host's limit of 256 bytes".to_owned())
+    );
+    assert!(keys(inner.as_ref()).is_empty());
+}
+
+#[test]
+fn a_multi_byte_key_of_exactly_256_bytes_is_accepted() {
+    let (_, store) = limited(Limits::sip010());
+    let key = "\u{20ac}".repeat(85) + "x"; // 85 three-byte characters and one ASCII byte
+    assert_eq!(key.len(), 256);
+    store.set(&key, b"v").unwrap();
+    assert!(store.exists(&key).unwrap());
+}
+
+#[test]
+fn a_new_key_past_the_tuple_limit_is_refused_and_the_store_is_unchanged() {
+    let limits = Limits {
+        max_tuples: Some(3),
+        ..Limits::none()
+    };
+    let (inner, store) = limited(limits);
+    for key in ["a", "b", "c"] {
+        store.set(key, key.as_bytes()).unwrap();
+    }
+    let error = store.set("d", b"d").unwrap_err();
+    match &error {
+        Error::Other(message) => {
+            assert!(message.contains("4 keys"), "{message}");
+            assert!(message.contains("limit of 3 keys"), "{message}");
+        }
+        other => panic!("expected an `other` error, got {other:?}"),
+    }
+    assert_eq!(
+        keys(inner.as_ref()),
+        ["a", "b", "c"].map(String::from).into()
+    );
+    assert!(!inner.exists("d").unwrap());
+}
+
+#[test]
+fn overwriting_a_key_at_the_tuple_limit_is_allowed() {
+    let limits = Limits {
+        max_tuples: Some(2),
+        ..Limits::none()
+    };
+    let (_, store) = limited(limits);
+    store.set("a", b"1").unwrap();
+    store.set("b", b"2").unwrap();
+    store.set("a", b"replaced").unwrap();
+    assert_eq!(store.get("a").unwrap(), Some(b"replaced".to_vec()));
+}
+
+#[test]
+fn an_overwrite_past_the_value_limit_is_refused_even_at_the_tuple_limit() {
+    let limits = Limits {
+        max_value_bytes: Some(4),
+        max_tuples: Some(1),
+        ..Limits::none()
+    };
+    let (_, store) = limited(limits);
+    store.set("a", b"1234").unwrap();
+    assert!(store.set("a", b"12345").is_err());
+    assert_eq!(store.get("a").unwrap(), Some(b"1234".to_vec()));
+}
+
+#[test]
+fn deleting_a_key_makes_room_under_the_tuple_limit() {
+    let limits = Limits {
+        max_tuples: Some(1),
+        ..Limits::none()
+    };
+    let (_, store) = limited(limits);
+    store.set("a", b"1").unwrap();
+    assert!(store.set("b", b"2").is_err());
+    store.delete("a").unwrap();
+    store.set("b", b"2").unwrap();
+    assert_eq!(keys(&store), ["b"].map(String::from).into());
+}
+
+#[test]
+fn sip010_capacity_of_1024_tuples_is_accepted_on_sqlite() {
+    let database = SqliteStores::open_in_memory().unwrap();
+    let store = LimitedStore::new(Arc::new(database.store("default")), Limits::sip010());
+    for i in 0..1024 {
+        store.set(&format!("key-{i}"), b"v").unwrap();
+    }
+    assert_eq!(store.get_keys().unwrap().len(), 1024);
+    assert!(store.set("key-1024", b"v").is_err());
+    assert!(!store.exists("key-1024").unwrap());
+}
+
+#[test]
+fn with_no_limits_every_set_reaches_the_store() {
+    let (inner, store) = limited(Limits::none());
+    store.set(&"k".repeat(10_000), &vec![0; 2_000_000]).unwrap();
+    assert_eq!(keys(inner.as_ref()).len(), 1);
+}

@@ -1,0 +1,8 @@
+//! kvhost's tests: one test binary, one module per area (ripgrep's layout), each test named as the sentence it
+//! checks. Statement IDs in brackets are those of the kvconf specification.
+
+mod app;
+mod backends;
+mod config;
+mod guest;
+mod limits;
