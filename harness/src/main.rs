@@ -1,1 +1,232 @@
-fn main() {}
+//! The `kvconf` command: runs the conformance suite against the reference host and lists its cases.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use kvconf::case::{self, Case};
+use kvconf::catalogue::Catalogue;
+use kvconf::interface::Interface;
+use kvconf::reference::{Backend, ReferenceHost};
+use kvconf::report::Report;
+use kvconf::runner::{CaseResult, Runner};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "kvconf",
+    version,
+    about = "Conformance suite for the Spin key-value interface"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the suite against the reference host and print a report.
+    Run(RunArgs),
+    /// List the cases and the statements each checks.
+    List {
+        /// The directory of case files.
+        #[arg(long, default_value_os_t = case::default_dir())]
+        cases: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Backends of the reference host to run on (repeat, or `all`); default sqlite.
+    #[arg(long = "backend", value_parser = ["memory", "sqlite", "all"])]
+    backends: Vec<String>,
+    /// Interface versions to run (repeat); default every one kvconf has a driver for.
+    #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue"])]
+    interfaces: Vec<String>,
+    /// The reference host's profile: `sip010` (SIP 010's figures as hard limits) or `unbounded`.
+    #[arg(long, default_value = "sip010")]
+    profile: String,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// The directory of case files.
+    #[arg(long, default_value_os_t = case::default_dir())]
+    cases: PathBuf,
+    /// Run only cases whose ID contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Seconds a case may take before it fails as hung.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Where case stores live (default: a temporary directory, removed afterwards).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kvconf: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List { cases } => {
+            let cases = load(&cases)?;
+            let catalogue = Catalogue::builtin();
+            for case in &cases {
+                let interfaces: Vec<&str> = case
+                    .interfaces(catalogue)
+                    .iter()
+                    .map(|i| i.name())
+                    .collect();
+                println!(
+                    "{:<48} [{}] {}\n{:<48} {}",
+                    case.id(),
+                    interfaces.join(","),
+                    case.file.statements.join(", "),
+                    "",
+                    case.file.title
+                );
+            }
+            println!("{} cases", cases.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => run_suite(args),
+    }
+}
+
+fn load(dir: &std::path::Path) -> anyhow::Result<Vec<Case>> {
+    case::load_dir(dir, Catalogue::builtin()).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!(
+            "{} case file(s) are invalid:\n{}",
+            errors.len(),
+            list.join("\n")
+        )
+    })
+}
+
+fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let Some(profile) = ReferenceHost::profile_named(&args.profile) else {
+        bail!(
+            "unknown profile {:?}: use sip010 or unbounded",
+            args.profile
+        );
+    };
+    let mut backends: Vec<Backend> = Vec::new();
+    for b in &args.backends {
+        match b.as_str() {
+            "all" => backends.extend([Backend::Memory, Backend::Sqlite]),
+            name => backends.extend(Backend::from_name(name)),
+        }
+    }
+    if backends.is_empty() {
+        backends.push(Backend::Sqlite);
+    }
+    backends.dedup();
+    let mut interfaces: Vec<Interface> = args
+        .interfaces
+        .iter()
+        .filter_map(|n| Interface::from_name(n))
+        .collect();
+    if interfaces.is_empty() {
+        interfaces = Interface::RUNNABLE.to_vec();
+    }
+    if let Some(missing) = interfaces.iter().find(|i| !Interface::RUNNABLE.contains(i)) {
+        bail!(
+            "kvconf has no driver for {} yet: this build runs {}",
+            missing.wit_name(),
+            Interface::RUNNABLE.map(|i| i.name()).join(", ")
+        );
+    }
+    let mut cases = load(&args.cases)?;
+    if let Some(filter) = &args.filter {
+        cases.retain(|c| c.id().contains(filter.as_str()));
+        if cases.is_empty() {
+            bail!("no case ID contains {filter:?}: `kvconf list` shows them");
+        }
+    }
+    let temp;
+    let work_dir = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("kvconf-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            temp.path().to_path_buf()
+        }
+    };
+    let timeout = Duration::from_secs(args.timeout);
+    let mut results: Vec<CaseResult> = Vec::new();
+    for backend in &backends {
+        let runner = Runner::new(
+            ReferenceHost::new(*backend, profile.clone()),
+            work_dir.clone(),
+            timeout,
+        );
+        results.extend(run_parallel(&runner, &cases, &interfaces));
+    }
+    results.sort_by_key(|r| r.trial_name());
+    let report = Report::new(
+        "the kvconf reference host (kvhost)",
+        &profile,
+        &interfaces,
+        results,
+    );
+    match args.format {
+        Format::Human => print!("{}", report.human()),
+        Format::Json => println!("{}", report.json()),
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs every (case, interface) pair on a few threads; each case is isolated, so order does not matter.
+fn run_parallel<H: kvconf::host::HostUnderTest>(
+    runner: &Runner<H>,
+    cases: &[Case],
+    interfaces: &[Interface],
+) -> Vec<CaseResult> {
+    let trials = runner.trials(cases, interfaces);
+    let next = Mutex::new(trials.into_iter());
+    let results = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let Some((case, interface)) =
+                        next.lock().unwrap_or_else(|e| e.into_inner()).next()
+                    else {
+                        break;
+                    };
+                    let result = runner.run_case(case, interface);
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(result);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
+}

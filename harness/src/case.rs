@@ -1,0 +1,722 @@
+//! Conformance cases: TOML data files, each checking the statements it cites.
+//!
+//! # The case file format
+//!
+//! One case per file, anywhere under the cases directory (`harness/cases/`), found by walking it; files
+//! not ending in `.toml` are ignored. Unknown fields are errors, so a misspelt field never silently
+//! changes a case.
+//!
+//! ```toml
+//! id = "set-overwrite/shorter-value"          # unique, stable; trial names end with it
+//! title = "a shorter second value replaces the first entirely"
+//! statements = ["SET-OVERWRITE"]              # catalogue IDs this case checks (at least one)
+//! interfaces = ["v2"]                         # optional: default, every version all cited statements apply to
+//! requires = ["key-limit"]                    # optional: profile capabilities the case needs
+//!
+//! [app]                                       # optional: the application under test
+//! grants = { main = ["default"], other = [] } # component -> its key_value_stores (default: main = ["default"])
+//! labels = ["cache"]                          # labels the runtime configuration defines besides "default"
+//! expect-load = "refused"                     # optional: "loads" (default) or "refused"
+//!
+//! [[step]]                                    # each step runs in a fresh instance of the application
+//! component = "main"                          # optional when the app has one component
+//! ops = [
+//!   { op = "open", label = "default", expect = "ok" },
+//!   { op = "set", key = "k", value = "long value", expect = "ok" },
+//!   { op = "set", key = "k", value = "short", expect = "ok" },
+//!   { op = "get", key = "k", expect = { value = "short" } },
+//! ]
+//! ```
+//!
+//! ## Fields of an operation
+//! - `op`: `open`, `get`, `set`, `delete`, `exists`, `get-keys` or `close` (drop the handle).
+//! - `slot`: which open store the operation uses (default 0); `open` fills it and `close` empties it.
+//! - `label`: the label to `open`.
+//! - `key`: a string, or `{ fill = "é", bytes = 256 }` for a key of an exact byte length ([`KeySpec`]).
+//! - `value`: a string (its UTF-8 bytes), `{ hex = "00ff" }`, `{ range = [0, 255] }` or
+//!   `{ len = 1048576, seed = 7 }` for that many bytes of a seeded pattern ([`ValueSpec`]).
+//! - `repeat`: run the operation this many times; `{i}` in `key`, `label`, text values and expected values
+//!   is replaced by the repetition index 0, 1, ...
+//! - `each-slot`: with `repeat`, repetition `i` uses slot `slot + i`.
+//! - `expect`: what the spec requires:
+//!   - `"ok"`: the operation succeeds (`open` opens, `set`/`delete`/`close` return ok);
+//!   - `"absent"`: `get` finds no value (v2 `ok(none)`; v1 `no-such-key`);
+//!   - `{ value = <value> }`: `get` returns exactly these bytes;
+//!   - `{ exists = true }`;
+//!   - `{ keys = ["a", "b"] }` or `{ keys = { template = "k{i}", count = 1024, also = ["x"] } }`: the listing
+//!     holds exactly these keys, each once, in any order;
+//!   - `{ error = "access-denied" }` (or `store-table-full`, `no-such-store`, `other`): that error variant;
+//!     the text of `other` is the host's own and is not compared.
+//!
+//! Sizes (`bytes`, `len`, `repeat`, `count`) are numbers or profile-relative names such as `key-max+1`
+//! ([`Size`]); a name that needs a declared limit makes the case require that capability.
+//!
+//! Every expectation in a case file is also predicted by the model ([`crate::model`]), and a test checks
+//! that the two agree for every case under every profile it runs on.
+
+use crate::catalogue::Catalogue;
+use crate::interface::Interface;
+use crate::outcome::{ErrorKind, Expected, ExpectedValue, Operation};
+use crate::profile::{Capability, Profile};
+use crate::value::{ExpandError, KeySpec, Size, ValueSpec, fill_template};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A case file as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CaseFile {
+    /// The case's unique ID.
+    pub id: String,
+    /// One line saying what the case checks.
+    pub title: String,
+    /// The catalogue statements it checks.
+    pub statements: Vec<String>,
+    /// The interface versions it runs on; empty means every version all its statements apply to.
+    #[serde(default)]
+    pub interfaces: Vec<Interface>,
+    /// Profile capabilities it needs.
+    #[serde(default)]
+    pub requires: Vec<Capability>,
+    /// The application.
+    #[serde(default)]
+    pub app: AppSection,
+    /// The steps, each in a fresh instance.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<StepSection>,
+}
+
+/// The `[app]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AppSection {
+    /// Component ID -> the labels it is granted.
+    #[serde(default = "default_grants")]
+    pub grants: BTreeMap<String, Vec<String>>,
+    /// Labels the runtime configuration defines besides "default".
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Whether the application must load.
+    #[serde(default)]
+    pub expect_load: LoadExpectation,
+}
+
+impl Default for AppSection {
+    fn default() -> Self {
+        AppSection {
+            grants: default_grants(),
+            labels: Vec::new(),
+            expect_load: LoadExpectation::Loads,
+        }
+    }
+}
+
+fn default_grants() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([("main".to_string(), vec!["default".to_string()])])
+}
+
+/// Whether an application must load.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadExpectation {
+    /// The host loads it.
+    #[default]
+    Loads,
+    /// The host refuses it, naming the offending label.
+    Refused,
+}
+
+/// A `[[step]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StepSection {
+    /// The component whose fresh instance runs the step.
+    pub component: Option<String>,
+    /// The operations.
+    pub ops: Vec<OpEntry>,
+}
+
+/// Which operation an entry performs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpKind {
+    /// `open`.
+    Open,
+    /// `get`.
+    Get,
+    /// `set`.
+    Set,
+    /// `delete`.
+    Delete,
+    /// `exists`.
+    Exists,
+    /// `get-keys`.
+    GetKeys,
+    /// `close` (drop the handle).
+    Close,
+}
+
+/// One operation entry of a step.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OpEntry {
+    /// The operation.
+    pub op: OpKind,
+    /// The slot.
+    #[serde(default)]
+    pub slot: u32,
+    /// The label, for `open`.
+    pub label: Option<String>,
+    /// The key, for key operations.
+    pub key: Option<KeySpec>,
+    /// The value, for `set`.
+    pub value: Option<ValueSpec>,
+    /// How many times to run it.
+    pub repeat: Option<Size>,
+    /// With `repeat`: repetition `i` uses slot `slot + i`.
+    #[serde(default)]
+    pub each_slot: bool,
+    /// What the spec requires.
+    pub expect: ExpectEntry,
+}
+
+/// The `expect` of an operation entry.
+#[derive(Clone, Debug)]
+pub enum ExpectEntry {
+    /// `"ok"`.
+    Ok,
+    /// `"absent"`.
+    Absent,
+    /// `{ value = ... }`.
+    Value(ValueSpec),
+    /// `{ exists = ... }`.
+    Exists(bool),
+    /// `{ keys = ... }`.
+    Keys(KeysSpec),
+    /// `{ error = ... }`.
+    Error(ErrorKind),
+}
+
+/// An expected key listing.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a list of keys, or { template = \"k{i}\", count = N, also = [...] }"
+)]
+pub enum KeysSpec {
+    /// Exactly these keys.
+    List(Vec<KeySpec>),
+    /// `count` keys made from a template, plus `also`.
+    Generated {
+        /// The template (`{i}` is 0..count).
+        template: String,
+        /// How many.
+        count: Size,
+        /// Further keys.
+        #[serde(default)]
+        also: Vec<KeySpec>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectTable {
+    value: Option<ValueSpec>,
+    exists: Option<bool>,
+    keys: Option<KeysSpec>,
+    error: Option<ErrorKind>,
+}
+
+impl<'de> Deserialize<'de> for ExpectEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let raw = toml::Value::deserialize(d)?;
+        if let toml::Value::String(word) = &raw {
+            return match word.as_str() {
+                "ok" => Ok(ExpectEntry::Ok),
+                "absent" => Ok(ExpectEntry::Absent),
+                other => Err(D::Error::custom(format!(
+                    "expect = {other:?} is not an expectation: write \"ok\", \"absent\", or a table such as {{ value = \"v\" }}, {{ exists = true }}, {{ keys = [...] }}, {{ error = \"access-denied\" }}"
+                ))),
+            };
+        }
+        let table = ExpectTable::deserialize(raw).map_err(D::Error::custom)?;
+        let mut found = Vec::new();
+        if let Some(v) = table.value {
+            found.push(ExpectEntry::Value(v));
+        }
+        if let Some(b) = table.exists {
+            found.push(ExpectEntry::Exists(b));
+        }
+        if let Some(k) = table.keys {
+            found.push(ExpectEntry::Keys(k));
+        }
+        if let Some(e) = table.error {
+            found.push(ExpectEntry::Error(e));
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            n => Err(D::Error::custom(format!(
+                "an expect table needs exactly one of value, exists, keys, error; this one has {n}"
+            ))),
+        }
+    }
+}
+
+/// A fault in a case file, with the file it is in.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct CaseError {
+    /// The case file.
+    pub path: PathBuf,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// A parsed and validated case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The file as written.
+    pub file: CaseFile,
+    /// Where it came from.
+    pub path: PathBuf,
+}
+
+/// A step ready to run: operations with exact bytes and the outcome each must have.
+#[derive(Clone, Debug)]
+pub struct PlannedStep {
+    /// The component whose fresh instance runs it.
+    pub component: String,
+    /// The operations, repetitions expanded.
+    pub ops: Vec<Operation>,
+    /// The outcome each operation must have.
+    pub expected: Vec<Expected>,
+    /// The entries the operations came from, for compact transcripts.
+    pub groups: Vec<Group>,
+}
+
+/// A run of operations expanded from one case-file entry.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Index of its first operation in the step.
+    pub start: usize,
+    /// How many operations (the repeat count).
+    pub len: usize,
+    /// The entry as a transcript shows it when repeated (`set[0] "k{i}" = "v{i}"`).
+    pub text: String,
+}
+
+/// A case expanded for one interface version and one profile.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Component ID -> granted labels.
+    pub grants: BTreeMap<String, Vec<String>>,
+    /// Labels the runtime configuration defines besides "default".
+    pub labels: Vec<String>,
+    /// Whether the application must load.
+    pub load: LoadExpectation,
+    /// The steps.
+    pub steps: Vec<PlannedStep>,
+}
+
+impl Case {
+    /// Parses and checks one case file's text.
+    pub fn parse(path: &Path, text: &str, catalogue: &Catalogue) -> Result<Case, CaseError> {
+        let err = |message: String| CaseError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file: CaseFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let case = Case {
+            file,
+            path: path.to_path_buf(),
+        };
+        case.validate(catalogue).map_err(err)?;
+        Ok(case)
+    }
+
+    /// The case's ID.
+    pub fn id(&self) -> &str {
+        &self.file.id
+    }
+
+    /// The interface versions the case runs on.
+    pub fn interfaces(&self, catalogue: &Catalogue) -> Vec<Interface> {
+        if !self.file.interfaces.is_empty() {
+            return self.file.interfaces.clone();
+        }
+        Interface::ALL
+            .into_iter()
+            .filter(|i| {
+                self.file
+                    .statements
+                    .iter()
+                    .all(|s| catalogue.get(s).is_some_and(|st| st.interfaces.contains(i)))
+            })
+            .collect()
+    }
+
+    /// Every capability the case needs: those it lists and those its sizes imply.
+    pub fn requires(&self) -> BTreeSet<Capability> {
+        let mut caps: BTreeSet<Capability> = self.file.requires.iter().copied().collect();
+        for op in self.file.steps.iter().flat_map(|s| &s.ops) {
+            let sizes = [
+                op.repeat.as_ref().and_then(Size::needs),
+                op.key.as_ref().and_then(KeySpec::needs),
+                op.value.as_ref().and_then(ValueSpec::needs),
+            ];
+            caps.extend(sizes.into_iter().flatten());
+            match &op.expect {
+                ExpectEntry::Value(v) => caps.extend(v.needs()),
+                ExpectEntry::Keys(KeysSpec::Generated { count, also, .. }) => {
+                    caps.extend(count.needs());
+                    caps.extend(also.iter().filter_map(KeySpec::needs));
+                }
+                ExpectEntry::Keys(KeysSpec::List(keys)) => {
+                    caps.extend(keys.iter().filter_map(KeySpec::needs))
+                }
+                _ => {}
+            }
+        }
+        caps
+    }
+
+    /// Why the case does not apply to `profile`, if it does not.
+    pub fn unmet(&self, profile: &Profile) -> Option<String> {
+        let have = profile.capabilities();
+        let missing: Vec<String> = self
+            .requires()
+            .into_iter()
+            .filter(|c| !have.contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "profile {} does not claim {}",
+                profile.name,
+                missing.join(", ")
+            )
+        })
+    }
+
+    fn validate(&self, catalogue: &Catalogue) -> Result<(), String> {
+        let f = &self.file;
+        if f.id.trim().is_empty() || f.id.contains(char::is_whitespace) {
+            return Err(format!(
+                "id {:?} must be non-empty and have no spaces",
+                f.id
+            ));
+        }
+        if f.statements.is_empty() {
+            return Err(
+                "cites no statement: list the catalogue IDs it checks in `statements`".into(),
+            );
+        }
+        for s in &f.statements {
+            let Some(statement) = catalogue.get(s) else {
+                return Err(format!(
+                    "cites unknown statement {s:?}: every ID must be in harness/catalogue/statements.toml"
+                ));
+            };
+            for i in &f.interfaces {
+                if !statement.interfaces.contains(i) {
+                    return Err(format!("statement {s} does not apply to interface {i}"));
+                }
+            }
+        }
+        if self.interfaces(catalogue).is_empty() {
+            return Err("its statements share no interface version: split the case".into());
+        }
+        let refused = f.app.expect_load == LoadExpectation::Refused;
+        if f.steps.is_empty() && !refused {
+            return Err("has no [[step]]: a case must run at least one operation".into());
+        }
+        if refused && !f.steps.is_empty() {
+            return Err("expects the load to be refused, so it cannot have steps".into());
+        }
+        for (n, step) in f.steps.iter().enumerate() {
+            let component = self
+                .component_of(step)
+                .map_err(|e| format!("step {}: {e}", n + 1))?;
+            if !f.app.grants.contains_key(&component) {
+                return Err(format!(
+                    "step {} runs component {component:?}, which [app] grants does not list",
+                    n + 1
+                ));
+            }
+            if step.ops.is_empty() {
+                return Err(format!("step {} has no ops", n + 1));
+            }
+            for (m, op) in step.ops.iter().enumerate() {
+                check_fields(op).map_err(|e| format!("step {}, op {}: {e}", n + 1, m + 1))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn component_of(&self, step: &StepSection) -> Result<String, String> {
+        match &step.component {
+            Some(c) => Ok(c.clone()),
+            None if self.file.app.grants.len() == 1 => Ok(self
+                .file
+                .app
+                .grants
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_default()),
+            None => Err("the app has several components: say which one with `component`".into()),
+        }
+    }
+
+    /// Expands the case for `interface` under `profile`: exact bytes and the required outcome per operation.
+    pub fn plan(&self, interface: Interface, profile: &Profile) -> Result<Plan, CaseError> {
+        let err = |message: String| CaseError {
+            path: self.path.clone(),
+            message,
+        };
+        let mut steps = Vec::new();
+        for (n, step) in self.file.steps.iter().enumerate() {
+            let component = self.component_of(step).map_err(&err)?;
+            let mut planned = PlannedStep {
+                component,
+                ops: Vec::new(),
+                expected: Vec::new(),
+                groups: Vec::new(),
+            };
+            for (m, entry) in step.ops.iter().enumerate() {
+                expand_entry(entry, interface, profile, &mut planned)
+                    .map_err(|e| err(format!("step {}, op {}: {e}", n + 1, m + 1)))?;
+            }
+            steps.push(planned);
+        }
+        Ok(Plan {
+            grants: self.file.app.grants.clone(),
+            labels: self.file.app.labels.clone(),
+            load: self.file.app.expect_load,
+            steps,
+        })
+    }
+}
+
+fn check_fields(op: &OpEntry) -> Result<(), String> {
+    let (label, key, value) = match op.op {
+        OpKind::Open => (true, false, false),
+        OpKind::Get | OpKind::Delete | OpKind::Exists => (false, true, false),
+        OpKind::Set => (false, true, true),
+        OpKind::GetKeys | OpKind::Close => (false, false, false),
+    };
+    let check = |name: &str, wanted: bool, present: bool| match (wanted, present) {
+        (true, false) => Err(format!("{:?} needs `{name}`", op.op)),
+        (false, true) => Err(format!("{:?} takes no `{name}`", op.op)),
+        _ => Ok(()),
+    };
+    check("label", label, op.label.is_some())?;
+    check("key", key, op.key.is_some())?;
+    check("value", value, op.value.is_some())?;
+    if op.each_slot && op.repeat.is_none() {
+        return Err("`each-slot` only makes sense with `repeat`".into());
+    }
+    let fits = match (&op.expect, op.op) {
+        (ExpectEntry::Error(_), _) => true,
+        (ExpectEntry::Ok, kind) => !matches!(kind, OpKind::Get | OpKind::Exists | OpKind::GetKeys),
+        (ExpectEntry::Absent | ExpectEntry::Value(_), OpKind::Get) => true,
+        (ExpectEntry::Exists(_), OpKind::Exists) => true,
+        (ExpectEntry::Keys(_), OpKind::GetKeys) => true,
+        _ => false,
+    };
+    if !fits {
+        return Err(format!(
+            "{:?} cannot have that expectation: get expects \"absent\" or {{ value }}, exists {{ exists }}, get-keys {{ keys }}, the others \"ok\"; any may expect {{ error }}",
+            op.op
+        ));
+    }
+    Ok(())
+}
+
+fn expand_entry(
+    entry: &OpEntry,
+    interface: Interface,
+    profile: &Profile,
+    step: &mut PlannedStep,
+) -> Result<(), ExpandError> {
+    let count = match &entry.repeat {
+        Some(size) => size.resolve(profile)?,
+        None => 1,
+    };
+    let start = step.ops.len();
+    for i in 0..count {
+        let slot = if entry.each_slot {
+            entry.slot + i as u32
+        } else {
+            entry.slot
+        };
+        let key = match &entry.key {
+            Some(k) => k.expand(profile, i)?,
+            None => String::new(),
+        };
+        let op = match entry.op {
+            OpKind::Open => Operation::Open {
+                slot,
+                label: fill_template(entry.label.as_deref().unwrap_or_default(), i),
+            },
+            OpKind::Get => Operation::Get { slot, key },
+            OpKind::Set => Operation::Set {
+                slot,
+                key,
+                value: match &entry.value {
+                    Some(v) => v.expand(profile, i)?,
+                    None => Vec::new(),
+                },
+            },
+            OpKind::Delete => Operation::Delete { slot, key },
+            OpKind::Exists => Operation::Exists { slot, key },
+            OpKind::GetKeys => Operation::GetKeys { slot },
+            OpKind::Close => Operation::Close { slot },
+        };
+        let expected = expected_of(&entry.expect, entry.op, interface, profile, i)?;
+        step.ops.push(op);
+        step.expected.push(expected);
+    }
+    step.groups.push(Group {
+        start,
+        len: count as usize,
+        text: describe_entry(entry, profile),
+    });
+    Ok(())
+}
+
+fn expected_of(
+    expect: &ExpectEntry,
+    op: OpKind,
+    interface: Interface,
+    profile: &Profile,
+    i: u64,
+) -> Result<Expected, ExpandError> {
+    Ok(match expect {
+        ExpectEntry::Ok if op == OpKind::Open => Expected::Opened,
+        ExpectEntry::Ok => Expected::Done,
+        ExpectEntry::Absent => match interface {
+            Interface::V1 => Expected::Error(ErrorKind::NoSuchKey),
+            _ => Expected::Value(None),
+        },
+        ExpectEntry::Value(v) => Expected::Value(Some(ExpectedValue {
+            bytes: v.expand(profile, i)?,
+            description: v.describe(profile, i),
+        })),
+        ExpectEntry::Exists(b) => Expected::Exists(*b),
+        ExpectEntry::Keys(KeysSpec::List(keys)) => Expected::Keys(
+            keys.iter()
+                .map(|k| k.expand(profile, i))
+                .collect::<Result<_, _>>()?,
+        ),
+        ExpectEntry::Keys(KeysSpec::Generated {
+            template,
+            count,
+            also,
+        }) => {
+            let mut keys: BTreeSet<String> = (0..count.resolve(profile)?)
+                .map(|n| fill_template(template, n))
+                .collect();
+            for k in also {
+                keys.insert(k.expand(profile, i)?);
+            }
+            Expected::Keys(keys)
+        }
+        ExpectEntry::Error(kind) => Expected::Error(*kind),
+    })
+}
+
+fn describe_entry(entry: &OpEntry, profile: &Profile) -> String {
+    let slot = if entry.each_slot {
+        format!("{}+i", entry.slot)
+    } else {
+        entry.slot.to_string()
+    };
+    let key = entry
+        .key
+        .as_ref()
+        .map(|k| k.to_string())
+        .unwrap_or_default();
+    match entry.op {
+        OpKind::Open => format!(
+            "open[{slot}] {:?}",
+            entry.label.as_deref().unwrap_or_default()
+        ),
+        OpKind::Get => format!("get[{slot}] {key}"),
+        OpKind::Set => format!(
+            "set[{slot}] {key} = {}",
+            entry
+                .value
+                .as_ref()
+                .map(|v| v.describe(profile, 0).replace("\"0\"", "\"{i}\""))
+                .unwrap_or_default()
+        ),
+        OpKind::Delete => format!("delete[{slot}] {key}"),
+        OpKind::Exists => format!("exists[{slot}] {key}"),
+        OpKind::GetKeys => format!("get-keys[{slot}]"),
+        OpKind::Close => format!("close[{slot}]"),
+    }
+}
+
+/// Loads every case under `dir`, checking each and that IDs are unique.
+///
+/// Refuses an empty directory: a suite that finds no case must not report success.
+pub fn load_dir(dir: &Path, catalogue: &Catalogue) -> Result<Vec<Case>, Vec<CaseError>> {
+    let mut cases = Vec::new();
+    let mut errors = Vec::new();
+    let walk = walkdir::WalkDir::new(dir).sort_by_file_name();
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(CaseError {
+                    path: dir.to_path_buf(),
+                    message: format!("cannot read the cases directory: {e}"),
+                });
+                continue;
+            }
+        };
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => match Case::parse(path, &text, catalogue) {
+                Ok(case) => cases.push(case),
+                Err(e) => errors.push(e),
+            },
+            Err(e) => errors.push(CaseError {
+                path: path.to_path_buf(),
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for case in &cases {
+        if let Some(first) = seen.insert(case.id().to_string(), case.path.clone()) {
+            errors.push(CaseError {
+                path: case.path.clone(),
+                message: format!("id {:?} is also used by {}", case.id(), first.display()),
+            });
+        }
+    }
+    if cases.is_empty() && errors.is_empty() {
+        errors.push(CaseError {
+            path: dir.to_path_buf(),
+            message: "no case files (*.toml) found: point --cases at kvconf's cases directory"
+                .into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(cases)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The cases directory of this source tree.
+pub fn default_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+}

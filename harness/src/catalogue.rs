@@ -1,0 +1,117 @@
+//! The statement catalogue: what the suite checks, each statement with an ID that cases cite.
+//!
+//! The catalogue is data (`catalogue/statements.toml`), compiled into the binary so that a report can always
+//! name and explain every statement.
+
+use crate::interface::Interface;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How binding a statement is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strength {
+    /// A conforming host must behave so; a failure is a nonconformance.
+    Must,
+    /// Several outcomes conform; the host's profile declares which one it gives.
+    Allowed,
+    /// What Spin does where no document decides; informative.
+    Observed,
+}
+
+impl fmt::Display for Strength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strength::Must => "MUST",
+            Strength::Allowed => "ALLOWED",
+            Strength::Observed => "OBSERVED",
+        })
+    }
+}
+
+/// One statement of the catalogue.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// The stable ID cases cite, such as `SET-GET-EXACT`.
+    pub id: String,
+    /// How binding it is.
+    pub strength: Strength,
+    /// The interface versions it applies to.
+    pub interfaces: Vec<Interface>,
+    /// The statement itself.
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    statement: Vec<Statement>,
+}
+
+/// Every statement kvconf knows.
+#[derive(Clone, Debug)]
+pub struct Catalogue {
+    statements: Vec<Statement>,
+}
+
+const CATALOGUE_TOML: &str = include_str!("../catalogue/statements.toml");
+
+impl Catalogue {
+    /// The catalogue compiled into this build.
+    pub fn builtin() -> &'static Catalogue {
+        static CATALOGUE: std::sync::OnceLock<Catalogue> = std::sync::OnceLock::new();
+        CATALOGUE.get_or_init(|| {
+            let file: CatalogueFile = toml::from_str(CATALOGUE_TOML)
+                .expect("catalogue/statements.toml is checked by the catalogue's own tests");
+            Catalogue {
+                statements: file.statement,
+            }
+        })
+    }
+
+    /// Every statement, in catalogue order.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// The statement with this ID, if there is one.
+    pub fn get(&self, id: &str) -> Option<&Statement> {
+        self.statements.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn catalogue_parses_and_ids_are_unique() {
+        let catalogue = Catalogue::builtin();
+        assert!(catalogue.statements().len() >= 30);
+        let mut seen = HashSet::new();
+        for s in catalogue.statements() {
+            assert!(seen.insert(&s.id), "statement {} is listed twice", s.id);
+            assert!(!s.interfaces.is_empty(), "{} applies to no interface", s.id);
+            assert!(!s.text.trim().is_empty(), "{} has no text", s.id);
+        }
+    }
+
+    #[test]
+    fn v1_only_statements_do_not_apply_to_v2() {
+        let c = Catalogue::builtin();
+        assert!(
+            !c.get("HANDLE-V1-CLOSE")
+                .unwrap()
+                .interfaces
+                .contains(&Interface::V2)
+        );
+        assert!(
+            c.get("HANDLE-DROP")
+                .unwrap()
+                .interfaces
+                .contains(&Interface::V2)
+        );
+    }
+}

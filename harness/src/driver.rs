@@ -1,0 +1,260 @@
+//! Running scripts in the driver fixtures: one wasmtime engine per process, each fixture compiled once, each
+//! script in a fresh store instantiated from an [`InstancePre`](wasmtime::component::InstancePre).
+
+use crate::host::HostUnderTest;
+use crate::interface::Interface;
+use crate::outcome::{ErrorKind, KvError, Operation, Outcome};
+use anyhow::{Context, bail};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "kvconf:driver/driver",
+    });
+}
+
+use bindings::kvconf::driver::types as wit;
+
+/// A prebuilt driver component, committed under `guest-fixtures/prebuilt/`.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixture {
+    /// The interface version it drives.
+    pub interface: Interface,
+    /// Its file name without `.wasm`.
+    pub name: &'static str,
+    /// The component.
+    pub bytes: &'static [u8],
+}
+
+/// Every driver fixture this build carries.
+pub const FIXTURES: &[Fixture] = &[Fixture {
+    interface: Interface::V2,
+    name: "driver-v2",
+    bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v2.wasm"),
+}];
+
+/// The fixture for `interface`, if this build has one.
+pub fn fixture(interface: Interface) -> Option<&'static Fixture> {
+    FIXTURES.iter().find(|f| f.interface == interface)
+}
+
+/// How often the engine's epoch advances; a guest's deadline is counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The process's engine. Epoch interruption lets a guest stuck in a loop be stopped; a ticker thread
+/// advances the epoch.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&config).expect("the engine configuration is valid");
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("kvconf-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .expect("spawning the epoch thread");
+        engine
+    })
+}
+
+/// The compiled component of a fixture; compiled once per process.
+pub fn component(fixture: &'static Fixture) -> anyhow::Result<Component> {
+    static COMPILED: OnceLock<Mutex<Vec<(&'static str, Component)>>> = OnceLock::new();
+    let cache = COMPILED.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = cache.iter().find(|(n, _)| *n == fixture.name) {
+        return Ok(c.clone());
+    }
+    let component = Component::new(engine(), fixture.bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling the {} fixture", fixture.name))?;
+    cache.push((fixture.name, component.clone()));
+    Ok(component)
+}
+
+/// The store data of every driver instance: WASI for the guest's std, the observed outcomes, and the host's
+/// own state.
+pub struct Ctx<D> {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    observed: Arc<Mutex<Vec<Outcome>>>,
+    /// The host's per-instance state.
+    pub host: D,
+}
+
+impl<D: Send> WasiView for Ctx<D> {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl<D> bindings::kvconf::driver::observer::Host for Ctx<D> {
+    fn observe(&mut self, _index: u32, outcome: wit::Outcome) {
+        let mut observed = self.observed.lock().unwrap_or_else(|e| e.into_inner());
+        observed.push(from_wit(outcome));
+    }
+}
+
+impl<D> bindings::kvconf::driver::types::Host for Ctx<D> {}
+
+/// A driver fixture linked to one host, ready to instantiate.
+pub struct Driver<H: HostUnderTest> {
+    pre: bindings::DriverPre<Ctx<H::Data>>,
+}
+
+/// What running one script gave.
+#[derive(Debug)]
+pub struct ScriptRun {
+    /// One outcome per operation: [`Outcome::Trapped`] where the instance trapped, [`Outcome::NotRun`] after.
+    pub outcomes: Vec<Outcome>,
+    /// What the guest wrote to stderr (a guest panic message, for instance).
+    pub stderr: String,
+}
+
+impl<H: HostUnderTest> Driver<H> {
+    /// Links the fixture for `interface` against `host`.
+    pub fn new(host: &H, interface: Interface) -> anyhow::Result<Self> {
+        let Some(fixture) = fixture(interface) else {
+            bail!("kvconf has no driver fixture for {interface}");
+        };
+        let component = component(fixture)?;
+        let mut linker: Linker<Ctx<H::Data>> = Linker::new(engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI")?;
+        bindings::kvconf::driver::observer::add_to_linker::<_, HasSelf<_>>(&mut linker, |c| c)
+            .map_err(anyhow::Error::from)
+            .context("linking the observer")?;
+        host.add_to_linker(interface, &mut linker, |c| &mut c.host)
+            .with_context(|| format!("linking the host's {}", interface.wit_name()))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!("the host does not provide every import of {}", fixture.name)
+            })?;
+        let pre = bindings::DriverPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .context("the fixture lacks the driver export")?;
+        Ok(Driver { pre })
+    }
+
+    /// Runs `ops` in a fresh instance whose host state is `data`. `observed` receives each outcome as it
+    /// happens, so a caller that gives up waiting still knows how far the script got. A guest still running
+    /// after `deadline` is interrupted.
+    pub fn run(
+        &self,
+        data: H::Data,
+        ops: &[Operation],
+        observed: Arc<Mutex<Vec<Outcome>>>,
+        deadline: Duration,
+    ) -> ScriptRun {
+        let stderr = MemoryOutputPipe::new(64 * 1024);
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .build();
+        let ctx = Ctx {
+            wasi,
+            table: ResourceTable::new(),
+            observed: observed.clone(),
+            host: data,
+        };
+        let mut store = Store::new(engine(), ctx);
+        store.set_epoch_deadline((deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64);
+        let script: Vec<wit::Operation> = ops.iter().map(to_wit).collect();
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|driver| driver.call_run(&mut store, &script))
+            .map_err(anyhow::Error::from);
+        let stderr_text = String::from_utf8_lossy(&stderr.contents()).into_owned();
+        let seen = observed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let outcomes = match result {
+            Ok(returned) => {
+                let returned: Vec<Outcome> = returned.into_iter().map(from_wit).collect();
+                if returned != seen {
+                    complete(seen, ops.len(), Some(
+                        "the driver returned outcomes that differ from those it reported as it went: the fixture is broken".to_string(),
+                    ))
+                } else {
+                    returned
+                }
+            }
+            Err(e) => complete(seen, ops.len(), Some(format!("{e:?}"))),
+        };
+        ScriptRun {
+            outcomes,
+            stderr: stderr_text,
+        }
+    }
+}
+
+/// Fills in a trap (or the given fault) after the last observed outcome, and `NotRun` for the rest.
+pub fn complete(mut seen: Vec<Outcome>, len: usize, fault: Option<String>) -> Vec<Outcome> {
+    if seen.len() < len
+        && let Some(fault) = fault
+    {
+        seen.push(Outcome::Trapped(fault));
+    }
+    seen.resize(len.max(seen.len()), Outcome::NotRun);
+    seen
+}
+
+fn to_wit(op: &Operation) -> wit::Operation {
+    let key_op = |slot: &u32, key: &String| wit::KeyOp {
+        slot: *slot,
+        key: key.clone(),
+    };
+    match op {
+        Operation::Open { slot, label } => wit::Operation::Open(wit::OpenOp {
+            slot: *slot,
+            label: label.clone(),
+        }),
+        Operation::Get { slot, key } => wit::Operation::Get(key_op(slot, key)),
+        Operation::Set { slot, key, value } => wit::Operation::Set(wit::SetOp {
+            slot: *slot,
+            key: key.clone(),
+            value: value.clone(),
+        }),
+        Operation::Delete { slot, key } => wit::Operation::Delete(key_op(slot, key)),
+        Operation::Exists { slot, key } => wit::Operation::Exists(key_op(slot, key)),
+        Operation::GetKeys { slot } => wit::Operation::GetKeys(*slot),
+        Operation::Close { slot } => wit::Operation::Close(*slot),
+    }
+}
+
+fn from_wit(outcome: wit::Outcome) -> Outcome {
+    let error = |kind, text| Outcome::Failed(KvError { kind, text });
+    match outcome {
+        wit::Outcome::Opened => Outcome::Opened,
+        wit::Outcome::Done => Outcome::Done,
+        wit::Outcome::Value(v) => Outcome::Value(v),
+        wit::Outcome::Exists(b) => Outcome::Exists(b),
+        wit::Outcome::Keys(k) => Outcome::Keys(k),
+        wit::Outcome::ScriptError(t) => Outcome::ScriptError(t),
+        wit::Outcome::Failed(e) => match e {
+            wit::KvError::StoreTableFull => error(ErrorKind::StoreTableFull, None),
+            wit::KvError::NoSuchStore => error(ErrorKind::NoSuchStore, None),
+            wit::KvError::AccessDenied => error(ErrorKind::AccessDenied, None),
+            wit::KvError::InvalidStore => error(ErrorKind::InvalidStore, None),
+            wit::KvError::NoSuchKey => error(ErrorKind::NoSuchKey, None),
+            wit::KvError::Other(t) | wit::KvError::Io(t) => error(ErrorKind::Other, Some(t)),
+        },
+    }
+}

@@ -1,0 +1,62 @@
+//! The key-value interface versions kvconf knows, and which of them it can run today.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One version of the Spin key-value interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interface {
+    /// `fermyon:spin` key-value (unversioned): u32 handles, `close`, `invalid-store`.
+    V1,
+    /// `fermyon:spin/key-value@2.0.0`: a `store` resource.
+    V2,
+    /// `spin:key-value/key-value@3.0.0`: the v2 resource with every function async.
+    V3,
+    /// `wasi:keyvalue@0.2.0-draft2`: store, atomics and batch.
+    WasiKeyvalue,
+}
+
+impl Interface {
+    /// Every version the statement catalogue speaks of.
+    pub const ALL: [Interface; 4] = [
+        Interface::V1,
+        Interface::V2,
+        Interface::V3,
+        Interface::WasiKeyvalue,
+    ];
+
+    /// The versions this build of kvconf has a driver fixture for, and so can check.
+    pub const RUNNABLE: [Interface; 1] = [Interface::V2];
+
+    /// The short name used in trial names, case files and reports (`v2`, `wasi-keyvalue`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Interface::V1 => "v1",
+            Interface::V2 => "v2",
+            Interface::V3 => "v3",
+            Interface::WasiKeyvalue => "wasi-keyvalue",
+        }
+    }
+
+    /// The WIT name of the interface the host must provide.
+    pub fn wit_name(self) -> &'static str {
+        match self {
+            Interface::V1 => "fermyon:spin/key-value",
+            Interface::V2 => "fermyon:spin/key-value@2.0.0",
+            Interface::V3 => "spin:key-value/key-value@3.0.0",
+            Interface::WasiKeyvalue => "wasi:keyvalue@0.2.0-draft2",
+        }
+    }
+
+    /// Parses a short name as [`Interface::name`] gives it.
+    pub fn from_name(name: &str) -> Option<Interface> {
+        Interface::ALL.into_iter().find(|i| i.name() == name)
+    }
+}
+
+impl fmt::Display for Interface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

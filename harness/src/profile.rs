@@ -1,0 +1,228 @@
+//! What a host claims: its limits and its choice for each ALLOWED statement.
+//!
+//! Cases that depend on a claim name a [`Capability`]; a case whose capability the profile lacks is reported
+//! as skipped with the reason, never as a pass.
+
+use crate::interface::Interface;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// The key size every host must accept, in bytes of UTF-8 (SIP 010; LIMIT-KEY).
+pub const SPEC_KEY_BYTES: u64 = 256;
+/// The value size every host must accept: kvconf reads SIP 010's "1 MB" as 1 MiB (LIMIT-VALUE).
+pub const SPEC_VALUE_BYTES: u64 = 1_048_576;
+/// The number of tuples one store must hold (LIMIT-CAPACITY).
+pub const SPEC_TUPLES: u64 = 1024;
+
+/// What a host does with a granted label that no runtime configuration defines (OPEN-UNCONFIGURED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnconfiguredLabel {
+    /// The application is refused at load, with a message naming the label (what Spin does).
+    RefuseLoad,
+    /// The application loads, and `open` of that label fails with `no-such-store`.
+    NoSuchStore,
+}
+
+/// Limits a host declares. `None` means the host claims no limit and must accept any size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// The longest key it accepts, in bytes of UTF-8.
+    pub key_bytes: Option<u64>,
+    /// The largest value it accepts, in bytes.
+    pub value_bytes: Option<u64>,
+    /// The most tuples one store holds.
+    pub tuples: Option<u64>,
+}
+
+/// A host's claims.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Profile {
+    /// The profile's name, shown in reports.
+    pub name: String,
+    /// The interface versions the host provides.
+    pub interfaces: Vec<Interface>,
+    /// Size limits past which it refuses writes (LIMIT-BEYOND).
+    pub limits: Limits,
+    /// Its bound on stores open at once in one instance (OPEN-TABLE-FULL), if any.
+    pub open_stores: Option<u64>,
+    /// Its choice for OPEN-UNCONFIGURED.
+    pub unconfigured_label: UnconfiguredLabel,
+}
+
+/// A claim a case can depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// The host declares a key size limit.
+    KeyLimit,
+    /// The host declares no key size limit.
+    NoKeyLimit,
+    /// The host declares a value size limit.
+    ValueLimit,
+    /// The host declares no value size limit.
+    NoValueLimit,
+    /// The host declares a tuple limit.
+    TupleLimit,
+    /// The host declares no tuple limit.
+    NoTupleLimit,
+    /// The host bounds the stores open at once.
+    OpenLimit,
+    /// The host does not bound the stores open at once.
+    NoOpenLimit,
+    /// The host refuses to load an application granted an undefined label.
+    UnconfiguredRefusesLoad,
+    /// The host loads it and fails `open` of that label with `no-such-store`.
+    UnconfiguredNoSuchStore,
+}
+
+impl Capability {
+    /// Every capability.
+    pub const ALL: [Capability; 10] = [
+        Capability::KeyLimit,
+        Capability::NoKeyLimit,
+        Capability::ValueLimit,
+        Capability::NoValueLimit,
+        Capability::TupleLimit,
+        Capability::NoTupleLimit,
+        Capability::OpenLimit,
+        Capability::NoOpenLimit,
+        Capability::UnconfiguredRefusesLoad,
+        Capability::UnconfiguredNoSuchStore,
+    ];
+
+    /// The name used in case files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::KeyLimit => "key-limit",
+            Capability::NoKeyLimit => "no-key-limit",
+            Capability::ValueLimit => "value-limit",
+            Capability::NoValueLimit => "no-value-limit",
+            Capability::TupleLimit => "tuple-limit",
+            Capability::NoTupleLimit => "no-tuple-limit",
+            Capability::OpenLimit => "open-limit",
+            Capability::NoOpenLimit => "no-open-limit",
+            Capability::UnconfiguredRefusesLoad => "unconfigured-refuses-load",
+            Capability::UnconfiguredNoSuchStore => "unconfigured-no-such-store",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Profile {
+    /// The claims of this profile, as capabilities cases can require.
+    pub fn capabilities(&self) -> BTreeSet<Capability> {
+        let pick = |declared: bool, yes, no| if declared { yes } else { no };
+        let mut caps = BTreeSet::from([
+            pick(
+                self.limits.key_bytes.is_some(),
+                Capability::KeyLimit,
+                Capability::NoKeyLimit,
+            ),
+            pick(
+                self.limits.value_bytes.is_some(),
+                Capability::ValueLimit,
+                Capability::NoValueLimit,
+            ),
+            pick(
+                self.limits.tuples.is_some(),
+                Capability::TupleLimit,
+                Capability::NoTupleLimit,
+            ),
+            pick(
+                self.open_stores.is_some(),
+                Capability::OpenLimit,
+                Capability::NoOpenLimit,
+            ),
+        ]);
+        caps.insert(match self.unconfigured_label {
+            UnconfiguredLabel::RefuseLoad => Capability::UnconfiguredRefusesLoad,
+            UnconfiguredLabel::NoSuchStore => Capability::UnconfiguredNoSuchStore,
+        });
+        caps
+    }
+
+    /// The longest key the host must accept: 256 bytes, or the profile's lower declared limit.
+    pub fn key_min(&self) -> u64 {
+        self.limits
+            .key_bytes
+            .map_or(SPEC_KEY_BYTES, |l| l.min(SPEC_KEY_BYTES))
+    }
+
+    /// The largest value the host must accept: 1 MiB, or the profile's lower declared limit.
+    pub fn value_min(&self) -> u64 {
+        self.limits
+            .value_bytes
+            .map_or(SPEC_VALUE_BYTES, |l| l.min(SPEC_VALUE_BYTES))
+    }
+
+    /// The tuples one store must hold: 1024, or the profile's lower declared limit.
+    pub fn tuples_min(&self) -> u64 {
+        self.limits
+            .tuples
+            .map_or(SPEC_TUPLES, |l| l.min(SPEC_TUPLES))
+    }
+
+    /// One line describing the profile's claims, for reports.
+    pub fn summary(&self) -> String {
+        let limit = |l: Option<u64>| l.map_or("none".to_string(), |n| n.to_string());
+        format!(
+            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}",
+            self.name,
+            limit(self.limits.key_bytes),
+            limit(self.limits.value_bytes),
+            limit(self.limits.tuples),
+            limit(self.open_stores),
+            match self.unconfigured_label {
+                UnconfiguredLabel::RefuseLoad => "refused at load",
+                UnconfiguredLabel::NoSuchStore => "no-such-store at open",
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(limits: Limits) -> Profile {
+        Profile {
+            name: "t".into(),
+            interfaces: vec![Interface::V2],
+            limits,
+            open_stores: None,
+            unconfigured_label: UnconfiguredLabel::RefuseLoad,
+        }
+    }
+
+    #[test]
+    fn a_lower_declared_key_limit_lowers_the_guaranteed_minimum() {
+        let p = profile(Limits {
+            key_bytes: Some(255),
+            ..Limits::default()
+        });
+        assert_eq!(p.key_min(), 255);
+        let p = profile(Limits {
+            key_bytes: Some(10_000),
+            ..Limits::default()
+        });
+        assert_eq!(p.key_min(), SPEC_KEY_BYTES);
+    }
+
+    #[test]
+    fn capabilities_say_each_claim_one_way() {
+        let caps = profile(Limits::default()).capabilities();
+        assert!(caps.contains(&Capability::NoKeyLimit));
+        assert!(!caps.contains(&Capability::KeyLimit));
+        assert!(caps.contains(&Capability::UnconfiguredRefusesLoad));
+        assert_eq!(caps.len(), 5);
+    }
+}

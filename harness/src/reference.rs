@@ -1,0 +1,264 @@
+//! The reference host (`kvhost`) as a [`HostUnderTest`]: the first user of the plug.
+//!
+//! Two ways in: the reference host's own backends (in-memory, SQLite), configured through a runtime config
+//! in Spin's format exactly as a user would write one; or any [`StoreManager`] of the user's, served by the
+//! reference host's bindings. The self-test's faulty backends come in the second way, like a user's would.
+
+use crate::host::{AppSpec, HostUnderTest};
+use crate::interface::Interface;
+use crate::profile::{Limits, Profile, UnconfiguredLabel};
+use anyhow::{Context, bail};
+use kvhost::{Application, HostConfig, KeyValueState, StoreManager};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use wasmtime::component::Linker;
+
+/// The reference host's built-in backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// In-memory maps.
+    Memory,
+    /// SQLite files in the case's directory (the embedded default, like Spin's).
+    Sqlite,
+}
+
+impl Backend {
+    /// The name used in trial names and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+
+    /// Parses a name as [`Backend::name`] gives it.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        [Backend::Memory, Backend::Sqlite]
+            .into_iter()
+            .find(|b| b.name() == name)
+    }
+}
+
+/// Makes the store manager of a user's backend for one application.
+pub type ManagerFactory =
+    Arc<dyn Fn(&AppSpec<'_>) -> anyhow::Result<Arc<dyn StoreManager>> + Send + Sync>;
+
+#[derive(Clone)]
+enum Source {
+    Builtin(Backend),
+    Custom(ManagerFactory),
+}
+
+/// The reference host, serving one backend under one profile.
+#[derive(Clone)]
+pub struct ReferenceHost {
+    name: String,
+    source: Source,
+    profile: Profile,
+}
+
+/// The reference host's bound on stores open at once in one instance, in its default profile.
+pub const REFERENCE_OPEN_STORES: u64 = 64;
+
+impl ReferenceHost {
+    /// The profile the reference host runs with by default: SIP 010's figures as hard limits (256-byte keys,
+    /// 1 MiB values, 1024 tuples, refused past them), a bound of 64 open stores, and undefined labels refused
+    /// at load as Spin does. Every ALLOWED refusal path is exercised under it.
+    pub fn sip010_profile() -> Profile {
+        Profile {
+            name: "sip010".into(),
+            interfaces: Interface::RUNNABLE.to_vec(),
+            limits: Limits {
+                key_bytes: Some(crate::profile::SPEC_KEY_BYTES),
+                value_bytes: Some(crate::profile::SPEC_VALUE_BYTES),
+                tuples: Some(crate::profile::SPEC_TUPLES),
+            },
+            open_stores: Some(REFERENCE_OPEN_STORES),
+            unconfigured_label: UnconfiguredLabel::RefuseLoad,
+        }
+    }
+
+    /// The reference host with no limits and no bound, like Spin's own defaults: it must accept everything.
+    pub fn unbounded_profile() -> Profile {
+        Profile {
+            name: "unbounded".into(),
+            limits: Limits::default(),
+            open_stores: None,
+            ..Self::sip010_profile()
+        }
+    }
+
+    /// The named profiles the reference host can run with.
+    pub fn profile_named(name: &str) -> Option<Profile> {
+        match name {
+            "sip010" => Some(Self::sip010_profile()),
+            "unbounded" => Some(Self::unbounded_profile()),
+            _ => None,
+        }
+    }
+
+    /// The reference host on one of its own backends.
+    pub fn new(backend: Backend, profile: Profile) -> Self {
+        ReferenceHost {
+            name: backend.name().to_string(),
+            source: Source::Builtin(backend),
+            profile,
+        }
+    }
+
+    /// The reference host's bindings serving a user's backend: `factory` makes the store manager of each
+    /// application. The backend enforces its own limits; `profile` says what it claims.
+    pub fn with_backend(name: &str, profile: Profile, factory: ManagerFactory) -> Self {
+        ReferenceHost {
+            name: name.to_string(),
+            source: Source::Custom(factory),
+            profile,
+        }
+    }
+
+    /// The same host under another name (trial names use it), for running one backend under two profiles.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    fn limits(&self) -> kvhost::limits::Limits {
+        let size = |n: Option<u64>| n.map(|n| n as usize);
+        kvhost::limits::Limits {
+            max_key_bytes: size(self.profile.limits.key_bytes),
+            max_value_bytes: size(self.profile.limits.value_bytes),
+            max_tuples: size(self.profile.limits.tuples),
+        }
+    }
+
+    fn open_bound(&self) -> Option<u32> {
+        self.profile.open_stores.map(|n| n as u32)
+    }
+}
+
+/// A loaded application of the reference host.
+pub enum ReferenceApp {
+    /// On a built-in backend.
+    Builtin(Application),
+    /// On a user's backend.
+    Custom {
+        /// The user's store manager.
+        manager: Arc<dyn StoreManager>,
+        /// Component -> granted labels.
+        grants: BTreeMap<String, Vec<String>>,
+    },
+}
+
+impl HostUnderTest for ReferenceHost {
+    type Data = KeyValueState;
+    type App = ReferenceApp;
+
+    fn backend(&self) -> &str {
+        &self.name
+    }
+
+    fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    fn add_to_linker<T: 'static>(
+        &self,
+        interface: Interface,
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut KeyValueState,
+    ) -> anyhow::Result<()> {
+        match interface {
+            Interface::V2 => Ok(kvhost::add_to_linker(linker, get)?),
+            other => bail!(
+                "the reference host does not provide {} yet",
+                other.wit_name()
+            ),
+        }
+    }
+
+    fn load(&self, app: &AppSpec<'_>) -> anyhow::Result<ReferenceApp> {
+        match &self.source {
+            Source::Builtin(backend) => {
+                let mut config = match backend {
+                    Backend::Memory => HostConfig::memory(),
+                    Backend::Sqlite => HostConfig::sqlite(app.dir.join(".spin")),
+                };
+                config.base_dir = app.dir.to_path_buf();
+                config.limits = self.limits();
+                config.max_open_stores = self.open_bound();
+                if !app.labels.is_empty() {
+                    let text = runtime_config(*backend, app.labels);
+                    config.runtime_config = Some(
+                        kvhost::config::RuntimeConfig::parse(&text)
+                            .with_context(|| format!("the generated runtime config:\n{text}"))?,
+                    );
+                }
+                Ok(ReferenceApp::Builtin(Application::load(
+                    config,
+                    app.grants.clone(),
+                )?))
+            }
+            Source::Custom(factory) => {
+                let manager = factory(app)?;
+                for (component, labels) in app.grants {
+                    if let Some(label) = labels.iter().find(|l| !manager.is_defined(l)) {
+                        bail!(
+                            "unknown key_value_stores label {label:?} for component {component:?}"
+                        );
+                    }
+                }
+                Ok(ReferenceApp::Custom {
+                    manager,
+                    grants: app.grants.clone(),
+                })
+            }
+        }
+    }
+
+    fn instance_data(&self, app: &ReferenceApp, component: &str) -> anyhow::Result<KeyValueState> {
+        match app {
+            ReferenceApp::Builtin(app) => Ok(app.instance_state(component)?),
+            ReferenceApp::Custom { manager, grants } => {
+                let granted = grants
+                    .get(component)
+                    .with_context(|| format!("the application has no component {component:?}"))?;
+                Ok(KeyValueState::new(
+                    manager.clone(),
+                    granted.clone(),
+                    self.open_bound(),
+                ))
+            }
+        }
+    }
+}
+
+/// The runtime config, in Spin's format, that defines `labels` on `backend`. With SQLite every label shares
+/// one database file, so the labels' isolation inside one file is exercised too.
+fn runtime_config(backend: Backend, labels: &[String]) -> String {
+    let mut text = String::new();
+    for label in labels {
+        let _ = writeln!(text, "[key_value_store.{}]", toml_key(label));
+        match backend {
+            Backend::Memory => {
+                let _ = writeln!(text, "type = \"memory\"\n");
+            }
+            Backend::Sqlite => {
+                let _ = writeln!(text, "type = \"spin\"\npath = \"labels.db\"\n");
+            }
+        }
+    }
+    text
+}
+
+fn toml_key(label: &str) -> String {
+    if !label.is_empty()
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        label.to_string()
+    } else {
+        format!("{label:?}")
+    }
+}

@@ -1,0 +1,238 @@
+//! Reports of a run: a readable one (a line per statement, the failures in full, a summary) and JSON.
+
+use crate::catalogue::{Catalogue, Strength};
+use crate::interface::Interface;
+use crate::profile::Profile;
+use crate::runner::{CaseResult, Verdict};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// Counts of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Cases that passed.
+    pub passed: usize,
+    /// Cases that failed.
+    pub failed: usize,
+    /// Cases that did not apply to the host's claims.
+    pub skipped: usize,
+    /// All cases run or skipped.
+    pub total: usize,
+}
+
+impl Summary {
+    /// Counts the results.
+    pub fn of(results: &[CaseResult]) -> Summary {
+        let mut s = Summary {
+            total: results.len(),
+            ..Summary::default()
+        };
+        for r in results {
+            match r.verdict {
+                Verdict::Pass => s.passed += 1,
+                Verdict::Fail(_) => s.failed += 1,
+                Verdict::Skip(_) => s.skipped += 1,
+            }
+        }
+        s
+    }
+}
+
+/// How a statement fared on one interface version.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatementRow {
+    /// The statement ID.
+    pub id: String,
+    /// Its strength.
+    pub strength: Strength,
+    /// The interface version.
+    pub interface: Interface,
+    /// The cases that cite it, on every backend run.
+    pub cases: usize,
+    /// How many of them passed, failed, were skipped.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// `pass`, `fail`, `skip` (every case skipped) or `no-case`.
+    pub result: &'static str,
+}
+
+/// Everything a report shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// kvconf's version.
+    pub suite_version: &'static str,
+    /// The host's name.
+    pub host: String,
+    /// The host's claims.
+    pub profile: Profile,
+    /// The interface versions run.
+    pub interfaces: Vec<Interface>,
+    /// The backends run.
+    pub backends: Vec<String>,
+    /// The counts.
+    pub summary: Summary,
+    /// One row per statement per interface version.
+    pub statements: Vec<StatementRow>,
+    /// Every case result.
+    pub cases: Vec<CaseResult>,
+}
+
+impl Report {
+    /// Builds the report of a run.
+    pub fn new(
+        host: &str,
+        profile: &Profile,
+        interfaces: &[Interface],
+        results: Vec<CaseResult>,
+    ) -> Report {
+        let catalogue = Catalogue::builtin();
+        let backends: BTreeSet<String> = results.iter().map(|r| r.backend.clone()).collect();
+        let mut statements = Vec::new();
+        for interface in interfaces {
+            for st in catalogue
+                .statements()
+                .iter()
+                .filter(|s| s.interfaces.contains(interface))
+            {
+                let mut row = StatementRow {
+                    id: st.id.clone(),
+                    strength: st.strength,
+                    interface: *interface,
+                    cases: 0,
+                    passed: 0,
+                    failed: 0,
+                    skipped: 0,
+                    result: "no-case",
+                };
+                for r in results
+                    .iter()
+                    .filter(|r| r.interface == *interface && r.statements.contains(&st.id))
+                {
+                    row.cases += 1;
+                    match r.verdict {
+                        Verdict::Pass => row.passed += 1,
+                        Verdict::Fail(_) => row.failed += 1,
+                        Verdict::Skip(_) => row.skipped += 1,
+                    }
+                }
+                row.result = if row.failed > 0 {
+                    "fail"
+                } else if row.passed > 0 {
+                    "pass"
+                } else if row.skipped > 0 {
+                    "skip"
+                } else {
+                    "no-case"
+                };
+                statements.push(row);
+            }
+        }
+        Report {
+            suite_version: env!("CARGO_PKG_VERSION"),
+            host: host.to_string(),
+            profile: profile.clone(),
+            interfaces: interfaces.to_vec(),
+            backends: backends.into_iter().collect(),
+            summary: Summary::of(&results),
+            statements,
+            cases: results,
+        }
+    }
+
+    /// Whether the run passed: nothing failed.
+    pub fn passed(&self) -> bool {
+        self.summary.failed == 0
+    }
+
+    /// The JSON report.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serialises")
+    }
+
+    /// The readable report.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "kvconf {} against {}", self.suite_version, self.host);
+        let _ = writeln!(out, "profile {}", self.profile.summary());
+        let _ = writeln!(
+            out,
+            "interfaces {}; backends {}",
+            join(self.interfaces.iter().map(|i| i.to_string())),
+            join(self.backends.iter().cloned())
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<22} {:<9} {:<14} {:>5}  result",
+            "statement", "strength", "interface", "cases"
+        );
+        for row in &self.statements {
+            let counts = match row.result {
+                "pass" if row.skipped > 0 => {
+                    format!("pass ({} passed, {} skipped)", row.passed, row.skipped)
+                }
+                "pass" => format!("pass ({} passed)", row.passed),
+                "fail" => format!("FAIL ({} failed, {} passed)", row.failed, row.passed),
+                "skip" => format!("skipped ({}; see below)", row.skipped),
+                _ => "no case".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<22} {:<9} {:<14} {:>5}  {counts}",
+                row.id,
+                row.strength.to_string(),
+                row.interface.to_string(),
+                row.cases
+            );
+        }
+        let failures: Vec<&CaseResult> = self
+            .cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Fail(_)))
+            .collect();
+        if !failures.is_empty() {
+            let _ = writeln!(out, "\nfailures:");
+            for f in &failures {
+                if let Verdict::Fail(detail) = &f.verdict {
+                    let _ = writeln!(
+                        out,
+                        "\n---- {} ({}) ----\n  {}\n{detail}",
+                        f.trial_name(),
+                        join(f.statements.iter().cloned()),
+                        f.title
+                    );
+                }
+            }
+        }
+        let skips: Vec<&CaseResult> = self
+            .cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Skip(_)))
+            .collect();
+        if !skips.is_empty() {
+            let _ = writeln!(out, "\nskipped (not counted as passed):");
+            for s in &skips {
+                if let Verdict::Skip(reason) = &s.verdict {
+                    let _ = writeln!(out, "  {}: {reason}", s.trial_name());
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nresult: {}. {} passed, {} failed, {} skipped",
+            if self.passed() { "ok" } else { "FAILED" },
+            self.summary.passed,
+            self.summary.failed,
+            self.summary.skipped
+        );
+        out
+    }
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}

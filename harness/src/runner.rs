@@ -1,0 +1,429 @@
+//! Running cases against a host: one case at a time, each with fresh isolated stores, each guarded so that a
+//! host that traps, panics or hangs fails that case and nothing else.
+
+use crate::case::{Case, LoadExpectation, Plan, PlannedStep};
+use crate::catalogue::Catalogue;
+use crate::driver::{Driver, complete};
+use crate::host::{AppSpec, HostUnderTest};
+use crate::interface::Interface;
+use crate::outcome::Outcome;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// A case's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every outcome was what the spec requires.
+    Pass,
+    /// Something differed; the detail says what, operation by operation.
+    Fail(String),
+    /// The case does not apply to what the host claims; never counted as a pass.
+    Skip(String),
+}
+
+/// The result of one case on one interface version and backend.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// The case ID.
+    pub id: String,
+    /// The case title.
+    pub title: String,
+    /// The interface version.
+    pub interface: Interface,
+    /// The backend (host configuration) it ran on.
+    pub backend: String,
+    /// The statements the case checks.
+    pub statements: Vec<String>,
+    /// The verdict.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// The transcript: each operation and what the host gave (empty for a skip).
+    #[serde(skip)]
+    pub transcript: String,
+    /// How long it took, in milliseconds.
+    pub millis: u64,
+}
+
+impl CaseResult {
+    /// The trial name, `<interface>/<backend>/<case-id>`.
+    pub fn trial_name(&self) -> String {
+        format!("{}/{}/{}", self.interface, self.backend, self.id)
+    }
+}
+
+/// A driver linked to the host, or why linking failed (remembered so every case reports it).
+type DriverSlot<H> = Result<Arc<Driver<H>>, String>;
+
+/// Runs cases against one host.
+pub struct Runner<H: HostUnderTest> {
+    host: Arc<H>,
+    drivers: Mutex<BTreeMap<Interface, DriverSlot<H>>>,
+    work_dir: PathBuf,
+    timeout: Duration,
+}
+
+impl<H: HostUnderTest> Runner<H> {
+    /// A runner for `host`, keeping each case's files in its own directory under `work_dir`, and failing a
+    /// case that has not finished after `timeout`.
+    pub fn new(host: H, work_dir: PathBuf, timeout: Duration) -> Self {
+        Runner {
+            host: Arc::new(host),
+            drivers: Mutex::new(BTreeMap::new()),
+            work_dir,
+            timeout,
+        }
+    }
+
+    /// The host under test.
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    fn driver(&self, interface: Interface) -> Result<Arc<Driver<H>>, String> {
+        let mut drivers = self.drivers.lock().unwrap_or_else(|e| e.into_inner());
+        drivers
+            .entry(interface)
+            .or_insert_with(|| {
+                Driver::new(&*self.host, interface)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .clone()
+    }
+
+    /// The pairs (case, interface) this run covers: each case on each runnable version it applies to.
+    pub fn trials<'a>(
+        &self,
+        cases: &'a [Case],
+        interfaces: &[Interface],
+    ) -> Vec<(&'a Case, Interface)> {
+        let catalogue = Catalogue::builtin();
+        let mut out = Vec::new();
+        for interface in interfaces {
+            for case in cases {
+                if case.interfaces(catalogue).contains(interface) {
+                    out.push((case, *interface));
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs one case on one interface version.
+    pub fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
+        let start = Instant::now();
+        let (verdict, transcript) = self.verdict(case, interface);
+        CaseResult {
+            id: case.id().to_string(),
+            title: case.file.title.clone(),
+            interface,
+            backend: self.host.backend().to_string(),
+            statements: case.file.statements.clone(),
+            verdict,
+            transcript,
+            millis: start.elapsed().as_millis() as u64,
+        }
+    }
+
+    fn verdict(&self, case: &Case, interface: Interface) -> (Verdict, String) {
+        let profile = self.host.profile();
+        if !profile.interfaces.contains(&interface) {
+            let reason = format!("the host does not provide {}", interface.wit_name());
+            return (Verdict::Skip(reason), String::new());
+        }
+        if let Some(reason) = case.unmet(profile) {
+            return (Verdict::Skip(reason), String::new());
+        }
+        let plan = match case.plan(interface, profile) {
+            Ok(plan) => plan,
+            Err(e) => {
+                return (
+                    Verdict::Fail(format!("the case cannot be expanded: {e}")),
+                    String::new(),
+                );
+            }
+        };
+        let driver = match self.driver(interface) {
+            Ok(d) => d,
+            Err(e) => {
+                return (
+                    Verdict::Fail(format!("the host cannot run the driver: {e}")),
+                    String::new(),
+                );
+            }
+        };
+        let dir = self
+            .work_dir
+            .join(interface.name())
+            .join(self.host.backend())
+            .join(case.id().replace('/', "__"));
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            return (
+                Verdict::Fail(format!(
+                    "cannot create the case directory {}: {e}",
+                    dir.display()
+                )),
+                String::new(),
+            );
+        }
+        let execution = self.execute_guarded(driver, plan.clone(), dir.clone());
+        let _ = std::fs::remove_dir_all(&dir);
+        judge(&plan, &execution)
+    }
+
+    /// Executes the plan on a worker thread and waits at most the timeout; a host that never returns leaves
+    /// its thread behind, and the case fails with what was observed until then.
+    fn execute_guarded(&self, driver: Arc<Driver<H>>, plan: Plan, dir: PathBuf) -> Execution {
+        let progress: Arc<Mutex<Execution>> = Arc::new(Mutex::new(Execution::default()));
+        let (done_tx, done_rx) = mpsc::channel();
+        let host = self.host.clone();
+        let shared = progress.clone();
+        let timeout = self.timeout;
+        let worker = std::thread::Builder::new()
+            .name("kvconf-case".into())
+            .spawn(move || {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    execute(&*host, &driver, &plan, &dir, &shared, timeout)
+                }));
+                if let Err(panic) = outcome {
+                    let message = panic_message(&*panic);
+                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    state.fault = Some(format!("the host panicked: {message}"));
+                }
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = worker {
+            return Execution {
+                fault: Some(format!("cannot start a worker thread: {e}")),
+                ..Execution::default()
+            };
+        }
+        let finished = done_rx.recv_timeout(self.timeout).is_ok();
+        let mut state = progress.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if !finished {
+            state.fault = Some(format!(
+                "timed out after {:.1} s: the host did not return",
+                self.timeout.as_secs_f64()
+            ));
+        }
+        state
+    }
+}
+
+/// What the worker observed: the load, then each step's outcomes as far as it got.
+#[derive(Clone, Debug, Default)]
+struct Execution {
+    load: Option<Result<(), String>>,
+    steps: Vec<Arc<Mutex<Vec<Outcome>>>>,
+    stderr: String,
+    fault: Option<String>,
+}
+
+fn execute<H: HostUnderTest>(
+    host: &H,
+    driver: &Driver<H>,
+    plan: &Plan,
+    dir: &std::path::Path,
+    progress: &Mutex<Execution>,
+    timeout: Duration,
+) {
+    let spec = AppSpec {
+        grants: &plan.grants,
+        labels: &plan.labels,
+        dir,
+    };
+    let app = host.load(&spec);
+    let lock = || progress.lock().unwrap_or_else(|e| e.into_inner());
+    lock().load = Some(app.as_ref().map(|_| ()).map_err(|e| format!("{e:#}")));
+    let Ok(app) = app else { return };
+    for step in &plan.steps {
+        let observed = Arc::new(Mutex::new(Vec::new()));
+        lock().steps.push(observed.clone());
+        let data = match host.instance_data(&app, &step.component) {
+            Ok(d) => d,
+            Err(e) => {
+                lock().fault = Some(format!(
+                    "the host could not make an instance of {:?}: {e:#}",
+                    step.component
+                ));
+                return;
+            }
+        };
+        let run = driver.run(data, &step.ops, observed.clone(), timeout);
+        *observed.lock().unwrap_or_else(|e| e.into_inner()) = run.outcomes.clone();
+        if !run.stderr.is_empty() {
+            lock().stderr.push_str(&run.stderr);
+        }
+        if run
+            .outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Trapped(_)))
+        {
+            // The instance is gone; later steps would only repeat the damage.
+            return;
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
+}
+
+/// Compares an execution with the plan; returns the verdict and the transcript.
+fn judge(plan: &Plan, execution: &Execution) -> (Verdict, String) {
+    let mut problems: Vec<String> = Vec::new();
+    let mut transcript = String::new();
+    let undefined = undefined_labels(plan);
+    match (&execution.load, plan.load) {
+        (None, _) => problems.push("the application was never loaded".into()),
+        (Some(Ok(())), LoadExpectation::Loads) => {}
+        (Some(Err(msg)), LoadExpectation::Loads) => {
+            problems.push(format!("the host refused to load the application: {msg}"))
+        }
+        (Some(Ok(())), LoadExpectation::Refused) => problems.push(format!(
+            "the host loaded an application granted the undefined label(s) {undefined:?}; its profile says it refuses such an application"
+        )),
+        (Some(Err(msg)), LoadExpectation::Refused) => {
+            if let Some(label) = undefined.iter().find(|l| !msg.contains(l.as_str())) {
+                problems.push(format!(
+                    "the host refused the application but its message does not name the undefined label {label:?}: {msg}"
+                ));
+            }
+            let _ = writeln!(transcript, "load -> refused, naming {undefined:?}");
+        }
+    }
+    for (n, step) in plan.steps.iter().enumerate() {
+        let observed = execution
+            .steps
+            .get(n)
+            .map(|o| o.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default();
+        let fault = (n + 1 == execution.steps.len())
+            .then(|| execution.fault.clone())
+            .flatten();
+        let outcomes = complete(observed, step.ops.len(), fault);
+        let _ = writeln!(transcript, "step {} ({})", n + 1, step.component);
+        render_step(step, &outcomes, &mut transcript);
+        for (m, (expected, actual)) in step.expected.iter().zip(&outcomes).enumerate() {
+            if !expected.matches(actual) {
+                let detail = expected.mismatch(actual);
+                let detail = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                };
+                problems.push(format!(
+                    "step {} op {}: {}\n    expected: {}\n    actual:   {}{detail}",
+                    n + 1,
+                    m + 1,
+                    step.ops[m],
+                    expected,
+                    actual.render(None),
+                ));
+            }
+        }
+    }
+    if let Some(fault) = &execution.fault
+        && execution.steps.is_empty()
+    {
+        problems.push(fault.clone());
+    }
+    if problems.is_empty() {
+        return (Verdict::Pass, transcript);
+    }
+    const SHOWN: usize = 20;
+    let mut detail = String::new();
+    for p in problems.iter().take(SHOWN) {
+        let _ = writeln!(detail, "  {p}");
+    }
+    if problems.len() > SHOWN {
+        let _ = writeln!(
+            detail,
+            "  … and {} more differences",
+            problems.len() - SHOWN
+        );
+    }
+    if !execution.stderr.is_empty() {
+        let _ = writeln!(
+            detail,
+            "  guest stderr:\n{}",
+            indent(&execution.stderr, "    ")
+        );
+    }
+    let _ = write!(detail, "  transcript:\n{}", indent(&transcript, "    "));
+    (Verdict::Fail(detail), transcript)
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines().map(|l| format!("{prefix}{l}\n")).collect()
+}
+
+fn undefined_labels(plan: &Plan) -> Vec<String> {
+    let mut out: Vec<String> = plan
+        .grants
+        .values()
+        .flatten()
+        .filter(|l| l.as_str() != crate::model::DEFAULT_LABEL && !plan.labels.contains(l))
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Appends a step's lines to a transcript: one line per case-file entry, a repeated entry summarised with
+/// counts of each distinct outcome.
+fn render_step(step: &PlannedStep, outcomes: &[Outcome], out: &mut String) {
+    for group in &step.groups {
+        let range = group.start..group.start + group.len;
+        let mark = |i: usize| {
+            if step.expected[i].matches(&outcomes[i]) {
+                " "
+            } else {
+                "✗"
+            }
+        };
+        if group.len == 1 {
+            let i = group.start;
+            let _ = writeln!(
+                out,
+                "{} {} -> {}",
+                mark(i),
+                step.ops[i],
+                outcomes[i].render(Some(&step.expected[i]))
+            );
+            continue;
+        }
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut bad = false;
+        for i in range {
+            bad |= !step.expected[i].matches(&outcomes[i]);
+            let text = outcomes[i].render(Some(&step.expected[i]));
+            match counts.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((text, 1)),
+            }
+        }
+        let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+        let _ = writeln!(
+            out,
+            "{} {} ×{} -> {}",
+            if bad { "✗" } else { " " },
+            group.text,
+            group.len,
+            summary.join(", ")
+        );
+    }
+}

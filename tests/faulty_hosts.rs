@@ -1,0 +1,170 @@
+//! The self-test: the suite catches broken hosts. Each faulty host is a correct host with one deliberate
+//! fault, plugged in the way a user's host would be; each must fail at least one case that cites the
+//! statement it breaks, while the same plug with no fault fails none.
+
+use kvconf::case::{self, Case};
+use kvconf::catalogue::Catalogue;
+use kvconf::host::HostUnderTest;
+use kvconf::interface::Interface;
+use kvconf::reference::{Backend, ReferenceHost};
+use kvconf::runner::{CaseResult, Runner, Verdict};
+use kvconf_workspace::{Fault, TrappingHost, faulty_host};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+fn cases() -> &'static [Case] {
+    static CASES: OnceLock<Vec<Case>> = OnceLock::new();
+    CASES.get_or_init(|| {
+        case::load_dir(&case::default_dir(), Catalogue::builtin())
+            .expect("the case files are valid")
+    })
+}
+
+/// Runs every v2 case against `host` on a few threads and returns the results.
+fn run_suite<H: HostUnderTest>(host: H, timeout: Duration) -> Vec<CaseResult> {
+    let work = tempfile::tempdir().unwrap();
+    let runner = Runner::new(host, work.path().to_path_buf(), timeout);
+    let trials = runner.trials(cases(), &[Interface::V2]);
+    let next = Mutex::new(trials.into_iter());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                loop {
+                    let Some((case, interface)) = next.lock().unwrap().next() else {
+                        break;
+                    };
+                    let result = runner.run_case(case, interface);
+                    results.lock().unwrap().push(result);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap()
+}
+
+fn failed(results: &[CaseResult]) -> Vec<&CaseResult> {
+    results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail(_)))
+        .collect()
+}
+
+fn passed(results: &[CaseResult]) -> usize {
+    results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Pass)
+        .count()
+}
+
+fn names(results: &[&CaseResult]) -> String {
+    results
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[test]
+fn the_correct_host_through_the_same_plug_fails_no_case() {
+    let results = run_suite(faulty_host(Fault::None), TIMEOUT);
+    let failures = failed(&results);
+    let details: Vec<String> = failures
+        .iter()
+        .map(|r| format!("{}: {:?}", r.id, r.verdict))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "the fault-free plug fails:\n{}",
+        details.join("\n")
+    );
+    assert!(
+        passed(&results) >= 60,
+        "only {} cases passed",
+        passed(&results)
+    );
+}
+
+#[test]
+fn the_reference_host_fails_no_case_on_either_backend() {
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let results = run_suite(
+            ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
+            TIMEOUT,
+        );
+        assert!(
+            failed(&results).is_empty(),
+            "{backend:?} fails {}",
+            names(&failed(&results))
+        );
+        assert!(passed(&results) >= 60);
+    }
+}
+
+#[test]
+fn every_backend_fault_fails_a_case_citing_the_statement_it_breaks() {
+    for (fault, statement) in Fault::BACKEND_FAULTS {
+        let results = run_suite(faulty_host(fault), TIMEOUT);
+        let failures = failed(&results);
+        assert!(
+            failures
+                .iter()
+                .any(|r| r.statements.iter().any(|s| s == statement)),
+            "{fault:?} breaks {statement}, but the cases failing are only [{}]",
+            names(&failures)
+        );
+        assert!(
+            passed(&results) > 0,
+            "{fault:?} failed every case: the fault is not isolated"
+        );
+    }
+}
+
+fn assert_fails_some_with(results: &[CaseResult], reason: &str) {
+    let failures = failed(results);
+    assert!(!failures.is_empty(), "no case failed");
+    for f in &failures {
+        let Verdict::Fail(detail) = &f.verdict else {
+            unreachable!()
+        };
+        assert!(
+            detail.contains(reason),
+            "{} failed for another reason:\n{detail}",
+            f.id
+        );
+    }
+    assert!(
+        passed(results) > 0,
+        "every case failed: the run did not go on past the fault"
+    );
+    let catalogue = Catalogue::builtin();
+    let v2_cases = cases()
+        .iter()
+        .filter(|c| c.interfaces(catalogue).contains(&Interface::V2))
+        .count();
+    assert_eq!(results.len(), v2_cases, "the run did not complete");
+}
+
+#[test]
+fn a_host_that_panics_fails_those_cases_and_the_run_goes_on() {
+    let results = run_suite(faulty_host(Fault::ExistsPanics), TIMEOUT);
+    assert_fails_some_with(&results, "panicked");
+}
+
+#[test]
+fn a_host_that_traps_fails_those_cases_and_the_run_goes_on() {
+    let host = TrappingHost(ReferenceHost::new(
+        Backend::Memory,
+        ReferenceHost::sip010_profile(),
+    ));
+    let results = run_suite(host, TIMEOUT);
+    assert_fails_some_with(&results, "deliberate host fault in exists");
+}
+
+#[test]
+fn a_host_that_hangs_fails_those_cases_after_the_timeout_and_the_run_goes_on() {
+    let results = run_suite(faulty_host(Fault::ExistsHangs), Duration::from_secs(2));
+    assert_fails_some_with(&results, "timed out after 2.0 s");
+}
