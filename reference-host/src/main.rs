@@ -157,7 +157,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     })?;
     match command.wasi_cli_run().call_run(&mut store) {
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
-        Ok(Err(())) => Ok(ExitCode::FAILURE),
+        Ok(Err(())) => {
+            eprintln!(
+                "kvhost: {} returned an error from wasi:cli/run",
+                args.component.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
         Err(trap) => {
             match trap.downcast_ref::<I32Exit>() {
                 // An exit status outside 0..=255 is reported as a failure rather than truncated.

@@ -3,6 +3,7 @@
 
 mod app;
 mod backends;
+mod cli;
 mod config;
 mod guest;
 mod limits;

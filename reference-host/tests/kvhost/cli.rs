@@ -1,0 +1,231 @@
+//! The `kvhost` binary: grants, state directory, runtime config file and exit status, with a small command
+//! component written in WAT that opens "default", writes `greeting = hello` and drops the handle.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A `wasi:cli/run` command importing only the v2 key-value interface. `run` returns `err` when `open` or `set`
+/// fails, so the exit status says whether the write happened.
+const WRITER_WAT: &str = r#"
+(component
+  (type $kv-type (instance
+    (export "store" (type $store (sub resource)))
+    (type $error (variant (case "store-table-full") (case "no-such-store") (case "access-denied") (case "other" string)))
+    (export "error" (type $error-t (eq $error)))
+    (type $own (own $store))
+    (type $borrow (borrow $store))
+    (type $open-result (result $own (error $error-t)))
+    (export "[static]store.open" (func (param "label" string) (result $open-result)))
+    (type $set-result (result (error $error-t)))
+    (type $bytes (list u8))
+    (export "[method]store.set" (func (param "self" $borrow) (param "key" string) (param "value" $bytes) (result $set-result)))
+  ))
+  (import "fermyon:spin/key-value@2.0.0" (instance $kv (type $kv-type)))
+  (alias export $kv "store" (type $store))
+  (alias export $kv "[static]store.open" (func $open))
+  (alias export $kv "[method]store.set" (func $set))
+
+  (core module $Memory
+    (memory (export "memory") 1)
+    (global $next (mut i32) (i32.const 1024))
+    ;; A bump allocator: enough for the few strings the host may write (an `other` error message).
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $ptr i32)
+      (local.set $ptr
+        (i32.and
+          (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
+          (i32.xor (i32.sub (local.get 2) (i32.const 1)) (i32.const -1))))
+      (global.set $next (i32.add (local.get $ptr) (local.get 3)))
+      (local.get $ptr))
+    (data (i32.const 16) "default")
+    (data (i32.const 32) "greeting")
+    (data (i32.const 48) "hello"))
+  (core instance $memory (instantiate $Memory))
+
+  (core func $open-lowered (canon lower (func $open) (memory (core memory $memory "memory")) (realloc (core func $memory "realloc"))))
+  (core func $set-lowered (canon lower (func $set) (memory (core memory $memory "memory")) (realloc (core func $memory "realloc"))))
+  (core func $drop (canon resource.drop $store))
+
+  (core module $Main
+    (import "memory" "memory" (memory 1))
+    (import "kv" "open" (func $open (param i32 i32 i32)))
+    (import "kv" "set" (func $set (param i32 i32 i32 i32 i32 i32)))
+    (import "kv" "drop" (func $drop (param i32)))
+    (func (export "run") (result i32)
+      (local $handle i32)
+      (call $open (i32.const 16) (i32.const 7) (i32.const 256))
+      (if (i32.load8_u (i32.const 256)) (then (return (i32.const 1))))
+      (local.set $handle (i32.load (i32.const 260)))
+      (call $set (local.get $handle) (i32.const 32) (i32.const 8) (i32.const 48) (i32.const 5) (i32.const 512))
+      (call $drop (local.get $handle))
+      (i32.load8_u (i32.const 512))))
+  (core instance $main (instantiate $Main
+    (with "memory" (instance $memory))
+    (with "kv" (instance
+      (export "open" (func $open-lowered))
+      (export "set" (func $set-lowered))
+      (export "drop" (func $drop))))))
+
+  (func $run (result (result)) (canon lift (core func $main "run")))
+  (instance $run-instance (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.6" (instance $run-instance)))
+"#;
+
+/// A temporary directory holding `writer.wasm`.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let component = wat::parse_str(WRITER_WAT).expect("the writer component's WAT is valid");
+        std::fs::write(dir.path().join("writer.wasm"), component).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn kvhost(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kvhost"))
+            .current_dir(self.dir.path())
+            .arg("run")
+            .arg("writer.wasm")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+fn greeting_in(database: &Path) -> Option<Vec<u8>> {
+    let connection = rusqlite::Connection::open(database).unwrap();
+    connection
+        .query_row(
+            "SELECT value FROM spin_key_value WHERE store = 'default' AND key = 'greeting'",
+            [],
+            |row| row.get(0),
+        )
+        .ok()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_granted_component_writes_default_into_the_state_directorys_database() {
+    let workspace = Workspace::new();
+    let output = workspace.kvhost(&["--grant", "default", "--state-dir", "state"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        greeting_in(&workspace.path("state/sqlite_key_value.db")),
+        Some(b"hello".to_vec())
+    );
+}
+
+#[test]
+fn the_default_state_directory_is_dot_spin() {
+    let workspace = Workspace::new();
+    let output = workspace.kvhost(&["--grant", "default"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        greeting_in(&workspace.path(".spin/sqlite_key_value.db")),
+        Some(b"hello".to_vec())
+    );
+}
+
+#[test]
+fn a_component_without_the_grant_fails_its_run_and_writes_nothing() {
+    let workspace = Workspace::new();
+    let output = workspace.kvhost(&["--state-dir", "state"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim(),
+        "kvhost: writer.wasm returned an error from wasi:cli/run",
+        "the component ran and reported the refusal; kvhost itself did not fail"
+    );
+    assert!(
+        !workspace.path("state").exists(),
+        "no grant, so no database is opened"
+    );
+}
+
+#[test]
+fn with_memory_nothing_is_written_to_disk() {
+    let workspace = Workspace::new();
+    let output = workspace.kvhost(&["--grant", "default", "--memory"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!workspace.path(".spin").exists());
+}
+
+#[test]
+fn an_undefined_label_refuses_to_run_with_spins_message() {
+    let workspace = Workspace::new();
+    let output = workspace.kvhost(&["--grant", "default", "--grant", "cache"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains(r#"unknown key_value_stores label "cache" for component "writer""#),
+        "{message}"
+    );
+    assert!(message.contains("[key_value_store.cache]"), "{message}");
+}
+
+#[test]
+fn runtime_config_paths_resolve_against_the_config_files_directory() {
+    let workspace = Workspace::new();
+    std::fs::create_dir(workspace.path("config")).unwrap();
+    std::fs::write(
+        workspace.path("config/runtime-config.toml"),
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"data/kv.db\"\n",
+    )
+    .unwrap();
+    let output = workspace.kvhost(&[
+        "--grant",
+        "default",
+        "--runtime-config-file",
+        "config/runtime-config.toml",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        greeting_in(&workspace.path("config/data/kv.db")),
+        Some(b"hello".to_vec())
+    );
+    assert!(!workspace.path(".spin").exists());
+}
+
+#[test]
+fn a_bad_runtime_config_is_reported_with_its_file() {
+    let workspace = Workspace::new();
+    std::fs::write(
+        workspace.path("rc.toml"),
+        "[key_value_store.default]\ntype = \"redis\"\n",
+    )
+    .unwrap();
+    let output = workspace.kvhost(&["--grant", "default", "--runtime-config-file", "rc.toml"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("rc.toml"), "{message}");
+    assert!(
+        message.contains("unknown key-value store type \"redis\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_component_that_is_not_a_command_is_refused_with_a_clear_error() {
+    let workspace = Workspace::new();
+    let driver =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guest-fixtures/prebuilt/driver-v2.wasm");
+    let output = Command::new(env!("CARGO_BIN_EXE_kvhost"))
+        .current_dir(workspace.path(""))
+        .args(["run", "--memory", "--grant", "default"])
+        .arg(&driver)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("could not instantiate"), "{message}");
+}
