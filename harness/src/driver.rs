@@ -196,7 +196,9 @@ impl<H: HostUnderTest> Driver<H> {
                     returned
                 }
             }
-            Err(e) => complete(seen, ops.len(), Some(format!("{e:?}"))),
+            // The root cause (the host's own message, a panic, an epoch interruption) first; wasmtime's
+            // context and the wasm backtrace after it.
+            Err(e) => complete(seen, ops.len(), Some(format!("{}\n{e:?}", e.root_cause()))),
         };
         ScriptRun {
             outcomes,

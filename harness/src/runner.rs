@@ -355,6 +355,16 @@ fn judge(plan: &Plan, execution: &Execution) -> (Verdict, String) {
             problems.len() - SHOWN
         );
     }
+    let trap = execution.steps.iter().find_map(|o| {
+        let observed = o.lock().unwrap_or_else(|e| e.into_inner());
+        observed.iter().find_map(|x| match x {
+            Outcome::Trapped(text) => Some(text.clone()),
+            _ => None,
+        })
+    });
+    if let Some(trap) = trap.or_else(|| execution.fault.clone()) {
+        let _ = writeln!(detail, "  fault:\n{}", indent(&trap, "    "));
+    }
     if !execution.stderr.is_empty() {
         let _ = writeln!(
             detail,
