@@ -50,6 +50,8 @@ pub struct StatementRow {
     pub interface: Interface,
     /// The cases that cite it, on every backend run.
     pub cases: usize,
+    /// Their IDs (each once, whatever the number of backends).
+    pub case_ids: Vec<String>,
     /// How many of them passed, failed, were skipped.
     pub passed: usize,
     /// Failed.
@@ -103,6 +105,7 @@ impl Report {
                     strength: st.strength,
                     interface: *interface,
                     cases: 0,
+                    case_ids: Vec::new(),
                     passed: 0,
                     failed: 0,
                     skipped: 0,
@@ -113,6 +116,9 @@ impl Report {
                     .filter(|r| r.interface == *interface && r.statements.contains(&st.id))
                 {
                     row.cases += 1;
+                    if !row.case_ids.contains(&r.id) {
+                        row.case_ids.push(r.id.clone());
+                    }
                     match r.verdict {
                         Verdict::Pass => row.passed += 1,
                         Verdict::Fail(_) => row.failed += 1,
@@ -220,6 +226,19 @@ impl Report {
                     let _ = writeln!(out, "  {}: {reason}", s.trial_name());
                 }
             }
+        }
+        let unchecked: Vec<String> = self
+            .statements
+            .iter()
+            .filter(|r| r.result == "no-case" && r.strength == Strength::Must)
+            .map(|r| format!("{} ({})", r.id, r.interface))
+            .collect();
+        if !unchecked.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nMUST statements no case in this run checks: {}",
+                unchecked.join(", ")
+            );
         }
         let _ = writeln!(
             out,

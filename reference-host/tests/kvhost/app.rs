@@ -40,6 +40,15 @@ mod loading {
     use super::*;
 
     #[test]
+    fn an_application_can_be_shared_between_threads_and_state_moved_into_one() {
+        fn shareable<T: Send + Sync>() {}
+        fn movable<T: Send>() {}
+        shareable::<Application>();
+        shareable::<DelegatingStoreManager>();
+        movable::<KeyValueState>();
+    }
+
+    #[test]
     fn a_granted_label_no_runtime_config_defines_refuses_the_load_in_spins_words() {
         let error = Application::load(
             HostConfig::memory(),

@@ -204,6 +204,36 @@ pub mod checks {
         assert!(backend.stores.get("shared").unwrap().exists("k").unwrap());
     }
 
+    /// [CONCURRENT-ATOMIC], [CONCURRENT-VISIBLE]: writers on other threads never produce a torn value, and a
+    /// value is readable as soon as `set` returns.
+    pub fn concurrent_writers_never_tear_a_value(backend: Backend) {
+        let values: Vec<Vec<u8>> = (0..4u8).map(|fill| vec![fill; 64 * 1024]).collect();
+        std::thread::scope(|scope| {
+            for value in &values {
+                let store = backend.stores.get("default").unwrap();
+                scope.spawn(move || {
+                    for _ in 0..50 {
+                        store.set("contended", value).unwrap();
+                        let read = store.get("contended").unwrap().expect("a value once set");
+                        assert!(values_are_whole(&read), "a torn value was read");
+                    }
+                });
+            }
+        });
+        let last = backend
+            .stores
+            .get("default")
+            .unwrap()
+            .get("contended")
+            .unwrap()
+            .unwrap();
+        assert!(values.contains(&last));
+    }
+
+    fn values_are_whole(read: &[u8]) -> bool {
+        read.len() == 64 * 1024 && read.iter().all(|byte| *byte == read[0])
+    }
+
     /// Each backend serves any label it is asked for; the application decides which labels exist.
     pub fn a_backend_serves_any_label(backend: Backend) {
         assert!(backend.stores.is_defined("default"));
@@ -245,6 +275,7 @@ every_backend!(
     large_keys_values_and_many_tuples_are_kept,
     labels_never_see_each_others_keys,
     two_views_of_one_label_share_the_data,
+    concurrent_writers_never_tear_a_value,
     a_backend_serves_any_label,
 );
 
