@@ -331,6 +331,18 @@ mod sqlite_only {
     }
 
     #[test]
+    fn a_database_file_is_in_wal_mode_so_a_set_does_not_wait_for_a_disk_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let _stores = SqliteStores::open(&path).unwrap();
+        let mode: String = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
     fn a_file_that_is_not_a_database_is_refused_with_its_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("not-a-database.db");
