@@ -79,12 +79,15 @@ impl ReferenceHost {
         }
     }
 
-    /// The reference host with no limits and no bound, like Spin's own defaults: it must accept everything.
+    /// The reference host with no limits and no bound, like Spin's own defaults, so it must accept
+    /// everything; it takes the other conforming answer to an undefined label (`no-such-store` at open), so
+    /// that between its two profiles the reference host exercises both branches of every ALLOWED choice.
     pub fn unbounded_profile() -> Profile {
         Profile {
             name: "unbounded".into(),
             limits: Limits::default(),
             open_stores: None,
+            unconfigured_label: UnconfiguredLabel::NoSuchStore,
             ..Self::sip010_profile()
         }
     }
@@ -187,6 +190,10 @@ impl HostUnderTest for ReferenceHost {
                 config.base_dir = app.dir.to_path_buf();
                 config.limits = self.limits();
                 config.max_open_stores = self.open_bound();
+                config.undefined_labels = match self.profile.unconfigured_label {
+                    UnconfiguredLabel::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
+                    UnconfiguredLabel::NoSuchStore => kvhost::UndefinedLabels::NoSuchStore,
+                };
                 if !app.labels.is_empty() {
                     let text = runtime_config(*backend, app.labels);
                     config.runtime_config = Some(
@@ -201,7 +208,8 @@ impl HostUnderTest for ReferenceHost {
             }
             Source::Custom(factory) => {
                 let manager = factory(app)?;
-                for (component, labels) in app.grants {
+                let refuses = self.profile.unconfigured_label == UnconfiguredLabel::RefuseLoad;
+                for (component, labels) in app.grants.iter().filter(|_| refuses) {
                     if let Some(label) = labels.iter().find(|l| !manager.is_defined(l)) {
                         bail!(
                             "unknown key_value_stores label {label:?} for component {component:?}"

@@ -48,6 +48,18 @@ pub struct HostConfig {
     pub limits: Limits,
     /// The most store handles one instance may have open at once; `None` is no bound ([OPEN-TABLE-FULL]).
     pub max_open_stores: Option<u32>,
+    /// What a granted label that no runtime config defines does ([OPEN-UNCONFIGURED]).
+    pub undefined_labels: UndefinedLabels,
+}
+
+/// The two conforming answers to a granted label that no runtime config defines ([OPEN-UNCONFIGURED]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UndefinedLabels {
+    /// Refuse to load the application, naming the label: what Spin does.
+    #[default]
+    RefuseLoad,
+    /// Load it; `open` of that label fails with `no-such-store`.
+    NoSuchStore,
 }
 
 impl HostConfig {
@@ -60,6 +72,7 @@ impl HostConfig {
             base_dir: PathBuf::from("."),
             limits: Limits::none(),
             max_open_stores: None,
+            undefined_labels: UndefinedLabels::RefuseLoad,
         }
     }
 
@@ -140,21 +153,23 @@ impl Application {
         grants: BTreeMap<String, Vec<String>>,
     ) -> Result<Application, LoadError> {
         let runtime_config = config.runtime_config.clone().unwrap_or_default();
-        for (component, labels) in &grants {
-            if let Some(label) = labels
-                .iter()
-                .find(|label| *label != DEFAULT_LABEL && !runtime_config.defines(label))
-            {
-                return Err(LoadError::UnknownLabel {
-                    label: label.clone(),
-                    component: component.clone(),
-                });
+        let defined = |label: &String| *label == DEFAULT_LABEL || runtime_config.defines(label);
+        if config.undefined_labels == UndefinedLabels::RefuseLoad {
+            for (component, labels) in &grants {
+                if let Some(label) = labels.iter().find(|label| !defined(label)) {
+                    return Err(LoadError::UnknownLabel {
+                        label: label.clone(),
+                        component: component.clone(),
+                    });
+                }
             }
         }
 
         let mut backends = Backends::new(&config);
         let mut stores = DelegatingStoreManager::new(config.limits);
-        let granted: BTreeSet<&String> = grants.values().flatten().collect();
+        // An undefined label (possible only with `UndefinedLabels::NoSuchStore`) gets no manager, so the
+        // delegating manager answers `no-such-store` for it.
+        let granted: BTreeSet<&String> = grants.values().flatten().filter(|l| defined(l)).collect();
         for label in granted {
             let manager = backends.serving(label, runtime_config.store(label))?;
             stores.insert(label, manager);

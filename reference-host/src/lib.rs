@@ -54,7 +54,7 @@ pub mod sqlite;
 mod state;
 mod v2;
 
-pub use app::{Application, DefaultBackend, HostConfig, KeyValueState, LoadError};
+pub use app::{Application, DefaultBackend, HostConfig, KeyValueState, LoadError, UndefinedLabels};
 pub use backend::{Error, Store, StoreManager};
 pub use config::RuntimeConfig;
 pub use limits::Limits;

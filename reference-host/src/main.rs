@@ -119,6 +119,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             Limits::none()
         },
         max_open_stores: args.max_open_stores,
+        undefined_labels: kvhost::UndefinedLabels::RefuseLoad,
     };
     let grants = BTreeMap::from([(component_id.clone(), args.grants.clone())]);
     let app = Application::load(config, grants).context("could not load the application")?;

@@ -366,6 +366,18 @@ mod persistence_and_isolation {
     }
 
     #[test]
+    fn an_undefined_label_fails_open_with_no_such_store_when_so_configured() {
+        let config = HostConfig {
+            undefined_labels: kvhost::UndefinedLabels::NoSuchStore,
+            ..HostConfig::memory()
+        };
+        let app = Application::load(config, grants(&[("web", &["default", "ghost"])])).unwrap();
+        let mut state = app.instance_state("web").unwrap();
+        assert_eq!(state.open("ghost").err(), Some(Error::NoSuchStore));
+        assert!(state.open("default").is_ok());
+    }
+
+    #[test]
     fn a_label_no_component_is_granted_is_never_opened() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = with_runtime_config(
