@@ -30,7 +30,8 @@
 //!
 //! ## Fields of an operation
 //! - `op`: `open`, `get`, `set`, `delete`, `exists`, `get-keys` or `close` (drop the handle).
-//! - `slot`: which open store the operation uses (default 0); `open` fills it and `close` empties it.
+//! - `slot`: which open store the operation uses (default 0; a number or a size such as `"open-max"`);
+//!   `open` fills it and `close` empties it.
 //! - `label`: the label to `open`.
 //! - `key`: a string, or `{ fill = "é", bytes = 256 }` for a key of an exact byte length ([`KeySpec`]).
 //! - `value`: a string (its UTF-8 bytes), `{ hex = "00ff" }`, `{ range = [0, 255] }` or
@@ -112,6 +113,10 @@ impl Default for AppSection {
     }
 }
 
+fn slot_zero() -> Size {
+    Size::Literal(0)
+}
+
 fn default_grants() -> BTreeMap<String, Vec<String>> {
     BTreeMap::from([("main".to_string(), vec!["default".to_string()])])
 }
@@ -163,9 +168,9 @@ pub enum OpKind {
 pub struct OpEntry {
     /// The operation.
     pub op: OpKind,
-    /// The slot.
-    #[serde(default)]
-    pub slot: u32,
+    /// The slot: a number, or a size such as `"open-max"`.
+    #[serde(default = "slot_zero")]
+    pub slot: Size,
     /// The label, for `open`.
     pub label: Option<String>,
     /// The key, for key operations.
@@ -305,6 +310,8 @@ pub struct Group {
     pub len: usize,
     /// The entry as a transcript shows it when repeated (`set[0] "k{i}" = "v{i}"`).
     pub text: String,
+    /// Its expectation as a transcript shows it when repeated (`value "v{i}"`).
+    pub expect_text: String,
 }
 
 /// A case expanded for one interface version and one profile.
@@ -362,6 +369,7 @@ impl Case {
         let mut caps: BTreeSet<Capability> = self.file.requires.iter().copied().collect();
         for op in self.file.steps.iter().flat_map(|s| &s.ops) {
             let sizes = [
+                op.slot.needs(),
                 op.repeat.as_ref().and_then(Size::needs),
                 op.key.as_ref().and_then(KeySpec::needs),
                 op.value.as_ref().and_then(ValueSpec::needs),
@@ -545,13 +553,16 @@ fn expand_entry(
         Some(size) => size.resolve(profile)?,
         None => 1,
     };
+    let base_slot = entry.slot.resolve(profile)?;
     let start = step.ops.len();
     for i in 0..count {
         let slot = if entry.each_slot {
-            entry.slot + i as u32
+            base_slot + i
         } else {
-            entry.slot
+            base_slot
         };
+        let slot =
+            u32::try_from(slot).map_err(|_| ExpandError::Negative(format!("slot {slot}")))?;
         let key = match &entry.key {
             Some(k) => k.expand(profile, i)?,
             None => String::new(),
@@ -582,7 +593,12 @@ fn expand_entry(
     step.groups.push(Group {
         start,
         len: count as usize,
-        text: describe_entry(entry, profile),
+        text: describe_entry(entry, base_slot, profile),
+        expect_text: match (&entry.expect, step.expected.get(start)) {
+            (ExpectEntry::Value(v), _) => format!("value {}", v.describe(profile, None)),
+            (_, Some(first)) => first.to_string(),
+            (_, None) => String::new(),
+        },
     });
     Ok(())
 }
@@ -603,7 +619,7 @@ fn expected_of(
         },
         ExpectEntry::Value(v) => Expected::Value(Some(ExpectedValue {
             bytes: v.expand(profile, i)?,
-            description: v.describe(profile, i),
+            description: v.describe(profile, Some(i)),
         })),
         ExpectEntry::Exists(b) => Expected::Exists(*b),
         ExpectEntry::Keys(KeysSpec::List(keys)) => Expected::Keys(
@@ -628,11 +644,11 @@ fn expected_of(
     })
 }
 
-fn describe_entry(entry: &OpEntry, profile: &Profile) -> String {
+fn describe_entry(entry: &OpEntry, slot: u64, profile: &Profile) -> String {
     let slot = if entry.each_slot {
-        format!("{}+i", entry.slot)
+        format!("{slot}+i")
     } else {
-        entry.slot.to_string()
+        slot.to_string()
     };
     let key = entry
         .key
@@ -650,7 +666,7 @@ fn describe_entry(entry: &OpEntry, profile: &Profile) -> String {
             entry
                 .value
                 .as_ref()
-                .map(|v| v.describe(profile, 0).replace("\"0\"", "\"{i}\""))
+                .map(|v| v.describe(profile, None))
                 .unwrap_or_default()
         ),
         OpKind::Delete => format!("delete[{slot}] {key}"),

@@ -419,8 +419,14 @@ fn render_step(step: &PlannedStep, outcomes: &[Outcome], out: &mut String) {
         let mut counts: Vec<(String, usize)> = Vec::new();
         let mut bad = false;
         for i in range {
-            bad |= !step.expected[i].matches(&outcomes[i]);
-            let text = outcomes[i].render(Some(&step.expected[i]));
+            let matched = step.expected[i].matches(&outcomes[i]);
+            bad |= !matched;
+            // What matched is shown once, as the case wrote it; what differs, as the host answered.
+            let text = if matched {
+                group.expect_text.clone()
+            } else {
+                outcomes[i].render(None)
+            };
             match counts.iter_mut().find(|(t, _)| *t == text) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((text, 1)),

@@ -257,11 +257,21 @@ impl ValueSpec {
         }
     }
 
-    /// How the value reads in a transcript, for repetition `index`.
-    pub fn describe(&self, profile: &Profile, index: u64) -> String {
+    /// How the value reads in a transcript: for repetition `index`, or as the template (`{i}` left in) when
+    /// `index` is `None`.
+    pub fn describe(&self, profile: &Profile, index: Option<u64>) -> String {
         match self {
-            ValueSpec::Text(t) => format!("{:?}", fill_template(t, index)),
-            ValueSpec::Hex { hex } => format!("hex:{hex}"),
+            ValueSpec::Text(t) => {
+                let text = match index {
+                    Some(i) => fill_template(t, i),
+                    None => t.clone(),
+                };
+                render_text(&text)
+            }
+            ValueSpec::Hex { hex } => {
+                let clean: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
+                format!("hex:{}", clean.to_ascii_lowercase())
+            }
             ValueSpec::Range { range: [from, to] } => format!("<bytes {from}..={to}>"),
             ValueSpec::Pattern { len, seed } => match len.resolve(profile) {
                 Ok(n) => format!("<{n} bytes of pattern {seed}>"),
@@ -269,6 +279,19 @@ impl ValueSpec {
             },
         }
     }
+}
+
+/// Quotes a text value, shortened to its length and first characters when long.
+fn render_text(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.len() <= SHOWN {
+        return format!("{text:?}");
+    }
+    let cut = (0..=24)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("<{}-byte text {:?}…>", text.len(), &text[..cut])
 }
 
 fn parse_hex(hex: &str) -> Result<Vec<u8>, ExpandError> {
