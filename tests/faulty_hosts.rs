@@ -9,7 +9,7 @@ use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{CaseResult, Runner, Verdict};
 use kvconf_workspace::{Fault, TrappingHost, faulty_host};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 fn cases() -> &'static [Case] {
@@ -20,27 +20,10 @@ fn cases() -> &'static [Case] {
     })
 }
 
-/// Runs every v2 case against `host` on a few threads and returns the results.
+/// Runs every v2 case against `host` and returns the results.
 fn run_suite<H: HostUnderTest>(host: H, timeout: Duration) -> Vec<CaseResult> {
     let work = tempfile::tempdir().unwrap();
-    let runner = Runner::new(host, work.path().to_path_buf(), timeout);
-    let trials = runner.trials(cases(), &[Interface::V2]);
-    let next = Mutex::new(trials.into_iter());
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..4 {
-            scope.spawn(|| {
-                loop {
-                    let Some((case, interface)) = next.lock().unwrap().next() else {
-                        break;
-                    };
-                    let result = runner.run_case(case, interface);
-                    results.lock().unwrap().push(result);
-                }
-            });
-        }
-    });
-    results.into_inner().unwrap()
+    Runner::new(host, work.path().to_path_buf(), timeout).run_all(cases(), &[Interface::V2], 4)
 }
 
 fn failed(results: &[CaseResult]) -> Vec<&CaseResult> {

@@ -10,7 +10,6 @@ use kvconf::report::Report;
 use kvconf::runner::{CaseResult, Runner};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -178,9 +177,11 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             work_dir.clone(),
             timeout,
         );
-        results.extend(run_parallel(&runner, &cases, &interfaces));
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8);
+        results.extend(runner.run_all(&cases, &interfaces, threads));
     }
-    results.sort_by_key(|r| r.trial_name());
     let report = Report::new(
         "the kvconf reference host (kvhost)",
         &profile,
@@ -196,37 +197,4 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Runs every (case, interface) pair on a few threads; each case is isolated, so order does not matter.
-fn run_parallel<H: kvconf::host::HostUnderTest>(
-    runner: &Runner<H>,
-    cases: &[Case],
-    interfaces: &[Interface],
-) -> Vec<CaseResult> {
-    let trials = runner.trials(cases, interfaces);
-    let next = Mutex::new(trials.into_iter());
-    let results = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let Some((case, interface)) =
-                        next.lock().unwrap_or_else(|e| e.into_inner()).next()
-                    else {
-                        break;
-                    };
-                    let result = runner.run_case(case, interface);
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(result);
-                }
-            });
-        }
-    });
-    results.into_inner().unwrap_or_else(|e| e.into_inner())
 }

@@ -127,12 +127,7 @@ impl ReferenceHost {
     }
 
     fn limits(&self) -> kvhost::limits::Limits {
-        let size = |n: Option<u64>| n.map(|n| n as usize);
-        kvhost::limits::Limits {
-            max_key_bytes: size(self.profile.limits.key_bytes),
-            max_value_bytes: size(self.profile.limits.value_bytes),
-            max_tuples: size(self.profile.limits.tuples),
-        }
+        kvhost_limits(&self.profile)
     }
 
     fn open_bound(&self) -> Option<u32> {
@@ -238,6 +233,16 @@ impl HostUnderTest for ReferenceHost {
                 ))
             }
         }
+    }
+}
+
+/// A profile's declared limits as kvhost's [`LimitedStore`](kvhost::limits::LimitedStore) enforces them.
+pub fn kvhost_limits(profile: &Profile) -> kvhost::limits::Limits {
+    let size = |n: Option<u64>| n.map(|n| n as usize);
+    kvhost::limits::Limits {
+        max_key_bytes: size(profile.limits.key_bytes),
+        max_value_bytes: size(profile.limits.value_bytes),
+        max_tuples: size(profile.limits.tuples),
     }
 }
 

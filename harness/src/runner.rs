@@ -114,6 +114,39 @@ impl<H: HostUnderTest> Runner<H> {
         out
     }
 
+    /// Runs every case on every interface version in `interfaces` that it applies to, on `threads` threads
+    /// (each case is isolated, so their order does not matter), and returns the results sorted by trial name.
+    pub fn run_all(
+        &self,
+        cases: &[Case],
+        interfaces: &[Interface],
+        threads: usize,
+    ) -> Vec<CaseResult> {
+        let next = Mutex::new(self.trials(cases, interfaces).into_iter());
+        let results = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..threads.max(1) {
+                scope.spawn(|| {
+                    loop {
+                        let Some((case, interface)) =
+                            next.lock().unwrap_or_else(|e| e.into_inner()).next()
+                        else {
+                            break;
+                        };
+                        let result = self.run_case(case, interface);
+                        results
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(result);
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+        results.sort_by_key(|r| r.trial_name());
+        results
+    }
+
     /// Runs one case on one interface version.
     pub fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         let start = Instant::now();

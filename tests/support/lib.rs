@@ -8,7 +8,7 @@ use anyhow::Result;
 use kvconf::host::{AppSpec, HostUnderTest};
 use kvconf::interface::Interface;
 use kvconf::profile::Profile;
-use kvconf::reference::{ReferenceApp, ReferenceHost};
+use kvconf::reference::{ReferenceApp, ReferenceHost, kvhost_limits};
 use kvhost::limits::{LimitedStore, Limits};
 use kvhost::memory::MemoryStores;
 use kvhost::{Error, KeyValueState, Store, StoreManager};
@@ -69,20 +69,11 @@ pub fn faulty_host(fault: Fault) -> ReferenceHost {
                     .chain(["default".to_string()])
                     .collect(),
                 fault,
-                limits: limits_of(&profile),
+                limits: kvhost_limits(&profile),
             });
             Ok(manager)
         }),
     )
-}
-
-fn limits_of(profile: &Profile) -> Limits {
-    let size = |n: Option<u64>| n.map(|n| n as usize);
-    Limits {
-        max_key_bytes: size(profile.limits.key_bytes),
-        max_value_bytes: size(profile.limits.value_bytes),
-        max_tuples: size(profile.limits.tuples),
-    }
 }
 
 struct FaultyManager {
