@@ -55,7 +55,7 @@ mod state;
 mod v2;
 
 pub use app::{Application, DefaultBackend, HostConfig, KeyValueState, LoadError, UndefinedLabels};
-pub use backend::{Error, Store, StoreManager};
+pub use backend::{Entry, Error, Store, StoreManager};
 pub use config::RuntimeConfig;
 pub use limits::Limits;
 pub use v2::add_to_linker;

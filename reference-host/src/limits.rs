@@ -8,7 +8,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::backend::{Error, Store};
+use std::collections::BTreeSet;
+
+use crate::backend::{Entry, Error, Store, add_to_counter, decode_counter, encode_counter};
 
 /// The largest key, value and number of keys a store accepts; `None` is no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,7 +50,12 @@ impl Limits {
     }
 }
 
-/// A [`Store`] that refuses a `set` past its [`Limits`] and passes everything else to the store it wraps.
+/// A [`Store`] that refuses a write past its [`Limits`] and passes everything else to the store it wraps.
+///
+/// Every write is checked: `set`, `increment` (a counter of a new key is a new tuple), `compare_and_swap` (its new
+/// value; a swap from absent adds a tuple) and `set_many` (checked whole before anything is written, so a batch
+/// with one pair past a limit writes nothing, not the pairs before it). Reads, deletes and listings pass straight
+/// through, so a backend's own batched or paged implementations are used.
 ///
 /// Share one `LimitedStore` per labelled store between all its handles (an [`crate::app::Application`] does): the
 /// tuple limit is checked and the write done under one lock, so two instances adding keys at once cannot both pass
@@ -94,7 +101,64 @@ impl LimitedStore {
         }
         Ok(())
     }
+
+    /// With a tuple limit, holds the adding lock, checks that `new_keys` more keys fit, and runs `write`; without
+    /// one, just runs `write`. `new_keys` is called under the lock, so its answer cannot go stale before the write.
+    fn adding<R>(
+        &self,
+        new_keys: impl FnOnce() -> Result<usize, Error>,
+        write: impl FnOnce() -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let Some(max_tuples) = self.limits.max_tuples else {
+            return write();
+        };
+        // The guard protects no data of its own, so a poisoned lock is as good as a clean one.
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let added = new_keys()?;
+        if added > 0 {
+            let tuples = self.inner.get_keys()?.len();
+            if tuples + added > max_tuples {
+                let what = if added == 1 {
+                    "a new key".to_owned()
+                } else {
+                    format!("{added} new keys")
+                };
+                return Err(Error::Other(format!(
+                    "{what} would make {} keys in this store, exceeding this host's limit of {max_tuples} keys \
+                     per store; delete a key first",
+                    tuples + added
+                )));
+            }
+        }
+        write()
+    }
+
+    /// 1 if `key` is absent, else 0.
+    fn is_new(&self, key: &str) -> Result<usize, Error> {
+        Ok(usize::from(!self.inner.exists(key)?))
+    }
+
+    /// An increment under a value limit shorter than some counters: read, check the new counter's length, and
+    /// write it only if the value is still the one read, retrying otherwise. It is as atomic as the backend's
+    /// `compare_and_swap`, and never stores a counter past the limit.
+    fn increment_checked(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        loop {
+            let current = self.inner.get(key)?;
+            let new = add_to_counter(key, decode_counter(key, current.as_deref())?, delta)?;
+            let encoded = encode_counter(new);
+            self.check_sizes(key, &encoded)?;
+            if self
+                .inner
+                .compare_and_swap(key, current.as_deref(), &encoded)?
+            {
+                return Ok(new);
+            }
+        }
+    }
 }
+
+/// The longest counter [`encode_counter`] writes: `i64::MIN`, 20 bytes.
+const LONGEST_COUNTER: usize = 20;
 
 impl std::fmt::Debug for LimitedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,22 +178,7 @@ impl Store for LimitedStore {
     /// leaves the old value in place. Replacing the value of a key already present never counts as a new tuple.
     fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
         self.check_sizes(key, value)?;
-        let Some(max_tuples) = self.limits.max_tuples else {
-            return self.inner.set(key, value);
-        };
-        // The guard protects no data of its own, so a poisoned lock is as good as a clean one.
-        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
-        if !self.inner.exists(key)? {
-            let tuples = self.inner.get_keys()?.len();
-            if tuples >= max_tuples {
-                return Err(Error::Other(format!(
-                    "a new key would make {} keys in this store, exceeding this host's limit of {max_tuples} keys \
-                     per store; delete a key first",
-                    tuples + 1
-                )));
-            }
-        }
-        self.inner.set(key, value)
+        self.adding(|| self.is_new(key), || self.inner.set(key, value))
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {
@@ -142,5 +191,75 @@ impl Store for LimitedStore {
 
     fn get_keys(&self) -> Result<Vec<String>, Error> {
         self.inner.get_keys()
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        self.inner.list_keys(after, limit)
+    }
+
+    /// The key is checked like a `set`'s, and incrementing a missing key adds a tuple. A counter is at most 20
+    /// bytes, so the value limit matters only when it is shorter than that; then the increment is done by
+    /// compare-and-swap so that the new counter's length can be checked before it is written.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        self.check_sizes(key, b"")?;
+        let short_values = self
+            .limits
+            .max_value_bytes
+            .is_some_and(|max| max < LONGEST_COUNTER);
+        self.adding(
+            || self.is_new(key),
+            || {
+                if short_values {
+                    self.increment_checked(key, delta)
+                } else {
+                    self.inner.increment(key, delta)
+                }
+            },
+        )
+    }
+
+    /// `new` obeys the size limits; a swap from absent adds a tuple (a swap from a value replaces one).
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        self.check_sizes(key, new)?;
+        if expected.is_some() {
+            return self.inner.compare_and_swap(key, expected, new);
+        }
+        self.adding(
+            || self.is_new(key),
+            || self.inner.compare_and_swap(key, expected, new),
+        )
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
+        self.inner.get_many(keys)
+    }
+
+    /// Checked whole before anything is written: every pair's sizes, then the number of distinct new keys
+    /// against the tuple limit. A refused batch writes nothing; an accepted one is the inner store's `set_many`
+    /// (all or nothing on kvhost's own backends).
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        for (key, value) in entries {
+            self.check_sizes(key, value)?;
+        }
+        self.adding(
+            || {
+                let distinct: BTreeSet<&str> =
+                    entries.iter().map(|(key, _)| key.as_str()).collect();
+                distinct
+                    .into_iter()
+                    .map(|key| self.is_new(key))
+                    .sum::<Result<usize, Error>>()
+            },
+            || self.inner.set_many(entries),
+        )
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        self.inner.delete_many(keys)
     }
 }

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::backend::{Error, Store, StoreManager};
+use crate::backend::{Error, Store, StoreManager, add_to_counter, decode_counter, encode_counter};
 
 /// The file name of the default database inside a state directory, as Spin names it (`.spin/sqlite_key_value.db`).
 pub const DEFAULT_DATABASE_FILE: &str = "sqlite_key_value.db";
@@ -188,13 +188,33 @@ impl SqliteStore {
     }
 
     fn connection(&self) -> MutexGuard<'_, Connection> {
-        // Every statement runs on its own (no transaction spans a lock), so a panic while the lock was held
-        // leaves the connection usable.
+        // No transaction outlives the lock it was begun under (a `Transaction` that is dropped, even by a panic,
+        // rolls back), so a panic while the lock was held leaves the connection usable.
         self.connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Runs `work` in one transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), so a
+    /// read-modify-write is atomic against other connections to the file too, not only against this process's
+    /// mutex; it commits if `work` succeeds and rolls back otherwise.
+    fn write_transaction<R>(
+        &self,
+        operation: &str,
+        work: impl FnOnce(&Transaction<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut connection = self.connection();
+        let transaction = Transaction::new(&mut connection, TransactionBehavior::Immediate)
+            .map_err(backend_error(operation))?;
+        let result = work(&transaction)?;
+        transaction.commit().map_err(backend_error(operation))?;
+        Ok(result)
+    }
 }
+
+const SELECT_VALUE: &str = "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2";
+const UPSERT_VALUE: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value";
 
 /// Turns a SQLite failure into the guest-visible `other` error, keeping SQLite's own message.
 fn backend_error(operation: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
@@ -208,7 +228,7 @@ fn backend_error(operation: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ 
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         self.connection()
-            .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")
+            .prepare_cached(SELECT_VALUE)
             .and_then(|mut statement| {
                 statement
                     .query_row(params![self.label, key], |row| row.get::<_, Vec<u8>>(0))
@@ -219,10 +239,7 @@ impl Store for SqliteStore {
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
         self.connection()
-            .prepare_cached(
-                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-            )
+            .prepare_cached(UPSERT_VALUE)
             .and_then(|mut statement| statement.execute(params![self.label, key, value]))
             .map(drop)
             .map_err(backend_error("write a value"))
@@ -256,5 +273,113 @@ impl Store for SqliteStore {
                     .collect()
             })
             .map_err(backend_error("list the keys"))
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        // SQLite compares TEXT with the BINARY collation (memcmp of the UTF-8 bytes), which is the byte order the
+        // trait promises, and the primary key (store, key) makes each page an index range scan. The empty string
+        // is the least key, so "after nothing" is "key >= ''"; a bound past i64::MAX rows is no bound.
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let connection = self.connection();
+        let statement = match after {
+            Some(_) => {
+                "SELECT key FROM spin_key_value WHERE store = ?1 AND key > ?2 ORDER BY key LIMIT ?3"
+            }
+            None => {
+                "SELECT key FROM spin_key_value WHERE store = ?1 AND key >= ?2 ORDER BY key LIMIT ?3"
+            }
+        };
+        connection
+            .prepare_cached(statement)
+            .and_then(|mut statement| {
+                statement
+                    .query_map(params![self.label, after.unwrap_or(""), limit], |row| {
+                        row.get::<_, String>(0)
+                    })?
+                    .collect()
+            })
+            .map_err(backend_error("list the keys"))
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        // Spin's SQLite backend panics on a value that is not a counter ([ATOMIC-INCREMENT-BAD]); here the value is
+        // decoded in Rust inside the transaction, and a bad value or an overflow rolls back with an error.
+        self.write_transaction("increment a counter", |transaction| {
+            let current: Option<Vec<u8>> = transaction
+                .prepare_cached(SELECT_VALUE)
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![self.label, key], |row| row.get(0))
+                        .optional()
+                })
+                .map_err(backend_error("increment a counter"))?;
+            let new = add_to_counter(key, decode_counter(key, current.as_deref())?, delta)?;
+            transaction
+                .prepare_cached(UPSERT_VALUE)
+                .and_then(|mut statement| {
+                    statement.execute(params![self.label, key, encode_counter(new)])
+                })
+                .map_err(backend_error("increment a counter"))?;
+            Ok(new)
+        })
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        // One conditional statement each way, so the comparison and the write are atomic without a transaction:
+        // from absent, an insert that does nothing if the key is there; otherwise an update that matches only the
+        // expected bytes (BLOBs compare with memcmp). It wrote exactly when it changed a row.
+        let connection = self.connection();
+        let changed = match expected {
+            None => connection
+                .prepare_cached(
+                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (store, key) DO NOTHING",
+                )
+                .and_then(|mut statement| statement.execute(params![self.label, key, new])),
+            Some(expected) => connection
+                .prepare_cached(
+                    "UPDATE spin_key_value SET value = ?3 WHERE store = ?1 AND key = ?2 AND value = ?4",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![self.label, key, new, expected])
+                }),
+        }
+        .map_err(backend_error("compare and swap a value"))?;
+        Ok(changed == 1)
+    }
+
+    /// All or nothing: the pairs are written in one transaction.
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        self.write_transaction("write a batch of values", |transaction| {
+            let mut statement = transaction
+                .prepare_cached(UPSERT_VALUE)
+                .map_err(backend_error("write a batch of values"))?;
+            for (key, value) in entries {
+                statement
+                    .execute(params![self.label, key, value])
+                    .map_err(backend_error("write a batch of values"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// All or nothing: the keys are deleted in one transaction.
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        self.write_transaction("delete a batch of keys", |transaction| {
+            let mut statement = transaction
+                .prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")
+                .map_err(backend_error("delete a batch of keys"))?;
+            for key in keys {
+                statement
+                    .execute(params![self.label, key])
+                    .map_err(backend_error("delete a batch of keys"))?;
+            }
+            Ok(())
+        })
     }
 }

@@ -172,6 +172,32 @@ impl Store for FaultyStore {
         }
         Ok(keys)
     }
+
+    // The methods the wasi:keyvalue and v3 interfaces added reach the inner store unchanged: the faults above
+    // stay exactly as they were, on the methods they were defined on.
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        self.inner.list_keys(after, limit)
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        self.inner.increment(key, delta)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        self.inner.compare_and_swap(key, expected, new)
+    }
+    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, Error> {
+        self.inner.get_many(keys)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        self.inner.set_many(entries)
+    }
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        self.inner.delete_many(keys)
+    }
 }
 
 /// Refuses a value past the limit, but only after writing its first `limit` bytes.
@@ -199,6 +225,32 @@ impl Store for LeakyLimit {
     }
     fn get_keys(&self) -> Result<Vec<String>, Error> {
         self.inner.get_keys()
+    }
+
+    // The methods the wasi:keyvalue and v3 interfaces added reach the inner store unchanged: the fault above is
+    // this store's only one.
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        self.inner.list_keys(after, limit)
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        self.inner.increment(key, delta)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        self.inner.compare_and_swap(key, expected, new)
+    }
+    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, Error> {
+        self.inner.get_many(keys)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        self.inner.set_many(entries)
+    }
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        self.inner.delete_many(keys)
     }
 }
 

@@ -159,3 +159,149 @@ fn with_no_limits_every_set_reaches_the_store() {
     store.set(&"k".repeat(10_000), &vec![0; 2_000_000]).unwrap();
     assert_eq!(keys(inner.as_ref()).len(), 1);
 }
+
+/// The writes wasi:keyvalue and v3 added obey the same limits as `set`.
+mod new_operations {
+    use super::*;
+
+    fn tuples(max: usize) -> Limits {
+        Limits {
+            max_tuples: Some(max),
+            ..Limits::none()
+        }
+    }
+
+    fn other_mentioning(result: Result<impl std::fmt::Debug, Error>, needle: &str) {
+        match result {
+            Err(Error::Other(message)) => assert!(message.contains(needle), "{message}"),
+            other => panic!("expected an `other` error mentioning {needle:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn increment_of_a_new_key_past_the_tuple_limit_is_refused_but_an_existing_counter_counts() {
+        let (inner, store) = limited(tuples(1));
+        assert_eq!(store.increment("counter", 1).unwrap(), 1);
+        other_mentioning(store.increment("another", 1), "limit of 1 keys");
+        assert!(!inner.exists("another").unwrap());
+        assert_eq!(store.increment("counter", 1).unwrap(), 2);
+    }
+
+    #[test]
+    fn increment_of_a_key_past_the_key_limit_is_refused() {
+        let (inner, store) = limited(Limits::sip010());
+        other_mentioning(store.increment(&"k".repeat(257), 1), "key of 257 bytes");
+        assert!(keys(inner.as_ref()).is_empty());
+    }
+
+    #[test]
+    fn under_a_value_limit_shorter_than_a_counter_increment_refuses_a_counter_that_grows_past_it() {
+        let limits = Limits {
+            max_value_bytes: Some(2),
+            ..Limits::none()
+        };
+        let (inner, store) = limited(limits);
+        assert_eq!(store.increment("counter", 99).unwrap(), 99);
+        other_mentioning(store.increment("counter", 1), "value of 3 bytes");
+        assert_eq!(inner.get("counter").unwrap(), Some(b"99".to_vec()));
+        other_mentioning(store.increment("counter", i64::MAX), "overflow");
+        store.set("text", b"ab").unwrap();
+        other_mentioning(store.increment("text", 1), "is not a counter");
+    }
+
+    #[test]
+    fn compare_and_swap_refuses_a_new_value_past_the_value_limit_and_changes_nothing() {
+        let limits = Limits {
+            max_value_bytes: Some(4),
+            ..Limits::none()
+        };
+        let (inner, store) = limited(limits);
+        store.set("k", b"old").unwrap();
+        other_mentioning(
+            store.compare_and_swap("k", Some(b"old"), b"too long"),
+            "value of 8 bytes",
+        );
+        assert_eq!(inner.get("k").unwrap(), Some(b"old".to_vec()));
+        assert!(store.compare_and_swap("k", Some(b"old"), b"new").unwrap());
+    }
+
+    #[test]
+    fn compare_and_swap_from_absent_is_a_new_tuple_but_from_a_value_is_not() {
+        let (inner, store) = limited(tuples(1));
+        assert!(store.compare_and_swap("a", None, b"1").unwrap());
+        other_mentioning(store.compare_and_swap("b", None, b"2"), "limit of 1 keys");
+        assert!(!inner.exists("b").unwrap());
+        assert!(
+            !store.compare_and_swap("a", None, b"again").unwrap(),
+            "a swap from absent of a present key at the limit fails as a swap, not a refusal"
+        );
+        assert!(
+            store
+                .compare_and_swap("a", Some(b"1"), b"replaced")
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn set_many_with_one_pair_past_a_size_limit_writes_nothing() {
+        let (inner, store) = limited(Limits::sip010());
+        other_mentioning(
+            store.set_many(&[
+                ("fine".to_owned(), b"v".to_vec()),
+                ("k".repeat(257), b"v".to_vec()),
+            ]),
+            "key of 257 bytes",
+        );
+        other_mentioning(
+            store.set_many(&[
+                ("fine".to_owned(), b"v".to_vec()),
+                ("big".to_owned(), vec![0; 1_048_577]),
+            ]),
+            "value of 1048577 bytes",
+        );
+        assert!(keys(inner.as_ref()).is_empty());
+    }
+
+    #[test]
+    fn set_many_counts_its_distinct_new_keys_against_the_tuple_limit_all_or_nothing() {
+        let (inner, store) = limited(tuples(3));
+        store.set("a", b"1").unwrap();
+        other_mentioning(
+            store.set_many(&[
+                ("a".to_owned(), b"replaced".to_vec()),
+                ("b".to_owned(), b"2".to_vec()),
+                ("c".to_owned(), b"3".to_vec()),
+                ("d".to_owned(), b"4".to_vec()),
+            ]),
+            "3 new keys would make 4 keys",
+        );
+        assert_eq!(keys(inner.as_ref()), ["a"].map(String::from).into());
+        assert_eq!(inner.get("a").unwrap(), Some(b"1".to_vec()));
+        store
+            .set_many(&[
+                ("a".to_owned(), b"replaced".to_vec()),
+                ("b".to_owned(), b"2".to_vec()),
+                ("b".to_owned(), b"2 again".to_vec()),
+                ("c".to_owned(), b"3".to_vec()),
+            ])
+            .unwrap();
+        assert_eq!(
+            keys(inner.as_ref()),
+            ["a", "b", "c"].map(String::from).into()
+        );
+    }
+
+    #[test]
+    fn reads_deletes_and_listings_pass_through_unlimited() {
+        let (inner, store) = limited(tuples(2));
+        inner.set("a", b"1").unwrap();
+        inner.set("b", b"2").unwrap();
+        assert_eq!(store.list_keys(None, 10).unwrap(), ["a", "b"]);
+        assert_eq!(
+            store.get_many(&["b".to_owned()]).unwrap(),
+            [("b".to_owned(), Some(b"2".to_vec()))]
+        );
+        store.delete_many(&["a".to_owned()]).unwrap();
+        assert_eq!(keys(&store), ["b"].map(String::from).into());
+    }
+}

@@ -7,3 +7,4 @@ mod cli;
 mod config;
 mod guest;
 mod limits;
+mod store_ops;
