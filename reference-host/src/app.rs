@@ -6,6 +6,7 @@
 //! so what one instance writes the next one reads ([PERSIST-INSTANCES]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -15,7 +16,7 @@ use crate::limits::{LimitedStore, Limits};
 use crate::memory::MemoryStores;
 use crate::sqlite::{self, SqliteStores};
 
-pub use crate::state::KeyValueState;
+pub use crate::state::{DEFAULT_WASI_PAGE_SIZE, KeyValueState};
 pub use crate::v2::add_to_linker;
 
 /// The label every component may be granted without any runtime config ([OPEN-DEFAULT]).
@@ -50,6 +51,10 @@ pub struct HostConfig {
     pub max_open_stores: Option<u32>,
     /// What a granted label that no runtime config defines does ([OPEN-UNCONFIGURED]).
     pub undefined_labels: UndefinedLabels,
+    /// The most keys in one page of a wasi:keyvalue `list-keys` answer ([KEYS-WASI-CURSOR]); the default is
+    /// [`DEFAULT_WASI_PAGE_SIZE`], 100. A listing of more keys than this is paged with cursors (see
+    /// [`crate::wasi_keyvalue`]).
+    pub wasi_page_size: NonZeroUsize,
 }
 
 /// The two conforming answers to a granted label that no runtime config defines ([OPEN-UNCONFIGURED]).
@@ -73,6 +78,7 @@ impl HostConfig {
             limits: Limits::none(),
             max_open_stores: None,
             undefined_labels: UndefinedLabels::RefuseLoad,
+            wasi_page_size: DEFAULT_WASI_PAGE_SIZE,
         }
     }
 
@@ -133,6 +139,7 @@ pub struct Application {
     grants: BTreeMap<String, Arc<BTreeSet<String>>>,
     stores: Arc<DelegatingStoreManager>,
     max_open_stores: Option<u32>,
+    wasi_page_size: NonZeroUsize,
 }
 
 impl Application {
@@ -182,6 +189,7 @@ impl Application {
                 .collect(),
             stores: Arc::new(stores),
             max_open_stores: config.max_open_stores,
+            wasi_page_size: config.wasi_page_size,
         })
     }
 
@@ -202,7 +210,8 @@ impl Application {
             Arc::clone(&self.stores) as Arc<dyn StoreManager>,
             Arc::clone(grants),
             self.max_open_stores,
-        ))
+        )
+        .with_wasi_page_size(self.wasi_page_size))
     }
 
     /// The components this application was loaded with.
@@ -230,6 +239,7 @@ impl std::fmt::Debug for Application {
                 &self.stores.delegates.keys().collect::<BTreeSet<_>>(),
             )
             .field("max_open_stores", &self.max_open_stores)
+            .field("wasi_page_size", &self.wasi_page_size)
             .finish_non_exhaustive()
     }
 }

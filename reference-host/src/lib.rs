@@ -1,9 +1,12 @@
 //! kvhost: the kvconf reference host, a wasmtime host for the Spin key-value interface.
 //!
-//! It implements `fermyon:spin/key-value@2.0.0` the way the suite's statement catalogue says a conforming host
-//! must (statement IDs such as [OPEN-GRANT] in these docs are those of the kvconf specification), over two
-//! backends: SQLite in Spin's file format, and memory. It is a library first, so the suite can load applications
-//! in-process, and the `kvhost` binary second.
+//! It implements every version of the interface, `fermyon:spin/key-value` (v1), `fermyon:spin/key-value@2.0.0`
+//! (v2), `spin:key-value/key-value@3.0.0` (v3) and `wasi:keyvalue@0.2.0-draft2`, the way the suite's statement
+//! catalogue says a conforming host must (statement IDs such as [OPEN-GRANT] in these docs are those of the
+//! kvconf specification), over two backends: SQLite in Spin's file format, and memory. As in Spin, one
+//! [`KeyValueState`] per instance serves all versions: the same grants, handle numbers and open bound, and data
+//! written through one version is read through the others. It is a library first, so the suite can load
+//! applications in-process, and the `kvhost` binary second.
 //!
 //! The shape follows Spin's `crates/factor-key-value`:
 //! - [`backend`]: two small object-safe traits, [`StoreManager`] (label -> store) and [`Store`] (one store), and
@@ -12,7 +15,9 @@
 //! - [`config`]: the runtime config (`[key_value_store.<label>]` tables, Spin's format).
 //! - [`app`]: [`Application`], the stores of one loaded application, and [`KeyValueState`], one instance's grants
 //!   and open handles: the dispatcher every interface version is implemented against.
-//! - [`add_to_linker`]: the v2 interface on a wasmtime `Linker`.
+//! - One module per interface version, each with its `add_to_linker`: [`v1`], v2 ([`add_to_linker`] at the crate
+//!   root), [`v3`] (async: it needs an engine with component-model-async) and [`wasi_keyvalue`];
+//!   [`add_to_linker_all`] links all four.
 //!
 //! # Example
 //!
@@ -52,10 +57,50 @@ pub mod limits;
 pub mod memory;
 pub mod sqlite;
 mod state;
+pub mod v1;
 mod v2;
+pub mod v3;
+pub mod wasi_keyvalue;
 
-pub use app::{Application, DefaultBackend, HostConfig, KeyValueState, LoadError, UndefinedLabels};
+pub use app::{
+    Application, DEFAULT_WASI_PAGE_SIZE, DefaultBackend, HostConfig, KeyValueState, LoadError,
+    UndefinedLabels,
+};
 pub use backend::{Entry, Error, Store, StoreManager};
 pub use config::RuntimeConfig;
 pub use limits::Limits;
 pub use v2::add_to_linker;
+
+use wasmtime::component::Linker;
+
+/// Adds every interface version to `linker`: v1, v2, v3 and wasi:keyvalue (store, atomics and batch), all reaching
+/// each instance's one [`KeyValueState`] through `get`. Because v3 is async, the engine must have
+/// `Config::wasm_component_model_async(true)` and guests must be called with wasmtime's async entry points when
+/// they use v3.
+///
+/// ```
+/// # use wasmtime::component::Linker;
+/// struct Host {
+///     key_value: kvhost::KeyValueState,
+/// }
+///
+/// let mut config = wasmtime::Config::new();
+/// config.wasm_component_model_async(true);
+/// let engine = wasmtime::Engine::new(&config)?;
+/// let mut linker = Linker::<Host>::new(&engine);
+/// kvhost::add_to_linker_all(&mut linker, |host: &mut Host| &mut host.key_value)?;
+/// # Ok::<(), wasmtime::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// When the linker already defines one of the interfaces.
+pub fn add_to_linker_all<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut KeyValueState,
+) -> wasmtime::Result<()> {
+    v1::add_to_linker(linker, get)?;
+    v2::add_to_linker(linker, get)?;
+    v3::add_to_linker(linker, get)?;
+    wasi_keyvalue::add_to_linker(linker, get)
+}

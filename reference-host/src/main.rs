@@ -120,6 +120,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         },
         max_open_stores: args.max_open_stores,
         undefined_labels: kvhost::UndefinedLabels::RefuseLoad,
+        wasi_page_size: kvhost::DEFAULT_WASI_PAGE_SIZE,
     };
     let grants = BTreeMap::from([(component_id.clone(), args.grants.clone())]);
     let app = Application::load(config, grants).context("could not load the application")?;

@@ -1,11 +1,14 @@
 //! The dispatcher: one instance's grants and open store handles, with the operations every interface version
 //! shares.
 //!
-//! Each interface version (`crate::v2` now; v1, v3 and wasi:keyvalue later) is a thin layer that turns its own
-//! calling convention into these operations: v2 wraps a handle number in a `Resource`, v1 hands the number to the
-//! guest as it is. Keeping the checks here means every version applies them in the same order.
+//! Each interface version (`crate::v1`, `crate::v2`, `crate::v3`, `crate::wasi_keyvalue`) is a thin layer that turns
+//! its own calling convention into these operations: v2, v3 and wasi wrap a handle number in a `Resource`, v1 hands
+//! the number to the guest as it is. All of them share one table, so the grants, the open bound and the handle
+//! numbers are the same whichever version a guest uses (as in Spin, where one state serves every version), and
+//! keeping the checks here means every version applies them in the same order.
 
 use std::collections::{BTreeSet, HashMap};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use crate::backend::{Error, Store, StoreManager};
@@ -14,14 +17,18 @@ use crate::backend::{Error, Store, StoreManager};
 /// store handles the instance has open.
 ///
 /// Make one per component instance (with [`crate::app::Application::instance_state`], or [`KeyValueState::new`]
-/// for a manager of your own), keep it in the wasmtime store's data, and give [`crate::add_to_linker`] a function
-/// that finds it.
+/// for a manager of your own), keep it in the wasmtime store's data, and give each version's `add_to_linker` (or
+/// [`crate::add_to_linker_all`]) a function that finds it. The wasi:keyvalue `cas` resources the instance holds are
+/// kept here too.
 pub struct KeyValueState {
     grants: Arc<BTreeSet<String>>,
     manager: Arc<dyn StoreManager>,
     handles: HashMap<u32, OpenStore>,
     next_handle: u32,
     max_open_stores: Option<u32>,
+    swaps: HashMap<u32, PendingSwap>,
+    next_swap: u32,
+    wasi_page_size: NonZeroUsize,
 }
 
 /// One open handle: the store it reaches and the label it was opened with.
@@ -29,6 +36,17 @@ struct OpenStore {
     label: String,
     store: Arc<dyn Store>,
 }
+
+/// What a wasi:keyvalue `cas` resource stands for: a key of a store, and its value when the `cas` was made (or
+/// last refreshed after a failed swap). It holds the store itself, so it stays usable after its bucket is dropped.
+pub(crate) struct PendingSwap {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) key: String,
+    pub(crate) current: Option<Vec<u8>>,
+}
+
+/// The default number of keys in a page of wasi:keyvalue `list-keys` ([`KeyValueState::wasi_page_size`]).
+pub const DEFAULT_WASI_PAGE_SIZE: NonZeroUsize = NonZeroUsize::new(100).unwrap();
 
 impl KeyValueState {
     /// State for an instance granted `grants`, resolving labels through `manager`, with at most `max_open_stores`
@@ -58,7 +76,22 @@ impl KeyValueState {
             // zero-initialised handle never reaches another store.
             next_handle: 1,
             max_open_stores,
+            swaps: HashMap::new(),
+            next_swap: 1,
+            wasi_page_size: DEFAULT_WASI_PAGE_SIZE,
         }
+    }
+
+    /// This state with pages of `page_size` keys for wasi:keyvalue `list-keys` (the default is
+    /// [`DEFAULT_WASI_PAGE_SIZE`], 100).
+    pub fn with_wasi_page_size(mut self, page_size: NonZeroUsize) -> Self {
+        self.wasi_page_size = page_size;
+        self
+    }
+
+    /// How many keys one wasi:keyvalue `list-keys` page holds at most.
+    pub fn wasi_page_size(&self) -> NonZeroUsize {
+        self.wasi_page_size
     }
 
     /// Whether the component was granted `label`.
@@ -134,6 +167,36 @@ impl KeyValueState {
     pub fn close(&mut self, handle: u32) -> bool {
         self.handles.remove(&handle).is_some()
     }
+
+    /// How many wasi:keyvalue `cas` resources this instance holds (made and not yet swapped or dropped). They do
+    /// not count against `max_open_stores`: a `cas` is not a store handle.
+    pub fn pending_swaps(&self) -> usize {
+        self.swaps.len()
+    }
+
+    /// Records a new `cas` and returns its number; numbers are never reused, like handle numbers.
+    pub(crate) fn begin_swap(&mut self, swap: PendingSwap) -> Result<u32, Error> {
+        if self.next_swap == u32::MAX {
+            return Err(Error::Other(
+                "this instance has made four billion compare-and-swap handles, as many as the host can number"
+                    .to_owned(),
+            ));
+        }
+        let id = self.next_swap;
+        self.next_swap += 1;
+        self.swaps.insert(id, swap);
+        Ok(id)
+    }
+
+    /// The `cas` numbered `id`, if this instance holds it.
+    pub(crate) fn pending_swap(&mut self, id: u32) -> Option<&mut PendingSwap> {
+        self.swaps.get_mut(&id)
+    }
+
+    /// Forgets the `cas` numbered `id`, returning it if this instance held it.
+    pub(crate) fn end_swap(&mut self, id: u32) -> Option<PendingSwap> {
+        self.swaps.remove(&id)
+    }
 }
 
 impl std::fmt::Debug for KeyValueState {
@@ -149,6 +212,8 @@ impl std::fmt::Debug for KeyValueState {
                     .collect::<BTreeSet<_>>(),
             )
             .field("max_open_stores", &self.max_open_stores)
+            .field("pending_swaps", &self.swaps.len())
+            .field("wasi_page_size", &self.wasi_page_size)
             .finish_non_exhaustive()
     }
 }

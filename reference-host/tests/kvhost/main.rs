@@ -7,4 +7,7 @@ mod cli;
 mod config;
 mod guest;
 mod limits;
+mod proxy;
 mod store_ops;
+mod v1;
+mod wasi;

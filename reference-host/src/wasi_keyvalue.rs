@@ -1,0 +1,378 @@
+//! `wasi:keyvalue@0.2.0-draft2` (the edition Spin links): the `store`, `atomics` and `batch` interfaces,
+//! implemented against [`KeyValueState`].
+//!
+//! A `bucket` is a handle number in the instance's [`KeyValueState`], exactly like a v2 `store`, so buckets share
+//! the grants and the open bound with every other version. wasi has no `store-table-full`: past the bound `open`
+//! fails with `other` ([OPEN-TABLE-FULL]).
+//!
+//! # Key listing and its cursor
+//!
+//! `list-keys` pages through [`Store::list_keys`], at most [`KeyValueState::wasi_page_size`] keys a page (100
+//! unless [`crate::HostConfig::wasi_page_size`] says otherwise) in ascending byte order ([KEYS-WASI-CURSOR]: kvhost
+//! pages). A page that is not the last carries a cursor naming its last key; the last page carries `none`, so a
+//! guest following cursors until `none` sees every key present throughout exactly once. The cursor is
+//! `kvhost1:` followed by the lowercase hexadecimal of the UTF-8 bytes of that last key: it needs no state in the
+//! host (a cursor stays valid however long the guest keeps it, and after the bucket is dropped), and hex keeps it
+//! printable whatever the key holds. Guests must treat it as opaque. A cursor that does not decode in exactly that
+//! form is not one kvhost issued, and `list-keys` fails with `other`.
+//!
+//! # Compare-and-swap
+//!
+//! `cas.new` reads the key and records its value (or absence) in the instance's state; `current` returns that
+//! record; `swap` writes with [`Store::compare_and_swap`] against it ([ATOMIC-CAS]). When the value changed in
+//! between, `swap` changes nothing and fails with `cas-failed`, handing the `cas` back refreshed to the value now
+//! stored, as the upstream interface text asks ("Implementors MUST return a CAS handle that has been updated to
+//! the latest version"), so a guest retries with the same handle.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+use crate::backend::{self, Store};
+use crate::state::{KeyValueState, PendingSwap};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit/deps/wasi-keyvalue-0.2.0-draft2",
+        world: "wasi:keyvalue/imports",
+        imports: { default: trappable },
+        with: {
+            "wasi:keyvalue/store.bucket": super::BucketHandle,
+            "wasi:keyvalue/atomics.cas": super::CasHandle,
+        },
+    });
+}
+
+use bindings::wasi::keyvalue::store::{Error as WitError, KeyResponse};
+use bindings::wasi::keyvalue::{atomics, batch, store};
+
+/// The host type behind the guest's `bucket` resource. It is never constructed: the resource's representation is
+/// the handle number in [`KeyValueState`].
+pub struct BucketHandle;
+
+/// The host type behind the guest's `cas` resource. It is never constructed: the resource's representation is
+/// the number of a recorded swap in [`KeyValueState`].
+pub struct CasHandle;
+
+/// Adds `wasi:keyvalue/store`, `atomics` and `batch` at `0.2.0-draft2` to `linker`, reaching each instance's
+/// [`KeyValueState`] through `get`.
+///
+/// ```
+/// # use wasmtime::component::Linker;
+/// struct Host {
+///     key_value: kvhost::KeyValueState,
+/// }
+///
+/// let engine = wasmtime::Engine::default();
+/// let mut linker = Linker::<Host>::new(&engine);
+/// kvhost::wasi_keyvalue::add_to_linker(&mut linker, |host: &mut Host| &mut host.key_value)?;
+/// # Ok::<(), wasmtime::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// When the linker already defines one of the interfaces.
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut KeyValueState,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)?;
+    atomics::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)?;
+    batch::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
+}
+
+impl From<backend::Error> for WitError {
+    fn from(error: backend::Error) -> Self {
+        match error {
+            // wasi has no `store-table-full`; the message says what happened and what to do.
+            backend::Error::StoreTableFull => Self::Other(error.to_string()),
+            backend::Error::NoSuchStore => Self::NoSuchStore,
+            backend::Error::AccessDenied => Self::AccessDenied,
+            backend::Error::Other(message) => Self::Other(message),
+        }
+    }
+}
+
+/// The prefix of every cursor kvhost issues; the version digit lets a later format be told apart.
+const CURSOR_PREFIX: &str = "kvhost1:";
+
+/// The cursor of a page whose last key is `last_key`.
+pub fn encode_cursor(last_key: &str) -> String {
+    let mut cursor = String::with_capacity(CURSOR_PREFIX.len() + 2 * last_key.len());
+    cursor.push_str(CURSOR_PREFIX);
+    for byte in last_key.bytes() {
+        cursor.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        cursor.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
+    }
+    cursor
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// The last key of the page a cursor from [`encode_cursor`] was issued for, or `None` when `cursor` is not exactly
+/// such a cursor (another prefix, an odd number or an uppercase or non-hex digit, bytes that are not UTF-8).
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    let digits = cursor.strip_prefix(CURSOR_PREFIX)?.as_bytes();
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |d: u8| HEX_DIGITS.iter().position(|&h| h == d);
+    let bytes = digits
+        .chunks_exact(2)
+        .map(|pair| u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+impl KeyValueState {
+    /// The store behind a bucket; a resource this state never issued, or already closed, is a host fault.
+    fn bucket(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<dyn Store>> {
+        self.store(bucket.rep()).cloned().ok_or_else(|| {
+            wasmtime::format_err!(
+                "key-value bucket handle {} is not open in this instance (a bug in the host)",
+                bucket.rep()
+            )
+        })
+    }
+
+    /// The recorded swap behind a `cas`; one this state does not hold is a host fault.
+    fn cas(&mut self, cas: &Resource<CasHandle>) -> wasmtime::Result<&mut PendingSwap> {
+        self.pending_swap(cas.rep()).ok_or_else(|| {
+            wasmtime::format_err!(
+                "compare-and-swap handle {} is not held by this instance (a bug in the host)",
+                cas.rep()
+            )
+        })
+    }
+
+    /// One page of keys after `cursor`, and the cursor of the next page when there is one.
+    fn list_page(
+        store: &dyn Store,
+        cursor: Option<&str>,
+        page_size: usize,
+    ) -> Result<KeyResponse, WitError> {
+        let after = match cursor {
+            None => None,
+            Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+                WitError::Other(format!(
+                    "the cursor {cursor:?} was not issued by this host; pass `none` for the first page, then \
+                     each page's cursor unchanged"
+                ))
+            })?),
+        };
+        // One key more than a page, so the host knows whether this page is the last without a further call
+        // (and never hands out a cursor that leads to an empty page).
+        let mut keys = store.list_keys(after.as_deref(), page_size.saturating_add(1))?;
+        let cursor = if keys.len() > page_size {
+            keys.truncate(page_size);
+            keys.last().map(|last| encode_cursor(last))
+        } else {
+            None
+        };
+        Ok(KeyResponse { keys, cursor })
+    }
+}
+
+impl store::Host for KeyValueState {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<BucketHandle>, WitError>> {
+        Ok(KeyValueState::open(self, &identifier)
+            .map(Resource::new_own)
+            .map_err(WitError::from))
+    }
+}
+
+impl store::HostBucket for KeyValueState {
+    fn get(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
+        Ok(self.bucket(&bucket)?.get(&key).map_err(WitError::from))
+    }
+
+    fn set(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(self
+            .bucket(&bucket)?
+            .set(&key, &value)
+            .map_err(WitError::from))
+    }
+
+    fn delete(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(self.bucket(&bucket)?.delete(&key).map_err(WitError::from))
+    }
+
+    fn exists(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, WitError>> {
+        Ok(self.bucket(&bucket)?.exists(&key).map_err(WitError::from))
+    }
+
+    /// [KEYS-WASI-CURSOR]: see the module docs for the paging and the cursor.
+    fn list_keys(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        cursor: Option<String>,
+    ) -> wasmtime::Result<Result<KeyResponse, WitError>> {
+        let store = self.bucket(&bucket)?;
+        Ok(Self::list_page(
+            store.as_ref(),
+            cursor.as_deref(),
+            self.wasi_page_size().get(),
+        ))
+    }
+
+    /// [HANDLE-DROP]: closes this bucket only.
+    fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
+        if self.close(bucket.rep()) {
+            Ok(())
+        } else {
+            Err(wasmtime::format_err!(
+                "key-value bucket handle {} was dropped but is not open in this instance (a bug in the host)",
+                bucket.rep()
+            ))
+        }
+    }
+}
+
+impl atomics::Host for KeyValueState {
+    /// [ATOMIC-INCREMENT], [ATOMIC-INCREMENT-BAD]: the backend's atomic increment; a value that is not a counter,
+    /// or an overflow, is `other`.
+    fn increment(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, WitError>> {
+        Ok(self
+            .bucket(&bucket)?
+            .increment(&key, delta)
+            .map_err(WitError::from))
+    }
+
+    /// [ATOMIC-CAS]: writes only if the key still holds the recorded value. The `cas` is consumed on success and
+    /// on a store error; on `cas-failed` it comes back, refreshed to the value stored now.
+    fn swap(
+        &mut self,
+        cas: Resource<CasHandle>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), atomics::CasError>> {
+        let id = cas.rep();
+        let pending = self.cas(&cas)?;
+        let store = Arc::clone(&pending.store);
+        let key = pending.key.clone();
+        let outcome = store
+            .compare_and_swap(&key, pending.current.as_deref(), &value)
+            .and_then(|written| {
+                if written {
+                    Ok(None)
+                } else {
+                    store.get(&key).map(Some)
+                }
+            });
+        match outcome {
+            Ok(None) => {
+                self.end_swap(id);
+                Ok(Ok(()))
+            }
+            Ok(Some(now)) => {
+                self.cas(&cas)?.current = now;
+                Ok(Err(atomics::CasError::CasFailed(Resource::new_own(id))))
+            }
+            Err(error) => {
+                self.end_swap(id);
+                Ok(Err(atomics::CasError::StoreError(error.into())))
+            }
+        }
+    }
+}
+
+impl atomics::HostCas for KeyValueState {
+    fn new(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Resource<CasHandle>, WitError>> {
+        let store = self.bucket(&bucket)?;
+        let current = match store.get(&key) {
+            Ok(current) => current,
+            Err(error) => return Ok(Err(error.into())),
+        };
+        Ok(self
+            .begin_swap(PendingSwap {
+                store,
+                key,
+                current,
+            })
+            .map(Resource::new_own)
+            .map_err(WitError::from))
+    }
+
+    fn current(
+        &mut self,
+        cas: Resource<CasHandle>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
+        Ok(Ok(self.cas(&cas)?.current.clone()))
+    }
+
+    fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
+        match self.end_swap(cas.rep()) {
+            Some(_) => Ok(()),
+            None => Err(wasmtime::format_err!(
+                "compare-and-swap handle {} was dropped but is not held by this instance (a bug in the host)",
+                cas.rep()
+            )),
+        }
+    }
+}
+
+impl batch::Host for KeyValueState {
+    /// [BATCH-GET-MANY]: one entry per requested key, in request order, `none` for a missing one.
+    fn get_many(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, WitError>> {
+        Ok(self
+            .bucket(&bucket)?
+            .get_many(&keys)
+            .map_err(WitError::from))
+    }
+
+    /// [BATCH-SET-DELETE-MANY]
+    fn set_many(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(self
+            .bucket(&bucket)?
+            .set_many(&key_values)
+            .map_err(WitError::from))
+    }
+
+    /// [BATCH-SET-DELETE-MANY]
+    fn delete_many(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(self
+            .bucket(&bucket)?
+            .delete_many(&keys)
+            .map_err(WitError::from))
+    }
+}
