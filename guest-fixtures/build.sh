@@ -17,7 +17,10 @@ set -euo pipefail
 
 # Each fixture: the name of its file in prebuilt/ and the cargo package that builds it.
 fixtures=(
+  "driver-v1:kvconf-driver-v1"
   "driver-v2:kvconf-driver-v2"
+  "driver-v3:kvconf-driver-v3"
+  "driver-wasi-keyvalue:kvconf-driver-wasi-keyvalue"
 )
 target=wasm32-wasip2
 

@@ -24,7 +24,9 @@ mod bindings {
 
 use std::collections::BTreeMap;
 
-use bindings::fermyon::spin::key_value::{Error, Store};
+// `spin2_0_0`, not `spin`: wit/ also holds the unversioned v1 package `fermyon:spin`, so wit-bindgen adds the
+// version to tell the two modules apart.
+use bindings::fermyon::spin2_0_0::key_value::{Error, Store};
 use bindings::kvconf::driver::observer::observe;
 use bindings::kvconf::driver::types::KvError;
 use bindings::{Guest, Operation, Outcome};
@@ -58,8 +60,9 @@ struct Slots(BTreeMap<u32, Store>);
 impl Slots {
     /// Performs one operation and says what the host answered.
     ///
-    /// A script that names an empty slot, or opens into an occupied one, gets a `script-error` and the host is
-    /// not called: that is a fault of the script, and reporting it as a host result would blame the host.
+    /// A script that names an empty slot, opens into an occupied one, or asks for an operation v2 lacks gets a
+    /// `script-error` and the host is not called: that is a fault of the script, and reporting it as a host
+    /// result would blame the host.
     fn perform(&mut self, operation: Operation) -> Outcome {
         match operation {
             Operation::Open(op) => {
@@ -100,6 +103,17 @@ impl Slots {
                 }
                 None => empty_slot(slot, "close"),
             },
+            Operation::ForgeHandle(_) => not_in_v2("forge-handle"),
+            Operation::GetKeysPartial(_) => not_in_v2("get-keys-partial"),
+            Operation::Concurrently(_) => not_in_v2("concurrently"),
+            Operation::ListKeys(_) => not_in_v2("list-keys"),
+            Operation::Increment(_) => not_in_v2("increment"),
+            Operation::CasNew(_) => not_in_v2("cas-new"),
+            Operation::CasCurrent(_) => not_in_v2("cas-current"),
+            Operation::CasSwap(_) => not_in_v2("cas-swap"),
+            Operation::GetMany(_) => not_in_v2("get-many"),
+            Operation::SetMany(_) => not_in_v2("set-many"),
+            Operation::DeleteMany(_) => not_in_v2("delete-many"),
         }
     }
 
@@ -131,6 +145,14 @@ fn failed(error: Error) -> Outcome {
 fn empty_slot(slot: u32, operation: &str) -> Outcome {
     script_error(format!(
         "{operation} on slot {slot}, which holds no store; open one there first"
+    ))
+}
+
+/// The script asked for an operation the v2 interface does not have (the protocol is shared by every
+/// version); nothing is sent to the host.
+fn not_in_v2(operation: &str) -> Outcome {
+    script_error(format!(
+        "{operation} is not an operation of fermyon:spin/key-value@2.0.0; the v2 driver does not perform it"
     ))
 }
 

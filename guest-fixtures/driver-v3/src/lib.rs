@@ -1,0 +1,303 @@
+//! The kvconf driver for `spin:key-value/key-value@3.0.0`.
+//!
+//! The suite cannot call a host's key-value interface directly: only a component can. This component is the
+//! suite's hands inside the host. It receives a script (a list of operations on numbered slots), performs each
+//! operation against the host's v3 interface, and reports what the host answered, exactly and without judging
+//! it: deciding whether an answer conforms is the harness's job, so that one driver serves every profile.
+//!
+//! Two rules keep the report faithful:
+//! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `other` text,
+//!   the keys in the order the stream delivered them (the harness compares them as a set).
+//! - Each outcome is passed to `observer.observe` before the next operation starts, so that if the host traps
+//!   part-way through a script the harness still knows what happened before the trap. A concurrent group is
+//!   one step: its outcomes are observed, in script order, once all of its operations have finished.
+//!
+//! Every v3 function is async, and so is this driver's `run`: the host sees each call as a subtask, which is
+//! what lets `concurrently` keep several of them in flight at once.
+
+/// The generated bindings, kept private: nothing here is an API for anyone else.
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/driver-v3",
+        // Every interface this world imports comes from the project's own wit/ directory; no other crate
+        // already provides bindings for them.
+        generate_all,
+    });
+}
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use wit_bindgen::{StreamReader, StreamResult};
+
+use bindings::kvconf::driver::observer::observe;
+use bindings::kvconf::driver::types::KvError;
+use bindings::spin::key_value::key_value::{Error, Store};
+use bindings::{Guest, Operation, Outcome};
+
+/// How many keys one read of the key stream asks for at most: enough that a long listing needs few reads,
+/// few enough that a short one allocates little.
+const KEYS_PER_READ: usize = 256;
+
+/// The component's export: one `run` per script, no state kept between calls.
+struct Driver;
+
+impl Guest for Driver {
+    async fn run(script: Vec<Operation>) -> Vec<Outcome> {
+        let mut slots = Slots::default();
+        let mut report = Report::with_capacity(script.len());
+        let mut script = script.into_iter();
+        while let Some(operation) = script.next() {
+            match operation {
+                Operation::Concurrently(count) => {
+                    let group: Vec<Operation> = script.by_ref().take(count as usize).collect();
+                    if group.len() < count as usize {
+                        // Running fewer operations than the script asked for together would test something
+                        // else than the case means to, so none of them is run.
+                        let header = report.index();
+                        report.record(script_error(format!(
+                            "concurrently {count}, but only {} operation(s) follow; none of them was run",
+                            group.len()
+                        )));
+                        for _ in group {
+                            report.record(script_error(format!(
+                                "not run: part of the incomplete concurrent group of operation {header}"
+                            )));
+                        }
+                        continue;
+                    }
+                    // The group's own outcome is observed before the group starts, like any operation's
+                    // before the next one; its members' outcomes follow once all of them have finished.
+                    report.record(Outcome::Done);
+                    let outcomes =
+                        join_all(group.into_iter().map(|op| slots.perform_shared(op))).await;
+                    for outcome in outcomes {
+                        report.record(outcome);
+                    }
+                }
+                operation => {
+                    let outcome = slots.perform(operation).await;
+                    report.record(outcome);
+                }
+            }
+        }
+        // The remaining handles are dropped here, which closes them: a script needs no trailing `close`.
+        report.outcomes
+    }
+}
+
+bindings::export!(Driver with_types_in bindings);
+
+/// The outcomes so far, each observed as it is recorded.
+struct Report {
+    outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            outcomes: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The script index of the next outcome.
+    fn index(&self) -> u32 {
+        // A script is a list passed through the canonical ABI, so its length fits a u32.
+        u32::try_from(self.outcomes.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Observes `outcome` at the next index and keeps it.
+    fn record(&mut self, outcome: Outcome) {
+        observe(self.index(), &outcome);
+        self.outcomes.push(outcome);
+    }
+}
+
+/// The store handles a script has open, by slot number.
+///
+/// A `BTreeMap` rather than a `HashMap`: a hash map's random seed would make the component import
+/// `wasi:random` for nothing, and the slot numbers a script uses are few and small.
+#[derive(Default)]
+struct Slots(BTreeMap<u32, Store>);
+
+impl Slots {
+    /// Performs one operation outside a concurrent group and says what the host answered.
+    ///
+    /// A script that names an empty slot, opens into an occupied one, or asks for an operation v3 lacks gets a
+    /// `script-error` and the host is not called: that is a fault of the script, and reporting it as a host
+    /// result would blame the host.
+    async fn perform(&mut self, operation: Operation) -> Outcome {
+        match operation {
+            Operation::Open(op) => {
+                if self.0.contains_key(&op.slot) {
+                    return script_error(format!(
+                        "open into slot {} which already holds a store; close it first",
+                        op.slot
+                    ));
+                }
+                match Store::open(op.label).await {
+                    Ok(store) => {
+                        self.0.insert(op.slot, store);
+                        Outcome::Opened
+                    }
+                    Err(error) => failed(error),
+                }
+            }
+            // v3 has no `close`: dropping the resource is how a guest closes a store.
+            Operation::Close(slot) => match self.0.remove(&slot) {
+                Some(store) => {
+                    drop(store);
+                    Outcome::Done
+                }
+                None => empty_slot(slot, "close"),
+            },
+            operation => self.perform_shared(operation).await,
+        }
+    }
+
+    /// Performs one operation that leaves the slots as they are, so that several can share them at once.
+    ///
+    /// `open` and `close` change the slots, and a concurrent group nested in another has no meaning, so
+    /// inside a group all three are script errors: `perform` handles the first two outside groups, and
+    /// `run` the last.
+    async fn perform_shared(&self, operation: Operation) -> Outcome {
+        match operation {
+            Operation::Get(op) => match self.store(op.slot, "get") {
+                Ok(store) => store.get(op.key).await.map_or_else(failed, Outcome::Value),
+                Err(refusal) => refusal,
+            },
+            Operation::Set(op) => match self.store(op.slot, "set") {
+                Ok(store) => done_or_failed(store.set(op.key, op.value).await),
+                Err(refusal) => refusal,
+            },
+            Operation::Delete(op) => match self.store(op.slot, "delete") {
+                Ok(store) => done_or_failed(store.delete(op.key).await),
+                Err(refusal) => refusal,
+            },
+            Operation::Exists(op) => match self.store(op.slot, "exists") {
+                Ok(store) => store
+                    .exists(op.key)
+                    .await
+                    .map_or_else(failed, Outcome::Exists),
+                Err(refusal) => refusal,
+            },
+            Operation::GetKeys(slot) => match self.store(slot, "get-keys") {
+                Ok(store) => all_keys(store).await,
+                Err(refusal) => refusal,
+            },
+            Operation::GetKeysPartial(op) => match self.store(op.slot, "get-keys-partial") {
+                Ok(store) => some_keys(store, op.take).await,
+                Err(refusal) => refusal,
+            },
+            Operation::Open(_) => not_in_group("open"),
+            Operation::Close(_) => not_in_group("close"),
+            Operation::Concurrently(_) => not_in_group("concurrently"),
+            Operation::ForgeHandle(_) => not_in_v3("forge-handle"),
+            Operation::ListKeys(_) => not_in_v3("list-keys"),
+            Operation::Increment(_) => not_in_v3("increment"),
+            Operation::CasNew(_) => not_in_v3("cas-new"),
+            Operation::CasCurrent(_) => not_in_v3("cas-current"),
+            Operation::CasSwap(_) => not_in_v3("cas-swap"),
+            Operation::GetMany(_) => not_in_v3("get-many"),
+            Operation::SetMany(_) => not_in_v3("set-many"),
+            Operation::DeleteMany(_) => not_in_v3("delete-many"),
+        }
+    }
+
+    /// The store in `slot`, or the `script-error` for an empty slot.
+    fn store(&self, slot: u32, operation: &str) -> Result<&Store, Outcome> {
+        self.0.get(&slot).ok_or_else(|| empty_slot(slot, operation))
+    }
+}
+
+/// `get-keys`: every key on the stream until the host ends it, then what the future says about the listing.
+/// The keys count only if the future says `ok`: a listing that ended with an error may be incomplete.
+async fn all_keys(store: &Store) -> Outcome {
+    let (mut stream, future) = store.get_keys().await;
+    let mut keys = Vec::new();
+    while read_some(&mut stream, &mut keys, KEYS_PER_READ).await {}
+    drop(stream);
+    match future.await {
+        Ok(()) => Outcome::Keys(keys),
+        Err(error) => failed(error),
+    }
+}
+
+/// `get-keys-partial`: at most `take` keys from the stream, then both the stream and the future are dropped
+/// unread, which is how a guest abandons a listing part-way. The future's answer is never known, so the keys
+/// read are reported as they are.
+async fn some_keys(store: &Store, take: u32) -> Outcome {
+    let (mut stream, future) = store.get_keys().await;
+    let take = take as usize;
+    let mut keys = Vec::new();
+    while let Some(wanted) = take.checked_sub(keys.len()).filter(|&wanted| wanted > 0) {
+        if !read_some(&mut stream, &mut keys, wanted).await {
+            break;
+        }
+    }
+    drop(stream);
+    drop(future);
+    Outcome::Keys(keys)
+}
+
+/// Reads at most `at_most` keys from `stream` onto the end of `keys`; false once the host has ended the
+/// stream (no keys were read then).
+async fn read_some(
+    stream: &mut StreamReader<String>,
+    keys: &mut Vec<String>,
+    at_most: usize,
+) -> bool {
+    // A read fills the spare capacity of the buffer it is given, and `with_capacity` gives exactly the
+    // capacity asked for, so this never reads more than `at_most`.
+    let buffer = Vec::with_capacity(at_most.min(KEYS_PER_READ));
+    let (result, read) = stream.read(buffer).await;
+    keys.extend(read);
+    match result {
+        StreamResult::Complete(_) => true,
+        // `Cancelled` only follows a cancellation this driver never makes; ending there is the safe answer.
+        StreamResult::Dropped | StreamResult::Cancelled => false,
+    }
+}
+
+/// `done` for an operation with no result, or the host's error.
+fn done_or_failed(result: Result<(), Error>) -> Outcome {
+    result.map_or_else(failed, |()| Outcome::Done)
+}
+
+/// The host's error as the suite's error type: the same variant, and the same text for `other`.
+fn failed(error: Error) -> Outcome {
+    Outcome::Failed(match error {
+        Error::StoreTableFull => KvError::StoreTableFull,
+        Error::NoSuchStore => KvError::NoSuchStore,
+        Error::AccessDenied => KvError::AccessDenied,
+        Error::Other(text) => KvError::Other(text),
+    })
+}
+
+/// The script named a slot that holds no store.
+fn empty_slot(slot: u32, operation: &str) -> Outcome {
+    script_error(format!(
+        "{operation} on slot {slot}, which holds no store; open one there first"
+    ))
+}
+
+/// The script put an operation that changes the slots (or another group) into a concurrent group.
+fn not_in_group(operation: &str) -> Outcome {
+    script_error(format!(
+        "{operation} inside a concurrently group; the v3 driver runs it only outside groups"
+    ))
+}
+
+/// The script asked for an operation the v3 interface does not have (the protocol is shared by every
+/// version); nothing is sent to the host.
+fn not_in_v3(operation: &str) -> Outcome {
+    script_error(format!(
+        "{operation} is not an operation of spin:key-value/key-value@3.0.0; the v3 driver does not perform it"
+    ))
+}
+
+/// An operation the driver refused to attempt.
+fn script_error(message: String) -> Outcome {
+    Outcome::ScriptError(message)
+}
