@@ -20,10 +20,15 @@ fn cases() -> &'static [Case] {
     })
 }
 
-/// Runs every v2 case against `host` and returns the results.
-fn run_suite<H: HostUnderTest>(host: H, timeout: Duration) -> Vec<CaseResult> {
+/// Runs every case of `interface` against `host` and returns the results.
+fn run_on<H: HostUnderTest>(host: H, interface: Interface, timeout: Duration) -> Vec<CaseResult> {
     let work = tempfile::tempdir().unwrap();
-    Runner::new(host, work.path().to_path_buf(), timeout).run_all(cases(), &[Interface::V2], 4)
+    Runner::new(host, work.path().to_path_buf(), timeout).run_all(cases(), &[interface], 4)
+}
+
+/// Runs every v2 case against `host`.
+fn run_suite<H: HostUnderTest>(host: H, timeout: Duration) -> Vec<CaseResult> {
+    run_on(host, Interface::V2, timeout)
 }
 
 fn failed(results: &[CaseResult]) -> Vec<&CaseResult> {
@@ -73,9 +78,12 @@ fn the_correct_host_through_the_same_plug_fails_no_case() {
 #[test]
 fn the_reference_host_fails_no_case_on_either_backend() {
     for backend in [Backend::Memory, Backend::Sqlite] {
-        let results = run_suite(
-            ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
-            TIMEOUT,
+        let host = ReferenceHost::new(backend, ReferenceHost::sip010_profile());
+        let work = tempfile::tempdir().unwrap();
+        let results = Runner::new(host, work.path().to_path_buf(), TIMEOUT).run_all(
+            cases(),
+            &Interface::RUNNABLE,
+            4,
         );
         assert!(
             failed(&results).is_empty(),
@@ -88,14 +96,14 @@ fn the_reference_host_fails_no_case_on_either_backend() {
 
 #[test]
 fn every_backend_fault_fails_a_case_citing_the_statement_it_breaks() {
-    for (fault, statement) in Fault::BACKEND_FAULTS {
-        let results = run_suite(faulty_host(fault), TIMEOUT);
+    for (fault, statement, interface) in Fault::BACKEND_FAULTS {
+        let results = run_on(faulty_host(fault), interface, TIMEOUT);
         let failures = failed(&results);
         assert!(
             failures
                 .iter()
                 .any(|r| r.statements.iter().any(|s| s == statement)),
-            "{fault:?} breaks {statement}, but the cases failing are only [{}]",
+            "{fault:?} breaks {statement} on {interface}, but the cases failing are only [{}]",
             names(&failures)
         );
         assert!(
@@ -106,6 +114,10 @@ fn every_backend_fault_fails_a_case_citing_the_statement_it_breaks() {
 }
 
 fn assert_fails_some_with(results: &[CaseResult], reason: &str) {
+    assert_fails_some_on(results, reason, Interface::V2)
+}
+
+fn assert_fails_some_on(results: &[CaseResult], reason: &str, interface: Interface) {
     let failures = failed(results);
     assert!(!failures.is_empty(), "no case failed");
     for f in &failures {
@@ -125,7 +137,7 @@ fn assert_fails_some_with(results: &[CaseResult], reason: &str) {
     let catalogue = Catalogue::builtin();
     let v2_cases = cases()
         .iter()
-        .filter(|c| c.interfaces(catalogue).contains(&Interface::V2))
+        .filter(|c| c.interfaces(catalogue).contains(&interface))
         .count();
     assert_eq!(results.len(), v2_cases, "the run did not complete");
 }
@@ -150,4 +162,26 @@ fn a_host_that_traps_fails_those_cases_and_the_run_goes_on() {
 fn a_host_that_hangs_fails_those_cases_after_the_timeout_and_the_run_goes_on() {
     let results = run_suite(faulty_host(Fault::ExistsHangs), Duration::from_secs(2));
     assert_fails_some_with(&results, "timed out after 2.0 s");
+}
+
+#[test]
+fn a_v3_host_that_panics_inside_its_key_stream_fails_those_cases_and_the_run_goes_on() {
+    let results = run_on(faulty_host(Fault::ListingPanics), Interface::V3, TIMEOUT);
+    assert_fails_some_on(&results, "panicked", Interface::V3);
+}
+
+#[test]
+fn a_wasi_host_that_panics_in_increment_fails_those_cases_and_the_run_goes_on() {
+    let results = run_on(
+        faulty_host(Fault::IncrementPanicsOnText),
+        Interface::WasiKeyvalue,
+        TIMEOUT,
+    );
+    let failures = failed(&results);
+    assert!(
+        failures
+            .iter()
+            .any(|r| matches!(&r.verdict, Verdict::Fail(d) if d.contains("panicked")))
+    );
+    assert!(passed(&results) > 0);
 }

@@ -19,6 +19,19 @@ mod bindings {
     });
 }
 
+/// The v3 driver's world: the same types and observer, and an async `run` called through `run_concurrent`.
+mod async_bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "kvconf:driver/async-driver",
+        exports: { default: async | store },
+        with: {
+            "kvconf:driver/types": super::bindings::kvconf::driver::types,
+            "kvconf:driver/observer": super::bindings::kvconf::driver::observer,
+        },
+    });
+}
+
 use bindings::kvconf::driver::types as wit;
 
 /// A prebuilt driver component, committed under `guest-fixtures/prebuilt/`.
@@ -33,11 +46,28 @@ pub struct Fixture {
 }
 
 /// Every driver fixture this build carries.
-pub const FIXTURES: &[Fixture] = &[Fixture {
-    interface: Interface::V2,
-    name: "driver-v2",
-    bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v2.wasm"),
-}];
+pub const FIXTURES: &[Fixture] = &[
+    Fixture {
+        interface: Interface::V1,
+        name: "driver-v1",
+        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v1.wasm"),
+    },
+    Fixture {
+        interface: Interface::V2,
+        name: "driver-v2",
+        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v2.wasm"),
+    },
+    Fixture {
+        interface: Interface::V3,
+        name: "driver-v3",
+        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v3.wasm"),
+    },
+    Fixture {
+        interface: Interface::WasiKeyvalue,
+        name: "driver-wasi-keyvalue",
+        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-wasi-keyvalue.wasm"),
+    },
+];
 
 /// The fixture for `interface`, if this build has one.
 pub fn fixture(interface: Interface) -> Option<&'static Fixture> {
@@ -53,7 +83,10 @@ pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
+        config
+            .wasm_component_model(true)
+            .wasm_component_model_async(true)
+            .epoch_interruption(true);
         let engine = Engine::new(&config).expect("the engine configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()
@@ -115,7 +148,13 @@ impl<D> bindings::kvconf::driver::types::Host for Ctx<D> {}
 
 /// A driver fixture linked to one host, ready to instantiate.
 pub struct Driver<H: HostUnderTest> {
-    pre: bindings::DriverPre<Ctx<H::Data>>,
+    pre: Pre<Ctx<H::Data>>,
+}
+
+/// The pre-instantiated driver: a sync `run` (v1, v2, wasi) or an async one (v3).
+enum Pre<T: 'static> {
+    Sync(bindings::DriverPre<T>),
+    Async(async_bindings::AsyncDriverPre<T>),
 }
 
 /// What running one script gave.
@@ -149,9 +188,19 @@ impl<H: HostUnderTest> Driver<H> {
             .with_context(|| {
                 format!("the host does not provide every import of {}", fixture.name)
             })?;
-        let pre = bindings::DriverPre::new(pre)
-            .map_err(anyhow::Error::from)
-            .context("the fixture lacks the driver export")?;
+        const NO_EXPORT: &str = "the fixture lacks the driver's `run` export";
+        let pre = match interface {
+            Interface::V3 => Pre::Async(
+                async_bindings::AsyncDriverPre::new(pre)
+                    .map_err(anyhow::Error::from)
+                    .context(NO_EXPORT)?,
+            ),
+            _ => Pre::Sync(
+                bindings::DriverPre::new(pre)
+                    .map_err(anyhow::Error::from)
+                    .context(NO_EXPORT)?,
+            ),
+        };
         Ok(Driver { pre })
     }
 
@@ -178,11 +227,13 @@ impl<H: HostUnderTest> Driver<H> {
         let mut store = Store::new(engine(), ctx);
         store.set_epoch_deadline((deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64);
         let script: Vec<wit::Operation> = ops.iter().map(to_wit).collect();
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|driver| driver.call_run(&mut store, &script))
-            .map_err(anyhow::Error::from);
+        let result = match &self.pre {
+            Pre::Sync(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|driver| driver.call_run(&mut store, &script))
+                .map_err(anyhow::Error::from),
+            Pre::Async(pre) => run_async(pre, &mut store, script),
+        };
         let stderr_text = String::from_utf8_lossy(&stderr.contents()).into_owned();
         let seen = observed.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let outcomes = match result {
@@ -205,6 +256,26 @@ impl<H: HostUnderTest> Driver<H> {
             stderr: stderr_text,
         }
     }
+}
+
+/// Runs the v3 driver's async `run` to completion on a single-threaded executor of its own: each case runs on
+/// its own thread, so nothing is shared between cases.
+fn run_async<D: Send + 'static>(
+    pre: &async_bindings::AsyncDriverPre<Ctx<D>>,
+    store: &mut Store<Ctx<D>>,
+    script: Vec<wit::Operation>,
+) -> anyhow::Result<Vec<wit::Outcome>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("starting an executor for the v3 driver")?;
+    runtime.block_on(async {
+        let driver = pre.instantiate_async(&mut *store).await?;
+        let outcomes = store
+            .run_concurrent(async move |accessor| driver.call_run(accessor, script).await)
+            .await??;
+        Ok(outcomes)
+    })
 }
 
 /// Fills in a trap (or the given fault) after the last observed outcome, and `NotRun` for the rest.
@@ -238,6 +309,48 @@ fn to_wit(op: &Operation) -> wit::Operation {
         Operation::Exists { slot, key } => wit::Operation::Exists(key_op(slot, key)),
         Operation::GetKeys { slot } => wit::Operation::GetKeys(*slot),
         Operation::Close { slot } => wit::Operation::Close(*slot),
+        Operation::ForgeHandle { slot, handle } => wit::Operation::ForgeHandle(wit::ForgeOp {
+            slot: *slot,
+            handle: *handle,
+        }),
+        Operation::GetKeysPartial { slot, take } => {
+            wit::Operation::GetKeysPartial(wit::PartialOp {
+                slot: *slot,
+                take: *take,
+            })
+        }
+        Operation::Concurrently { count } => wit::Operation::Concurrently(*count),
+        Operation::ListKeys { slot, cursor } => wit::Operation::ListKeys(wit::ListOp {
+            slot: *slot,
+            cursor: cursor.clone(),
+        }),
+        Operation::Increment { slot, key, delta } => wit::Operation::Increment(wit::IncrementOp {
+            slot: *slot,
+            key: key.clone(),
+            delta: *delta,
+        }),
+        Operation::CasNew { slot, key, cas } => wit::Operation::CasNew(wit::CasOp {
+            slot: *slot,
+            key: key.clone(),
+            cas: *cas,
+        }),
+        Operation::CasCurrent { cas } => wit::Operation::CasCurrent(*cas),
+        Operation::CasSwap { cas, value } => wit::Operation::CasSwap(wit::SwapOp {
+            cas: *cas,
+            value: value.clone(),
+        }),
+        Operation::GetMany { slot, keys } => wit::Operation::GetMany(wit::KeysOp {
+            slot: *slot,
+            keys: keys.clone(),
+        }),
+        Operation::SetMany { slot, entries } => wit::Operation::SetMany(wit::SetManyOp {
+            slot: *slot,
+            entries: entries.clone(),
+        }),
+        Operation::DeleteMany { slot, keys } => wit::Operation::DeleteMany(wit::KeysOp {
+            slot: *slot,
+            keys: keys.clone(),
+        }),
     }
 }
 
@@ -249,6 +362,12 @@ fn from_wit(outcome: wit::Outcome) -> Outcome {
         wit::Outcome::Value(v) => Outcome::Value(v),
         wit::Outcome::Exists(b) => Outcome::Exists(b),
         wit::Outcome::Keys(k) => Outcome::Keys(k),
+        wit::Outcome::Page(p) => Outcome::Page {
+            keys: p.keys,
+            cursor: p.cursor,
+        },
+        wit::Outcome::Counter(n) => Outcome::Counter(n),
+        wit::Outcome::Entries(e) => Outcome::Entries(e),
         wit::Outcome::ScriptError(t) => Outcome::ScriptError(t),
         wit::Outcome::Failed(e) => match e {
             wit::KvError::StoreTableFull => error(ErrorKind::StoreTableFull, None),
@@ -257,6 +376,7 @@ fn from_wit(outcome: wit::Outcome) -> Outcome {
             wit::KvError::InvalidStore => error(ErrorKind::InvalidStore, None),
             wit::KvError::NoSuchKey => error(ErrorKind::NoSuchKey, None),
             wit::KvError::Other(t) | wit::KvError::Io(t) => error(ErrorKind::Other, Some(t)),
+            wit::KvError::CasFailed => error(ErrorKind::CasFailed, None),
         },
     }
 }

@@ -38,7 +38,7 @@ pub trait HostUnderTest: Send + Sync + 'static {
 
     /// Adds the host's implementation of `interface` to `linker`; `get` finds the host's state in the
     /// suite's store data.
-    fn add_to_linker<T: 'static>(
+    fn add_to_linker<T: Send + 'static>(
         &self,
         interface: Interface,
         linker: &mut Linker<T>,

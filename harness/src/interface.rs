@@ -27,7 +27,7 @@ impl Interface {
     ];
 
     /// The versions this build of kvconf has a driver fixture for, and so can check.
-    pub const RUNNABLE: [Interface; 1] = [Interface::V2];
+    pub const RUNNABLE: [Interface; 4] = Interface::ALL;
 
     /// The short name used in trial names, case files and reports (`v2`, `wasi-keyvalue`).
     pub fn name(self) -> &'static str {

@@ -2,30 +2,63 @@
 //!
 //! The model shares no code with the reference host, on purpose: the model is the spec and the host one
 //! implementation of it. Were they one piece of code, a bug in it would agree with itself and hide.
+//!
+//! Where the spec leaves an outcome to the host and the profile does not say which (the bytes of a counter,
+//! the pages of a listing), the model predicts only what every conforming host must give ([`Expected::SomeValue`],
+//! [`Expected::FirstPage`]); where no single outcome conforms at all (a batch that crosses a limit), it says so
+//! as a script error, so that no case can expect one.
 
 use crate::interface::Interface;
 use crate::outcome::{ErrorKind, Expected, ExpectedValue, Operation};
-use crate::profile::{Profile, UnconfiguredLabel};
+use crate::profile::{InvalidHandle, Profile, UnconfiguredLabel};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The default store's label, which exists without configuration (OPEN-DEFAULT).
 pub const DEFAULT_LABEL: &str = "default";
 
+/// What a key holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Stored {
+    /// Bytes written by `set`.
+    Bytes(Vec<u8>),
+    /// A counter written by `increment`; its bytes are the host's business.
+    Counter(i64),
+}
+
 /// An application as the model sees it: its stores' contents, shared by all its instances.
 #[derive(Clone, Debug)]
 pub struct ModelApp {
     profile: Profile,
-    interface: Interface,
     grants: BTreeMap<String, Vec<String>>,
     defined: BTreeSet<String>,
-    stores: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    stores: BTreeMap<String, BTreeMap<String, Stored>>,
 }
 
-/// One instance of a component of a [`ModelApp`]: its open handles.
+/// What a slot of an instance holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slot {
+    /// An open handle onto the store with this label.
+    Open(String),
+    /// v1: a handle number that is not open (closed, or never opened).
+    Stale,
+}
+
+/// A wasi `cas`: the key it watches and the value it saw.
+#[derive(Clone, Debug)]
+struct Cas {
+    label: String,
+    key: String,
+    seen: Option<Stored>,
+}
+
+/// One instance of a component of a [`ModelApp`], speaking one interface version: its open handles.
 #[derive(Clone, Debug)]
 pub struct ModelInstance {
     component: String,
-    slots: BTreeMap<u32, String>,
+    interface: Interface,
+    slots: BTreeMap<u32, Slot>,
+    cas: BTreeMap<u32, Cas>,
+    trapped: bool,
 }
 
 /// Why the model says an application does not load.
@@ -42,7 +75,6 @@ impl ModelApp {
     /// defines. Refused when the profile refuses undefined labels at load (OPEN-UNCONFIGURED).
     pub fn load(
         profile: &Profile,
-        interface: Interface,
         grants: &BTreeMap<String, Vec<String>>,
         labels: &[String],
     ) -> Result<ModelApp, Refusal> {
@@ -60,36 +92,63 @@ impl ModelApp {
         }
         Ok(ModelApp {
             profile: profile.clone(),
-            interface,
             grants: grants.clone(),
             defined,
             stores: BTreeMap::new(),
         })
     }
 
-    /// A fresh instance of `component`, with nothing open.
-    pub fn instance(&self, component: &str) -> ModelInstance {
+    /// A fresh instance of `component` speaking `interface`, with nothing open.
+    pub fn instance(&self, component: &str, interface: Interface) -> ModelInstance {
         ModelInstance {
             component: component.to_string(),
+            interface,
             slots: BTreeMap::new(),
+            cas: BTreeMap::new(),
+            trapped: false,
         }
     }
 
     /// Applies one operation, returning the outcome the spec requires.
     pub fn apply(&mut self, inst: &mut ModelInstance, op: &Operation) -> Expected {
+        if inst.trapped {
+            return Expected::NotRun;
+        }
+        if let Some(missing) = unavailable(op, inst.interface) {
+            return Expected::ScriptError(missing);
+        }
         match op {
             Operation::Open { slot, label } => self.open(inst, *slot, label),
-            Operation::Close { slot } => match inst.slots.remove(slot) {
-                Some(_) => Expected::Done,
+            Operation::Close { slot } => match inst.slots.get(slot) {
+                Some(Slot::Open(_)) if inst.interface == Interface::V1 => {
+                    // v1 keeps the closed number in the slot, so later operations use a closed handle.
+                    inst.slots.insert(*slot, Slot::Stale);
+                    Expected::Done
+                }
+                Some(Slot::Open(_)) => {
+                    inst.slots.remove(slot);
+                    Expected::Done
+                }
+                // HANDLE-V1-CLOSE: closing a handle that is not open has no effect and no error.
+                Some(Slot::Stale) => Expected::Done,
                 None => empty_slot(*slot),
             },
+            Operation::ForgeHandle { slot, .. } => {
+                if matches!(inst.slots.get(slot), Some(Slot::Open(_))) {
+                    return Expected::ScriptError(format!("slot {slot} holds an open store"));
+                }
+                inst.slots.insert(*slot, Slot::Stale);
+                Expected::Done
+            }
+            Operation::Concurrently { .. } => Expected::Done,
             Operation::Get { slot, key } => {
                 self.with_store(inst, *slot, |_, store| match store.get(key) {
-                    Some(v) => Expected::Value(Some(ExpectedValue {
+                    Some(Stored::Bytes(v)) => Expected::Value(Some(ExpectedValue {
                         bytes: v.clone(),
                         description: crate::outcome::render_bytes(v),
                     })),
-                    None => absent(),
+                    Some(Stored::Counter(_)) => Expected::SomeValue,
+                    None => Expected::Value(None),
                 })
             }
             Operation::Exists { slot, key } => self.with_store(inst, *slot, |_, store| {
@@ -98,31 +157,154 @@ impl ModelApp {
             Operation::GetKeys { slot } => self.with_store(inst, *slot, |_, store| {
                 Expected::Keys(store.keys().cloned().collect())
             }),
+            Operation::GetKeysPartial { slot, take } => {
+                self.with_store(inst, *slot, |_, store| Expected::SomeKeys {
+                    of: store.keys().cloned().collect(),
+                    count: store.len().min(*take as usize),
+                })
+            }
+            Operation::ListKeys { slot, cursor } => {
+                self.with_store(inst, *slot, |_, store| match cursor {
+                    None => Expected::FirstPage(store.keys().cloned().collect()),
+                    // Cases pass only cursors no host issued; KEYS-WASI-CURSOR: an unsupported cursor is `other`.
+                    Some(_) => Expected::Error(ErrorKind::Other),
+                })
+            }
             Operation::Delete { slot, key } => self.with_store(inst, *slot, |_, store| {
                 store.remove(key);
+                Expected::Done
+            }),
+            Operation::DeleteMany { slot, keys } => self.with_store(inst, *slot, |_, store| {
+                for key in keys {
+                    store.remove(key);
+                }
                 Expected::Done
             }),
             Operation::Set { slot, key, value } => {
                 self.with_store(inst, *slot, |profile, store| {
                     // LIMIT-BEYOND: a refusal is an `other` error and leaves the store as it was.
-                    let limits = profile.limits;
-                    let too_long = limits.key_bytes.is_some_and(|l| key.len() as u64 > l);
-                    let too_big = limits.value_bytes.is_some_and(|l| value.len() as u64 > l);
-                    let too_many = limits
-                        .tuples
-                        .is_some_and(|l| !store.contains_key(key) && store.len() as u64 >= l);
-                    if too_long || too_big || too_many {
+                    if breaks_limits(profile, store, key, Some(value)) {
                         return Expected::Error(ErrorKind::Other);
                     }
-                    store.insert(key.clone(), value.clone());
+                    store.insert(key.clone(), Stored::Bytes(value.clone()));
                     Expected::Done
                 })
+            }
+            Operation::SetMany { slot, entries } => {
+                self.with_store(inst, *slot, |profile, store| {
+                    let mut after = store.clone();
+                    for (key, value) in entries {
+                        if breaks_limits(profile, &after, key, Some(value)) {
+                            return Expected::ScriptError(
+                                "a batch that crosses a limit has no single conforming outcome"
+                                    .into(),
+                            );
+                        }
+                        after.insert(key.clone(), Stored::Bytes(value.clone()));
+                    }
+                    *store = after;
+                    Expected::Done
+                })
+            }
+            Operation::GetMany { slot, keys } => self.with_store(inst, *slot, |_, store| {
+                let mut entries = Vec::new();
+                for key in keys {
+                    let value = match store.get(key) {
+                        Some(Stored::Bytes(v)) => Some(ExpectedValue {
+                            bytes: v.clone(),
+                            description: crate::outcome::render_bytes(v),
+                        }),
+                        Some(Stored::Counter(_)) => {
+                            return Expected::ScriptError(
+                                "get-many of a counter: its bytes are the host's business".into(),
+                            );
+                        }
+                        None => None,
+                    };
+                    entries.push((key.clone(), value));
+                }
+                Expected::Entries(entries)
+            }),
+            Operation::Increment { slot, key, delta } => {
+                self.with_store(inst, *slot, |profile, store| {
+                    let current = match store.get(key) {
+                        None => {
+                            if breaks_limits(profile, store, key, None) {
+                                return Expected::Error(ErrorKind::Other);
+                            }
+                            0
+                        }
+                        Some(Stored::Counter(n)) => *n,
+                        // ATOMIC-INCREMENT-BAD: a value that is not a counter is an error, never a crash.
+                        Some(Stored::Bytes(_)) => return Expected::Error(ErrorKind::Other),
+                    };
+                    match current.checked_add(*delta) {
+                        Some(next) => {
+                            store.insert(key.clone(), Stored::Counter(next));
+                            Expected::Counter(next)
+                        }
+                        None => Expected::Error(ErrorKind::Other),
+                    }
+                })
+            }
+            Operation::CasNew { slot, key, cas } => {
+                if inst.cas.contains_key(cas) {
+                    return Expected::ScriptError(format!("cas slot {cas} is already in use"));
+                }
+                let Some(Slot::Open(label)) = inst.slots.get(slot).cloned() else {
+                    return empty_slot(*slot);
+                };
+                let seen = self.store(&label).get(key).cloned();
+                inst.cas.insert(
+                    *cas,
+                    Cas {
+                        label,
+                        key: key.clone(),
+                        seen,
+                    },
+                );
+                Expected::Opened
+            }
+            Operation::CasCurrent { cas } => match inst.cas.get(cas) {
+                Some(Cas {
+                    seen: Some(Stored::Bytes(v)),
+                    ..
+                }) => Expected::Value(Some(ExpectedValue {
+                    bytes: v.clone(),
+                    description: crate::outcome::render_bytes(v),
+                })),
+                Some(Cas {
+                    seen: Some(Stored::Counter(_)),
+                    ..
+                }) => Expected::SomeValue,
+                Some(Cas { seen: None, .. }) => Expected::Value(None),
+                None => Expected::ScriptError(format!("cas slot {cas} holds no cas")),
+            },
+            Operation::CasSwap { cas, value } => {
+                let Some(cas) = inst.cas.remove(cas) else {
+                    return Expected::ScriptError(format!("cas slot {cas} holds no cas"));
+                };
+                let profile = self.profile.clone();
+                let store = self.store(&cas.label);
+                // ATOMIC-CAS: the swap happens only if nothing was written since the cas was made.
+                if store.get(&cas.key) != cas.seen.as_ref() {
+                    return Expected::Error(ErrorKind::CasFailed);
+                }
+                if breaks_limits(&profile, store, &cas.key, Some(value)) {
+                    return Expected::Error(ErrorKind::Other);
+                }
+                store.insert(cas.key, Stored::Bytes(value.clone()));
+                Expected::Done
             }
         }
     }
 
+    fn store(&mut self, label: &str) -> &mut BTreeMap<String, Stored> {
+        self.stores.entry(label.to_string()).or_default()
+    }
+
     fn open(&mut self, inst: &mut ModelInstance, slot: u32, label: &str) -> Expected {
-        if inst.slots.contains_key(&slot) {
+        if matches!(inst.slots.get(&slot), Some(Slot::Open(_))) {
             return Expected::ScriptError(format!("slot {slot} is already open"));
         }
         let granted = self
@@ -135,37 +317,92 @@ impl ModelApp {
         if !self.defined.contains(label) {
             return Expected::Error(ErrorKind::NoSuchStore);
         }
-        if self
-            .profile
-            .open_stores
-            .is_some_and(|bound| inst.slots.len() as u64 >= bound)
-        {
-            return Expected::Error(ErrorKind::StoreTableFull);
+        let open = inst
+            .slots
+            .values()
+            .filter(|s| matches!(s, Slot::Open(_)))
+            .count() as u64;
+        if self.profile.open_stores.is_some_and(|bound| open >= bound) {
+            // wasi:keyvalue has no store-table-full; its bound is reported as `other`.
+            return Expected::Error(match inst.interface {
+                Interface::WasiKeyvalue => ErrorKind::Other,
+                _ => ErrorKind::StoreTableFull,
+            });
         }
-        inst.slots.insert(slot, label.to_string());
+        inst.slots.insert(slot, Slot::Open(label.to_string()));
         Expected::Opened
     }
 
     fn with_store(
         &mut self,
-        inst: &ModelInstance,
+        inst: &mut ModelInstance,
         slot: u32,
-        f: impl FnOnce(&Profile, &mut BTreeMap<String, Vec<u8>>) -> Expected,
+        f: impl FnOnce(&Profile, &mut BTreeMap<String, Stored>) -> Expected,
     ) -> Expected {
-        let Some(label) = inst.slots.get(&slot) else {
-            return empty_slot(slot);
+        let label = match inst.slots.get(&slot) {
+            Some(Slot::Open(label)) => label.clone(),
+            // HANDLE-V1-INVALID: the host's declared choice.
+            Some(Slot::Stale) => {
+                return match self.profile.v1_invalid_handle {
+                    InvalidHandle::Error => Expected::Error(ErrorKind::InvalidStore),
+                    InvalidHandle::Trap => {
+                        inst.trapped = true;
+                        Expected::Trap
+                    }
+                };
+            }
+            None => return empty_slot(slot),
         };
-        let store = self.stores.entry(label.clone()).or_default();
-        let outcome = f(&self.profile, store);
-        match (outcome, self.interface) {
+        let profile = self.profile.clone();
+        let outcome = f(&profile, self.store(&label));
+        match (outcome, inst.interface) {
+            // GET-MISSING: v1 reports a missing key as an error.
             (Expected::Value(None), Interface::V1) => Expected::Error(ErrorKind::NoSuchKey),
             (outcome, _) => outcome,
         }
     }
 }
 
-fn absent() -> Expected {
-    Expected::Value(None)
+/// Whether writing `value` (or a counter, for `None`) under `key` breaks the profile's declared limits.
+fn breaks_limits(
+    profile: &Profile,
+    store: &BTreeMap<String, Stored>,
+    key: &str,
+    value: Option<&Vec<u8>>,
+) -> bool {
+    let limits = profile.limits;
+    let too_long = limits.key_bytes.is_some_and(|l| key.len() as u64 > l);
+    let too_big = value.is_some_and(|v| limits.value_bytes.is_some_and(|l| v.len() as u64 > l));
+    let too_many = limits
+        .tuples
+        .is_some_and(|l| !store.contains_key(key) && store.len() as u64 >= l);
+    too_long || too_big || too_many
+}
+
+/// Why `op` is not part of `interface`, if it is not.
+fn unavailable(op: &Operation, interface: Interface) -> Option<String> {
+    let only = |versions: &[Interface]| {
+        (!versions.contains(&interface)).then(|| {
+            let names: Vec<&str> = versions.iter().map(|v| v.name()).collect();
+            format!(
+                "`{op}` exists only in {}, not in {interface}",
+                names.join(", ")
+            )
+        })
+    };
+    match op {
+        Operation::ForgeHandle { .. } => only(&[Interface::V1]),
+        Operation::GetKeysPartial { .. } | Operation::Concurrently { .. } => only(&[Interface::V3]),
+        Operation::ListKeys { .. }
+        | Operation::Increment { .. }
+        | Operation::CasNew { .. }
+        | Operation::CasCurrent { .. }
+        | Operation::CasSwap { .. }
+        | Operation::GetMany { .. }
+        | Operation::SetMany { .. }
+        | Operation::DeleteMany { .. } => only(&[Interface::WasiKeyvalue]),
+        _ => None,
+    }
 }
 
 fn empty_slot(slot: u32) -> Expected {
@@ -173,17 +410,13 @@ fn empty_slot(slot: u32) -> Expected {
 }
 
 /// What the model predicts for a whole case plan: the load, then one outcome per operation per step.
-pub fn predict(
-    profile: &Profile,
-    interface: Interface,
-    plan: &crate::case::Plan,
-) -> Result<Vec<Vec<Expected>>, Refusal> {
-    let mut app = ModelApp::load(profile, interface, &plan.grants, &plan.labels)?;
+pub fn predict(profile: &Profile, plan: &crate::case::Plan) -> Result<Vec<Vec<Expected>>, Refusal> {
+    let mut app = ModelApp::load(profile, &plan.grants, &plan.labels)?;
     Ok(plan
         .steps
         .iter()
         .map(|step| {
-            let mut inst = app.instance(&step.component);
+            let mut inst = app.instance(&step.component, step.interface);
             step.ops.iter().map(|op| app.apply(&mut inst, op)).collect()
         })
         .collect())
@@ -197,10 +430,11 @@ mod tests {
     fn profile(limits: Limits, open: Option<u64>) -> Profile {
         Profile {
             name: "t".into(),
-            interfaces: vec![Interface::V2],
+            interfaces: Interface::ALL.to_vec(),
             limits,
             open_stores: open,
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
+            v1_invalid_handle: InvalidHandle::Error,
         }
     }
 
@@ -209,7 +443,7 @@ mod tests {
             "main".to_string(),
             grants.iter().map(|s| s.to_string()).collect(),
         )]);
-        ModelApp::load(p, Interface::V2, &grants, &["cache".to_string()]).unwrap()
+        ModelApp::load(p, &grants, &["cache".to_string()]).unwrap()
     }
 
     fn open(slot: u32, label: &str) -> Operation {
@@ -219,11 +453,15 @@ mod tests {
         }
     }
 
+    fn key(k: &str) -> String {
+        k.to_string()
+    }
+
     #[test]
     fn an_ungranted_label_is_denied_even_when_defined() {
         let p = profile(Limits::default(), None);
         let mut a = app(&p, &["default"]);
-        let mut i = a.instance("main");
+        let mut i = a.instance("main", Interface::V2);
         assert_eq!(
             a.apply(&mut i, &open(0, "cache")),
             Expected::Error(ErrorKind::AccessDenied)
@@ -241,11 +479,11 @@ mod tests {
             None,
         );
         let mut a = app(&p, &["default"]);
-        let mut i = a.instance("main");
+        let mut i = a.instance("main", Interface::V2);
         a.apply(&mut i, &open(0, "default"));
         let set = |v: &[u8]| Operation::Set {
             slot: 0,
-            key: "k".into(),
+            key: key("k"),
             value: v.to_vec(),
         };
         assert_eq!(a.apply(&mut i, &set(b"abcd")), Expected::Done);
@@ -257,7 +495,7 @@ mod tests {
             &mut i,
             &Operation::Get {
                 slot: 0,
-                key: "k".into(),
+                key: key("k"),
             },
         );
         assert!(got.matches(&crate::outcome::Outcome::Value(Some(b"abcd".to_vec()))));
@@ -267,7 +505,7 @@ mod tests {
     fn the_open_bound_counts_open_handles_and_closing_makes_room() {
         let p = profile(Limits::default(), Some(2));
         let mut a = app(&p, &["default"]);
-        let mut i = a.instance("main");
+        let mut i = a.instance("main", Interface::V2);
         assert_eq!(a.apply(&mut i, &open(0, "default")), Expected::Opened);
         assert_eq!(a.apply(&mut i, &open(1, "default")), Expected::Opened);
         assert_eq!(
@@ -282,30 +520,159 @@ mod tests {
     }
 
     #[test]
-    fn data_outlives_an_instance() {
+    fn data_outlives_an_instance_and_crosses_interfaces() {
         let p = profile(Limits::default(), None);
         let mut a = app(&p, &["default"]);
-        let mut first = a.instance("main");
+        let mut first = a.instance("main", Interface::V2);
         a.apply(&mut first, &open(0, "default"));
         a.apply(
             &mut first,
             &Operation::Set {
                 slot: 0,
-                key: "k".into(),
+                key: key("k"),
                 value: vec![1],
             },
         );
-        let mut second = a.instance("main");
+        let mut second = a.instance("main", Interface::V1);
         a.apply(&mut second, &open(0, "default"));
         assert_eq!(
             a.apply(
                 &mut second,
                 &Operation::Exists {
                     slot: 0,
-                    key: "k".into()
+                    key: key("k")
                 }
             ),
             Expected::Exists(true)
         );
+        assert_eq!(
+            a.apply(
+                &mut second,
+                &Operation::Get {
+                    slot: 0,
+                    key: key("nope")
+                }
+            ),
+            Expected::Error(ErrorKind::NoSuchKey)
+        );
+    }
+
+    #[test]
+    fn a_closed_v1_handle_is_invalid_or_traps_as_the_profile_declares() {
+        let mut p = profile(Limits::default(), None);
+        let mut a = app(&p, &["default"]);
+        let mut i = a.instance("main", Interface::V1);
+        a.apply(&mut i, &open(0, "default"));
+        assert_eq!(
+            a.apply(&mut i, &Operation::Close { slot: 0 }),
+            Expected::Done
+        );
+        let get = Operation::Get {
+            slot: 0,
+            key: key("k"),
+        };
+        assert_eq!(
+            a.apply(&mut i, &get),
+            Expected::Error(ErrorKind::InvalidStore)
+        );
+        assert_eq!(
+            a.apply(&mut i, &Operation::Close { slot: 0 }),
+            Expected::Done
+        );
+        p.v1_invalid_handle = InvalidHandle::Trap;
+        let mut a = app(&p, &["default"]);
+        let mut i = a.instance("main", Interface::V1);
+        a.apply(
+            &mut i,
+            &Operation::ForgeHandle {
+                slot: 0,
+                handle: 77,
+            },
+        );
+        assert_eq!(a.apply(&mut i, &get), Expected::Trap);
+        assert_eq!(a.apply(&mut i, &open(1, "default")), Expected::NotRun);
+    }
+
+    #[test]
+    fn increments_add_up_and_a_non_counter_is_an_error() {
+        let p = profile(Limits::default(), None);
+        let mut a = app(&p, &["default"]);
+        let mut i = a.instance("main", Interface::WasiKeyvalue);
+        a.apply(&mut i, &open(0, "default"));
+        let inc = |k: &str, d| Operation::Increment {
+            slot: 0,
+            key: key(k),
+            delta: d,
+        };
+        assert_eq!(a.apply(&mut i, &inc("n", 5)), Expected::Counter(5));
+        assert_eq!(a.apply(&mut i, &inc("n", -7)), Expected::Counter(-2));
+        a.apply(
+            &mut i,
+            &Operation::Set {
+                slot: 0,
+                key: key("t"),
+                value: b"text".to_vec(),
+            },
+        );
+        assert_eq!(
+            a.apply(&mut i, &inc("t", 1)),
+            Expected::Error(ErrorKind::Other)
+        );
+    }
+
+    #[test]
+    fn a_swap_after_an_intervening_write_fails_and_changes_nothing() {
+        let p = profile(Limits::default(), None);
+        let mut a = app(&p, &["default"]);
+        let mut i = a.instance("main", Interface::WasiKeyvalue);
+        a.apply(&mut i, &open(0, "default"));
+        assert_eq!(
+            a.apply(
+                &mut i,
+                &Operation::CasNew {
+                    slot: 0,
+                    key: key("k"),
+                    cas: 0
+                }
+            ),
+            Expected::Opened
+        );
+        a.apply(
+            &mut i,
+            &Operation::Set {
+                slot: 0,
+                key: key("k"),
+                value: b"between".to_vec(),
+            },
+        );
+        assert_eq!(
+            a.apply(
+                &mut i,
+                &Operation::CasSwap {
+                    cas: 0,
+                    value: b"mine".to_vec()
+                }
+            ),
+            Expected::Error(ErrorKind::CasFailed)
+        );
+        let got = a.apply(
+            &mut i,
+            &Operation::Get {
+                slot: 0,
+                key: key("k"),
+            },
+        );
+        assert!(got.matches(&crate::outcome::Outcome::Value(Some(b"between".to_vec()))));
+    }
+
+    #[test]
+    fn operations_of_another_version_are_script_errors() {
+        let p = profile(Limits::default(), None);
+        let mut a = app(&p, &["default"]);
+        let mut i = a.instance("main", Interface::V2);
+        assert!(matches!(
+            a.apply(&mut i, &Operation::ForgeHandle { slot: 0, handle: 1 }),
+            Expected::ScriptError(_)
+        ));
     }
 }

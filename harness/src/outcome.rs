@@ -57,6 +57,83 @@ pub enum Operation {
         /// The slot holding the store.
         slot: u32,
     },
+    /// v1: put a raw handle number into `slot`, as if `open` had returned it.
+    ForgeHandle {
+        /// The slot.
+        slot: u32,
+        /// The handle number.
+        handle: u32,
+    },
+    /// v3: read at most `take` keys of the listing, then drop the stream and the future.
+    GetKeysPartial {
+        /// The slot holding the store.
+        slot: u32,
+        /// How many keys to read.
+        take: u32,
+    },
+    /// v3: run the next `count` operations with all their calls in flight at once.
+    Concurrently {
+        /// How many operations.
+        count: u32,
+    },
+    /// wasi: one `list-keys` call.
+    ListKeys {
+        /// The slot holding the bucket.
+        slot: u32,
+        /// The cursor to pass.
+        cursor: Option<String>,
+    },
+    /// wasi: `increment`.
+    Increment {
+        /// The slot holding the bucket.
+        slot: u32,
+        /// The key.
+        key: String,
+        /// The amount to add.
+        delta: i64,
+    },
+    /// wasi: make a `cas` for a key, kept in cas slot `cas`.
+    CasNew {
+        /// The slot holding the bucket.
+        slot: u32,
+        /// The key.
+        key: String,
+        /// The cas slot.
+        cas: u32,
+    },
+    /// wasi: `current` of the cas in cas slot `cas`.
+    CasCurrent {
+        /// The cas slot.
+        cas: u32,
+    },
+    /// wasi: `swap` the cas in cas slot `cas` (consuming it).
+    CasSwap {
+        /// The cas slot.
+        cas: u32,
+        /// The value to write.
+        value: Vec<u8>,
+    },
+    /// wasi: `get-many`.
+    GetMany {
+        /// The slot holding the bucket.
+        slot: u32,
+        /// The keys, in request order.
+        keys: Vec<String>,
+    },
+    /// wasi: `set-many`.
+    SetMany {
+        /// The slot holding the bucket.
+        slot: u32,
+        /// The pairs to write.
+        entries: Vec<(String, Vec<u8>)>,
+    },
+    /// wasi: `delete-many`.
+    DeleteMany {
+        /// The slot holding the bucket.
+        slot: u32,
+        /// The keys.
+        keys: Vec<String>,
+    },
 }
 
 /// An error variant of the key-value interfaces (the union of every version's variants).
@@ -75,6 +152,8 @@ pub enum ErrorKind {
     NoSuchKey,
     /// `other(text)` (v1: `io(text)`); the text is the host's own and never compared.
     Other,
+    /// wasi `swap`: the value changed since the `cas` was made.
+    CasFailed,
 }
 
 impl ErrorKind {
@@ -87,6 +166,7 @@ impl ErrorKind {
             ErrorKind::InvalidStore => "invalid-store",
             ErrorKind::NoSuchKey => "no-such-key",
             ErrorKind::Other => "other",
+            ErrorKind::CasFailed => "cas-failed",
         }
     }
 }
@@ -113,6 +193,17 @@ pub enum Outcome {
     Exists(bool),
     /// The key listing, in the order the host gave it.
     Keys(Vec<String>),
+    /// One wasi `list-keys` page.
+    Page {
+        /// The keys on the page.
+        keys: Vec<String>,
+        /// Where the next page starts.
+        cursor: Option<String>,
+    },
+    /// wasi `increment`: the new value.
+    Counter(i64),
+    /// wasi `get-many`: the entries as the host gave them.
+    Entries(Vec<(String, Option<Vec<u8>>)>),
     /// The host returned an error.
     Failed(KvError),
     /// The driver could not attempt the operation: a fault in the script, never a host result.
@@ -154,6 +245,25 @@ pub enum Expected {
     Keys(BTreeSet<String>),
     /// The host returns this error variant.
     Error(ErrorKind),
+    /// The listing holds exactly `count` distinct keys, all from this set (a partial read of a stream).
+    SomeKeys {
+        /// The keys the store holds.
+        of: BTreeSet<String>,
+        /// How many must be read.
+        count: usize,
+    },
+    /// A first wasi page: distinct keys from this set, and every one of them if the cursor is `none`.
+    FirstPage(BTreeSet<String>),
+    /// `increment` returns this.
+    Counter(i64),
+    /// `get-many` returns exactly these entries, in this order.
+    Entries(Vec<(String, Option<ExpectedValue>)>),
+    /// A value is present, its bytes the host's business (a counter's encoding).
+    SomeValue,
+    /// The host traps here (its declared choice for an ALLOWED statement).
+    Trap,
+    /// The operation never runs: an earlier one trapped.
+    NotRun,
     /// The model cannot run the operation (a fault in the case's script).
     ScriptError(String),
 }
@@ -173,6 +283,26 @@ impl Expected {
                     && want.iter().all(|k| set.contains(k))
             }
             (Expected::Error(want), Outcome::Failed(got)) => *want == got.kind,
+            (Expected::SomeKeys { of, count }, Outcome::Keys(got)) => {
+                let set: BTreeSet<&String> = got.iter().collect();
+                set.len() == got.len() && got.len() == *count && got.iter().all(|k| of.contains(k))
+            }
+            (Expected::FirstPage(all), Outcome::Page { keys, cursor }) => {
+                let set: BTreeSet<&String> = keys.iter().collect();
+                set.len() == keys.len()
+                    && keys.iter().all(|k| all.contains(k))
+                    && (cursor.is_some() || keys.len() == all.len())
+            }
+            (Expected::Counter(want), Outcome::Counter(got)) => want == got,
+            (Expected::Entries(want), Outcome::Entries(got)) => {
+                want.len() == got.len()
+                    && want.iter().zip(got).all(|((wk, wv), (gk, gv))| {
+                        wk == gk && wv.as_ref().map(|v| &v.bytes) == gv.as_ref()
+                    })
+            }
+            (Expected::SomeValue, Outcome::Value(Some(_))) => true,
+            (Expected::Trap, Outcome::Trapped(_)) => true,
+            (Expected::NotRun, Outcome::NotRun) => true,
             _ => false,
         }
     }
@@ -272,9 +402,34 @@ impl fmt::Display for Expected {
             Expected::Exists(b) => write!(f, "exists {b}"),
             Expected::Keys(keys) => write!(f, "keys {}", render_keys(keys.iter())),
             Expected::Error(kind) => write!(f, "error {}", kind.name()),
+            Expected::SomeKeys { of, count } => {
+                write!(f, "{count} of the keys {}", render_keys(of.iter()))
+            }
+            Expected::FirstPage(all) => {
+                write!(f, "a first page of the keys {}", render_keys(all.iter()))
+            }
+            Expected::Counter(n) => write!(f, "counter {n}"),
+            Expected::Entries(entries) => {
+                let shown: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!("{}: {}", render_key(k), v.description),
+                        None => format!("{}: none", render_key(k)),
+                    })
+                    .collect();
+                write!(f, "entries [{}]", shown.join(", "))
+            }
+            Expected::SomeValue => f.write_str("some value"),
+            Expected::Trap => f.write_str("trap"),
+            Expected::NotRun => f.write_str("not run"),
             Expected::ScriptError(text) => write!(f, "script error: {text}"),
         }
     }
+}
+
+/// Renders keys in the order given (a request), every one when there are few.
+fn render_list(keys: &[String]) -> String {
+    render_keys(keys.iter())
 }
 
 /// Renders a key listing: every key when there are few, a count otherwise.
@@ -310,6 +465,22 @@ impl Outcome {
             Outcome::Value(Some(v)) => format!("value {}", render_bytes(v)),
             Outcome::Exists(b) => format!("exists {b}"),
             Outcome::Keys(keys) => format!("keys {}", render_keys(keys.iter())),
+            Outcome::Page { keys, cursor } => format!(
+                "page {} cursor {}",
+                render_keys(keys.iter()),
+                if cursor.is_some() { "some" } else { "none" }
+            ),
+            Outcome::Counter(n) => format!("counter {n}"),
+            Outcome::Entries(entries) => {
+                let shown: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!("{}: {}", render_key(k), render_bytes(v)),
+                        None => format!("{}: none", render_key(k)),
+                    })
+                    .collect();
+                format!("entries [{}]", shown.join(", "))
+            }
             Outcome::Failed(err) => match &err.text {
                 Some(text) => format!("error {}({text:?})", err.kind.name()),
                 None => format!("error {}", err.kind.name()),
@@ -338,6 +509,38 @@ impl fmt::Display for Operation {
             Operation::Exists { slot, key } => write!(f, "exists[{slot}] {}", render_key(key)),
             Operation::GetKeys { slot } => write!(f, "get-keys[{slot}]"),
             Operation::Close { slot } => write!(f, "close[{slot}]"),
+            Operation::ForgeHandle { slot, handle } => write!(f, "forge-handle[{slot}] {handle}"),
+            Operation::GetKeysPartial { slot, take } => {
+                write!(f, "get-keys-partial[{slot}] take {take}")
+            }
+            Operation::Concurrently { count } => write!(f, "concurrently {count}"),
+            Operation::ListKeys { slot, cursor } => match cursor {
+                Some(c) => write!(f, "list-keys[{slot}] cursor {c:?}"),
+                None => write!(f, "list-keys[{slot}]"),
+            },
+            Operation::Increment { slot, key, delta } => {
+                write!(f, "increment[{slot}] {} by {delta}", render_key(key))
+            }
+            Operation::CasNew { slot, key, cas } => {
+                write!(f, "cas-new[{slot}] {} as cas {cas}", render_key(key))
+            }
+            Operation::CasCurrent { cas } => write!(f, "cas-current {cas}"),
+            Operation::CasSwap { cas, value } => {
+                write!(f, "cas-swap {cas} = {}", render_bytes(value))
+            }
+            Operation::GetMany { slot, keys } => {
+                write!(f, "get-many[{slot}] {}", render_list(keys))
+            }
+            Operation::SetMany { slot, entries } => {
+                let shown: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("{} = {}", render_key(k), render_bytes(v)))
+                    .collect();
+                write!(f, "set-many[{slot}] [{}]", shown.join(", "))
+            }
+            Operation::DeleteMany { slot, keys } => {
+                write!(f, "delete-many[{slot}] {}", render_list(keys))
+            }
         }
     }
 }

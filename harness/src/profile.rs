@@ -25,6 +25,16 @@ pub enum UnconfiguredLabel {
     NoSuchStore,
 }
 
+/// What a v1 host does with a handle that is not open (HANDLE-V1-INVALID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvalidHandle {
+    /// The operation fails with `invalid-store` (what the v1 interface text promises).
+    Error,
+    /// The instance traps (what Spin does).
+    Trap,
+}
+
 /// Limits a host declares. `None` means the host claims no limit and must accept any size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -51,6 +61,8 @@ pub struct Profile {
     pub open_stores: Option<u64>,
     /// Its choice for OPEN-UNCONFIGURED.
     pub unconfigured_label: UnconfiguredLabel,
+    /// Its choice for HANDLE-V1-INVALID.
+    pub v1_invalid_handle: InvalidHandle,
 }
 
 /// A claim a case can depend on.
@@ -175,7 +187,7 @@ impl Profile {
     pub fn summary(&self) -> String {
         let limit = |l: Option<u64>| l.map_or("none".to_string(), |n| n.to_string());
         format!(
-            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}",
+            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}",
             self.name,
             limit(self.limits.key_bytes),
             limit(self.limits.value_bytes),
@@ -184,6 +196,10 @@ impl Profile {
             match self.unconfigured_label {
                 UnconfiguredLabel::RefuseLoad => "refused at load",
                 UnconfiguredLabel::NoSuchStore => "no-such-store at open",
+            },
+            match self.v1_invalid_handle {
+                InvalidHandle::Error => "invalid-store",
+                InvalidHandle::Trap => "traps",
             }
         )
     }
@@ -200,6 +216,7 @@ mod tests {
             limits,
             open_stores: None,
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
+            v1_invalid_handle: InvalidHandle::Error,
         }
     }
 

@@ -6,7 +6,7 @@
 
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
-use crate::profile::{Limits, Profile, UnconfiguredLabel};
+use crate::profile::{InvalidHandle, Limits, Profile, UnconfiguredLabel};
 use anyhow::{Context, bail};
 use kvhost::{Application, HostConfig, KeyValueState, StoreManager};
 use std::collections::BTreeMap;
@@ -76,6 +76,7 @@ impl ReferenceHost {
             },
             open_stores: Some(REFERENCE_OPEN_STORES),
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
+            v1_invalid_handle: InvalidHandle::Error,
         }
     }
 
@@ -160,19 +161,19 @@ impl HostUnderTest for ReferenceHost {
         &self.profile
     }
 
-    fn add_to_linker<T: 'static>(
+    fn add_to_linker<T: Send + 'static>(
         &self,
         interface: Interface,
         linker: &mut Linker<T>,
         get: fn(&mut T) -> &mut KeyValueState,
     ) -> anyhow::Result<()> {
         match interface {
-            Interface::V2 => Ok(kvhost::add_to_linker(linker, get)?),
-            other => bail!(
-                "the reference host does not provide {} yet",
-                other.wit_name()
-            ),
+            Interface::V1 => kvhost::v1::add_to_linker(linker, get)?,
+            Interface::V2 => kvhost::add_to_linker(linker, get)?,
+            Interface::V3 => kvhost::v3::add_to_linker(linker, get)?,
+            Interface::WasiKeyvalue => kvhost::wasi_keyvalue::add_to_linker(linker, get)?,
         }
+        Ok(())
     }
 
     fn load(&self, app: &AppSpec<'_>) -> anyhow::Result<ReferenceApp> {

@@ -59,6 +59,9 @@ impl CaseResult {
 /// A driver linked to the host, or why linking failed (remembered so every case reports it).
 type DriverSlot<H> = Result<Arc<Driver<H>>, String>;
 
+/// The drivers a case's steps need, by interface version.
+type Drivers<H> = BTreeMap<Interface, Arc<Driver<H>>>;
+
 /// Runs cases against one host.
 pub struct Runner<H: HostUnderTest> {
     host: Arc<H>,
@@ -181,15 +184,26 @@ impl<H: HostUnderTest> Runner<H> {
                 );
             }
         };
-        let driver = match self.driver(interface) {
-            Ok(d) => d,
-            Err(e) => {
-                return (
-                    Verdict::Fail(format!("the host cannot run the driver: {e}")),
-                    String::new(),
-                );
+        // Steps may speak other versions than the case runs for (data written through one version is read
+        // through another): the host must provide each of them.
+        let mut drivers = BTreeMap::new();
+        for step_interface in plan.steps.iter().map(|s| s.interface) {
+            if !profile.interfaces.contains(&step_interface) {
+                let reason = format!("the host does not provide {}", step_interface.wit_name());
+                return (Verdict::Skip(reason), String::new());
             }
-        };
+            match self.driver(step_interface) {
+                Ok(d) => drivers.insert(step_interface, d),
+                Err(e) => {
+                    return (
+                        Verdict::Fail(format!(
+                            "the host cannot run the {step_interface} driver: {e}"
+                        )),
+                        String::new(),
+                    );
+                }
+            };
+        }
         let dir = self
             .work_dir
             .join(interface.name())
@@ -205,14 +219,14 @@ impl<H: HostUnderTest> Runner<H> {
                 String::new(),
             );
         }
-        let execution = self.execute_guarded(driver, plan.clone(), dir.clone());
+        let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
         let _ = std::fs::remove_dir_all(&dir);
         judge(&plan, &execution)
     }
 
     /// Executes the plan on a worker thread and waits at most the timeout; a host that never returns leaves
     /// its thread behind, and the case fails with what was observed until then.
-    fn execute_guarded(&self, driver: Arc<Driver<H>>, plan: Plan, dir: PathBuf) -> Execution {
+    fn execute_guarded(&self, drivers: Drivers<H>, plan: Plan, dir: PathBuf) -> Execution {
         let progress: Arc<Mutex<Execution>> = Arc::new(Mutex::new(Execution::default()));
         let (done_tx, done_rx) = mpsc::channel();
         let host = self.host.clone();
@@ -222,7 +236,7 @@ impl<H: HostUnderTest> Runner<H> {
             .name("kvconf-case".into())
             .spawn(move || {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    execute(&*host, &driver, &plan, &dir, &shared, timeout)
+                    execute(&*host, &drivers, &plan, &dir, &shared, timeout)
                 }));
                 if let Err(panic) = outcome {
                     let message = panic_message(&*panic);
@@ -260,7 +274,7 @@ struct Execution {
 
 fn execute<H: HostUnderTest>(
     host: &H,
-    driver: &Driver<H>,
+    drivers: &Drivers<H>,
     plan: &Plan,
     dir: &std::path::Path,
     progress: &Mutex<Execution>,
@@ -287,6 +301,10 @@ fn execute<H: HostUnderTest>(
                 ));
                 return;
             }
+        };
+        let Some(driver) = drivers.get(&step.interface) else {
+            lock().fault = Some(format!("no {} driver was linked", step.interface));
+            return;
         };
         let run = driver.run(data, &step.ops, observed.clone(), timeout);
         *observed.lock().unwrap_or_else(|e| e.into_inner()) = run.outcomes.clone();

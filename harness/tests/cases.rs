@@ -5,7 +5,7 @@ use kvconf::case::{self, Case, LoadExpectation};
 use kvconf::catalogue::{Catalogue, Strength};
 use kvconf::interface::Interface;
 use kvconf::model;
-use kvconf::profile::{Limits, Profile, UnconfiguredLabel};
+use kvconf::profile::{InvalidHandle, Limits, Profile, UnconfiguredLabel};
 use kvconf::reference::ReferenceHost;
 use std::path::Path;
 
@@ -32,6 +32,7 @@ fn profiles() -> Vec<Profile> {
             },
             open_stores: Some(3),
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
+            v1_invalid_handle: InvalidHandle::Trap,
         },
         Profile {
             name: "generous".into(),
@@ -43,6 +44,7 @@ fn profiles() -> Vec<Profile> {
             },
             open_stores: None,
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
+            v1_invalid_handle: InvalidHandle::Trap,
         },
     ]
 }
@@ -66,7 +68,7 @@ fn every_case_agrees_with_the_model_under_every_profile_it_runs_on() {
                     .unwrap_or_else(|e| panic!("{e}"));
                 checked += 1;
                 let place = format!("{} on {interface} under {}", case.id(), profile.name);
-                match (model::predict(&profile, interface, &plan), plan.load) {
+                match (model::predict(&profile, &plan), plan.load) {
                     (Err(_), LoadExpectation::Refused) => {}
                     (Err(r), LoadExpectation::Loads) => disagreements.push(format!(
                         "{place}: the model refuses the load (label {:?})",

@@ -33,6 +33,17 @@ pub enum Fault {
     LabelsShareData,
     /// A value past the limit is refused, but its first bytes are written anyway (LIMIT-BEYOND).
     RefusedWriteStillWrites,
+    /// `get-many` leaves out the keys it does not find (BATCH-GET-MANY).
+    GetManyOmitsMissing,
+    /// `increment` panics on a value that is not a counter (ATOMIC-INCREMENT-BAD).
+    IncrementPanicsOnText,
+    /// `compare-and-swap` writes whatever the key holds now (ATOMIC-CAS).
+    SwapIgnoresInterveningWrites,
+    /// A page of keys starts at the cursor's key instead of after it, so paged and streamed listings repeat
+    /// it (KEYS-V3-STREAM, KEYS-WASI-CURSOR).
+    PagesRepeatTheirFirstKey,
+    /// Listing a page of keys panics: under v3, inside the host's stream of keys.
+    ListingPanics,
     /// `exists` panics (a host panic).
     ExistsPanics,
     /// `exists` never returns (a hung host).
@@ -40,14 +51,49 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The backend faults the self-test checks, each with the statement a case must fail on.
-    pub const BACKEND_FAULTS: [(Fault, &'static str); 6] = [
-        (Fault::DeleteAbsentErrors, "DELETE-ABSENT"),
-        (Fault::MissingReadsEmpty, "GET-MISSING"),
-        (Fault::OverwriteKeepsStaleBytes, "SET-OVERWRITE"),
-        (Fault::ListingDropsAKey, "KEYS-EXACT"),
-        (Fault::LabelsShareData, "ISOLATION-LABEL"),
-        (Fault::RefusedWriteStillWrites, "LIMIT-BEYOND"),
+    /// The backend faults the self-test checks, each with the statement a case must fail on and the
+    /// interface version it is checked through.
+    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 12] = [
+        (Fault::DeleteAbsentErrors, "DELETE-ABSENT", Interface::V2),
+        (Fault::MissingReadsEmpty, "GET-MISSING", Interface::V2),
+        (
+            Fault::OverwriteKeepsStaleBytes,
+            "SET-OVERWRITE",
+            Interface::V2,
+        ),
+        (Fault::ListingDropsAKey, "KEYS-EXACT", Interface::V2),
+        (Fault::LabelsShareData, "ISOLATION-LABEL", Interface::V2),
+        (
+            Fault::RefusedWriteStillWrites,
+            "LIMIT-BEYOND",
+            Interface::V2,
+        ),
+        (Fault::MissingReadsEmpty, "GET-MISSING", Interface::V1),
+        (
+            Fault::PagesRepeatTheirFirstKey,
+            "KEYS-V3-STREAM",
+            Interface::V3,
+        ),
+        (
+            Fault::PagesRepeatTheirFirstKey,
+            "KEYS-WASI-CURSOR",
+            Interface::WasiKeyvalue,
+        ),
+        (
+            Fault::GetManyOmitsMissing,
+            "BATCH-GET-MANY",
+            Interface::WasiKeyvalue,
+        ),
+        (
+            Fault::IncrementPanicsOnText,
+            "ATOMIC-INCREMENT-BAD",
+            Interface::WasiKeyvalue,
+        ),
+        (
+            Fault::SwapIgnoresInterveningWrites,
+            "ATOMIC-CAS",
+            Interface::WasiKeyvalue,
+        ),
     ];
 }
 
@@ -173,12 +219,30 @@ impl Store for FaultyStore {
         Ok(keys)
     }
 
-    // The methods the wasi:keyvalue and v3 interfaces added reach the inner store unchanged: the faults above
-    // stay exactly as they were, on the methods they were defined on.
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        if self.fault == Fault::ListingPanics {
+            panic!("deliberate panic while listing keys after {after:?}");
+        }
+        if self.fault == Fault::PagesRepeatTheirFirstKey
+            && let Some(after) = after
+        {
+            // Inclusive of the cursor's key: the last key of one page is the first of the next.
+            let mut page = vec![after.to_string()];
+            page.extend(self.inner.list_keys(Some(after), limit.saturating_sub(1))?);
+            return Ok(page);
+        }
         self.inner.list_keys(after, limit)
     }
     fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        if self.fault == Fault::IncrementPanicsOnText
+            && let Some(value) = self.inner.get(key)?
+            && std::str::from_utf8(&value)
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+                .is_none()
+        {
+            panic!("deliberate panic: {key:?} does not hold a counter");
+        }
         self.inner.increment(key, delta)
     }
     fn compare_and_swap(
@@ -187,10 +251,18 @@ impl Store for FaultyStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, Error> {
+        if self.fault == Fault::SwapIgnoresInterveningWrites {
+            self.inner.set(key, new)?;
+            return Ok(true);
+        }
         self.inner.compare_and_swap(key, expected, new)
     }
     fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, Error> {
-        self.inner.get_many(keys)
+        let mut entries = self.inner.get_many(keys)?;
+        if self.fault == Fault::GetManyOmitsMissing {
+            entries.retain(|(_, value)| value.is_some());
+        }
+        Ok(entries)
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
         self.inner.set_many(entries)
@@ -254,7 +326,7 @@ impl Store for LeakyLimit {
     }
 }
 
-/// A whole host whose `exists` traps: the reference host with that one linker function replaced by one that
+/// A whole host whose v2 `exists` traps: the reference host with that one linker function replaced by one that
 /// returns a host error, as a buggy embedding might.
 #[derive(Clone)]
 pub struct TrappingHost(pub ReferenceHost);
@@ -289,13 +361,17 @@ impl HostUnderTest for TrappingHost {
         self.0.profile()
     }
 
-    fn add_to_linker<T: 'static>(
+    fn add_to_linker<T: Send + 'static>(
         &self,
         interface: Interface,
         linker: &mut Linker<T>,
         get: fn(&mut T) -> &mut KeyValueState,
     ) -> Result<()> {
         self.0.add_to_linker(interface, linker, get)?;
+        // The fault is in the v2 binding only; the replacement has v2's exact type.
+        if interface != Interface::V2 {
+            return Ok(());
+        }
         linker.allow_shadowing(true);
         linker.instance(interface.wit_name())?.func_wrap(
             "[method]store.exists",
