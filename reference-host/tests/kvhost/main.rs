@@ -10,4 +10,5 @@ mod limits;
 mod proxy;
 mod store_ops;
 mod v1;
+mod v3;
 mod wasi;

@@ -348,6 +348,203 @@ pub const WASI: &str = r#"
     (canon lift (core func $wasi-proxy "delete-many") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
 "#;
 
+/// `spin:key-value/key-value@3.0.0` (v3), re-exported as `v3-open`, `v3-get`, `v3-set`, `v3-delete`,
+/// `v3-exists` and `v3-list`. Each export is an async-typed function lifted synchronously, calling the async
+/// imports through synchronous lowerings (wasmtime runs them to completion; kvhost's answer at once), so the host
+/// must use `call_async`.
+///
+/// `v3-list(store, room, take)` calls `get-keys` and reads the stream with `stream.read`s of `room` keys until
+/// the stream ends, or, when `take` is not 0, until it has `take` keys. The reads are asynchronous: wasmtime
+/// answers a read of strings later (it has to call the guest's `realloc` to deliver them), so a read that says
+/// `blocked` is waited for in a waitable set. If the stream ended, it then reads the future and returns the keys with
+/// `some(outcome)`; otherwise it drops the stream and the future unread and returns the keys with `none`. It holds
+/// at most 4096 keys.
+pub const V3: &str = r#"
+  (type $v3-type (instance
+    (export "store" (type $store (sub resource)))
+    (type $error (variant (case "store-table-full") (case "no-such-store") (case "access-denied")
+                          (case "other" string)))
+    (export "error" (type $error-t (eq $error)))
+    (type $own (own $store))
+    (type $borrow (borrow $store))
+    (type $bytes (list u8))
+    (type $open-result (result $own (error $error-t)))
+    (type $get-result (result (option $bytes) (error $error-t)))
+    (type $unit-result (result (error $error-t)))
+    (type $bool-result (result bool (error $error-t)))
+    (type $keys (stream string))
+    (type $outcome (future $unit-result))
+    (type $listing (tuple $keys $outcome))
+    (export "[static]store.open" (func async (param "label" string) (result $open-result)))
+    (export "[method]store.get" (func async (param "self" $borrow) (param "key" string) (result $get-result)))
+    (export "[method]store.set"
+      (func async (param "self" $borrow) (param "key" string) (param "value" $bytes) (result $unit-result)))
+    (export "[method]store.delete"
+      (func async (param "self" $borrow) (param "key" string) (result $unit-result)))
+    (export "[method]store.exists"
+      (func async (param "self" $borrow) (param "key" string) (result $bool-result)))
+    (export "[method]store.get-keys" (func async (param "self" $borrow) (result $listing)))))
+  (import "spin:key-value/key-value@3.0.0" (instance $v3 (type $v3-type)))
+  (alias export $v3 "store" (type $v3-store))
+  (alias export $v3 "error" (type $v3-error))
+  (alias export $v3 "[static]store.open" (func $v3-open))
+  (alias export $v3 "[method]store.get" (func $v3-get))
+  (alias export $v3 "[method]store.set" (func $v3-set))
+  (alias export $v3 "[method]store.delete" (func $v3-delete))
+  (alias export $v3 "[method]store.exists" (func $v3-exists))
+  (alias export $v3 "[method]store.get-keys" (func $v3-get-keys))
+  (type $v3-bytes (list u8))
+  (type $v3-unit-result (result (error $v3-error)))
+  (type $v3-keys (stream string))
+  (type $v3-outcome (future $v3-unit-result))
+  (core func $v3-open-l (canon lower (func $v3-open) (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-get-l (canon lower (func $v3-get) (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-set-l (canon lower (func $v3-set) (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-delete-l (canon lower (func $v3-delete) (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-exists-l (canon lower (func $v3-exists) (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-get-keys-l (canon lower (func $v3-get-keys) (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-drop-store (canon resource.drop $v3-store))
+  (core func $v3-read-keys
+    (canon stream.read $v3-keys async (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-drop-keys (canon stream.drop-readable $v3-keys))
+  (core func $v3-read-outcome
+    (canon future.read $v3-outcome async (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (core func $v3-drop-outcome (canon future.drop-readable $v3-outcome))
+  (core func $v3-set-new (canon waitable-set.new))
+  (core func $v3-join (canon waitable.join))
+  (core func $v3-wait (canon waitable-set.wait (memory (core memory $libc "memory"))))
+  (core func $v3-set-drop (canon waitable-set.drop))
+  (core module $V3Proxy
+    (import "libc" "memory" (memory 1))
+    (import "libc" "realloc" (func $realloc (param i32 i32 i32 i32) (result i32)))
+    (import "kv" "drop-store" (func $drop-store (param i32)))
+    (import "kv" "open" (func $open (param i32 i32 i32)))
+    (import "kv" "get" (func $get (param i32 i32 i32 i32)))
+    (import "kv" "set" (func $set (param i32 i32 i32 i32 i32 i32)))
+    (import "kv" "delete" (func $delete (param i32 i32 i32 i32)))
+    (import "kv" "exists" (func $exists (param i32 i32 i32 i32)))
+    (import "kv" "get-keys" (func $get-keys (param i32 i32)))
+    (import "kv" "read-keys" (func $read-keys (param i32 i32 i32) (result i32)))
+    (import "kv" "drop-keys" (func $drop-keys (param i32)))
+    (import "kv" "read-outcome" (func $read-outcome (param i32 i32) (result i32)))
+    (import "kv" "drop-outcome" (func $drop-outcome (param i32)))
+    (import "kv" "set-new" (func $set-new (result i32)))
+    (import "kv" "join" (func $join (param i32 i32)))
+    (import "kv" "wait" (func $wait (param i32 i32) (result i32)))
+    (import "kv" "set-drop" (func $set-drop (param i32)))
+    ;; The result code of a read that returned `code`: itself, or when it is `blocked` (-1), the code its
+    ;; completion event carries.
+    (func $settle (param $waitable i32) (param $code i32) (result i32)
+      (local $set i32)
+      (if (i32.ne (local.get $code) (i32.const -1)) (then (return (local.get $code))))
+      (local.set $set (call $set-new))
+      (call $join (local.get $waitable) (local.get $set))
+      (drop (call $wait (local.get $set) (i32.const 3000)))
+      (call $join (local.get $waitable) (i32.const 0))
+      (call $set-drop (local.get $set))
+      (if (i32.ne (i32.load (i32.const 3000)) (local.get $waitable)) (then unreachable))
+      (i32.load (i32.const 3004)))
+    (func (export "open") (param i32 i32) (result i32)
+      (call $open (local.get 0) (local.get 1) (i32.const 1024)) (i32.const 1024))
+    (func (export "get") (param i32 i32 i32) (result i32)
+      (call $get (local.get 0) (local.get 1) (local.get 2) (i32.const 1024))
+      (call $drop-store (local.get 0))
+      (i32.const 1024))
+    (func (export "set") (param i32 i32 i32 i32 i32) (result i32)
+      (call $set (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (i32.const 1024))
+      (call $drop-store (local.get 0))
+      (i32.const 1024))
+    (func (export "delete") (param i32 i32 i32) (result i32)
+      (call $delete (local.get 0) (local.get 1) (local.get 2) (i32.const 1024))
+      (call $drop-store (local.get 0))
+      (i32.const 1024))
+    (func (export "exists") (param i32 i32 i32) (result i32)
+      (call $exists (local.get 0) (local.get 1) (local.get 2) (i32.const 1024))
+      (call $drop-store (local.get 0))
+      (i32.const 1024))
+    ;; The result, at 2048: the keys as a list<string> (pointer, length), then option<result<_, error>> at 2056
+    ;; (its case byte; the result's case byte at 2060 and the error variant from 2064).
+    (func (export "list") (param $store i32) (param $room i32) (param $take i32) (result i32)
+      (local $keys i32) (local $outcome i32) (local $buffer i32) (local $total i32) (local $code i32)
+      (local $ended i32) (local $ask i32)
+      (call $get-keys (local.get $store) (i32.const 1024))
+      (call $drop-store (local.get $store))
+      (local.set $keys (i32.load (i32.const 1024)))
+      (local.set $outcome (i32.load (i32.const 1028)))
+      ;; Room for 4096 keys of 8 bytes each (pointer, length).
+      (local.set $buffer (call $realloc (i32.const 0) (i32.const 0) (i32.const 4) (i32.const 32768)))
+      (block $done
+        (loop $read
+          (local.set $ask (local.get $room))
+          (if (i32.gt_u (i32.add (local.get $total) (local.get $ask)) (i32.const 4096))
+            (then (local.set $ask (i32.sub (i32.const 4096) (local.get $total)))))
+          (if (i32.eqz (local.get $ask)) (then unreachable))
+          (local.set $code
+            (call $settle (local.get $keys)
+              (call $read-keys (local.get $keys)
+                (i32.add (local.get $buffer) (i32.mul (local.get $total) (i32.const 8)))
+                (local.get $ask))))
+          (local.set $total (i32.add (local.get $total) (i32.shr_u (local.get $code) (i32.const 4))))
+          (if (i32.eq (i32.and (local.get $code) (i32.const 15)) (i32.const 1))
+            (then (local.set $ended (i32.const 1)) (br $done)))
+          (if (i32.and (i32.ne (local.get $take) (i32.const 0))
+                       (i32.ge_u (local.get $total) (local.get $take)))
+            (then (br $done)))
+          (br $read)))
+      (call $drop-keys (local.get $keys))
+      (i32.store (i32.const 2048) (local.get $buffer))
+      (i32.store (i32.const 2052) (local.get $total))
+      (if (local.get $ended)
+        (then
+          (if (i32.ne
+                (call $settle (local.get $outcome) (call $read-outcome (local.get $outcome) (i32.const 2060)))
+                (i32.const 0))
+            (then unreachable))
+          (i32.store8 (i32.const 2056) (i32.const 1)))
+        (else (i32.store8 (i32.const 2056) (i32.const 0))))
+      (call $drop-outcome (local.get $outcome))
+      (i32.const 2048)))
+  (core instance $v3-proxy (instantiate $V3Proxy
+    (with "libc" (instance $libc))
+    (with "kv" (instance
+      (export "drop-store" (func $v3-drop-store))
+      (export "open" (func $v3-open-l))
+      (export "get" (func $v3-get-l))
+      (export "set" (func $v3-set-l))
+      (export "delete" (func $v3-delete-l))
+      (export "exists" (func $v3-exists-l))
+      (export "get-keys" (func $v3-get-keys-l))
+      (export "read-keys" (func $v3-read-keys))
+      (export "drop-keys" (func $v3-drop-keys))
+      (export "read-outcome" (func $v3-read-outcome))
+      (export "drop-outcome" (func $v3-drop-outcome))
+      (export "set-new" (func $v3-set-new))
+      (export "join" (func $v3-join))
+      (export "wait" (func $v3-wait))
+      (export "set-drop" (func $v3-set-drop))))))
+  (type $v3-own (own $v3-store))
+  (type $v3-borrow (borrow $v3-store))
+  (type $v3-open-result (result $v3-own (error $v3-error)))
+  (type $v3-get-result (result (option $v3-bytes) (error $v3-error)))
+  (type $v3-bool-result (result bool (error $v3-error)))
+  (type $v3-key-list (list string))
+  (type $v3-list-result (tuple $v3-key-list (option $v3-unit-result)))
+  (func (export "v3-open") async (param "label" string) (result $v3-open-result)
+    (canon lift (core func $v3-proxy "open") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (func (export "v3-get") async (param "self" $v3-borrow) (param "key" string) (result $v3-get-result)
+    (canon lift (core func $v3-proxy "get") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (func (export "v3-set") async (param "self" $v3-borrow) (param "key" string) (param "value" $v3-bytes)
+    (result $v3-unit-result)
+    (canon lift (core func $v3-proxy "set") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (func (export "v3-delete") async (param "self" $v3-borrow) (param "key" string) (result $v3-unit-result)
+    (canon lift (core func $v3-proxy "delete") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (func (export "v3-exists") async (param "self" $v3-borrow) (param "key" string) (result $v3-bool-result)
+    (canon lift (core func $v3-proxy "exists") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+  (func (export "v3-list") async (param "self" $v3-borrow) (param "room" u32) (param "take" u32)
+    (result $v3-list-result)
+    (canon lift (core func $v3-proxy "list") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+"#;
+
 /// A component of `fragments` (after [`LIBC`]), compiled for `engine`.
 pub fn component(engine: &Engine, fragments: &[&str]) -> Component {
     let text = format!("(component $C {LIBC} {})", fragments.join("\n"));
@@ -376,6 +573,39 @@ impl Proxy {
             .instantiate(&mut store, component)
             .unwrap_or_else(|e| panic!("the proxy instantiates: {e:?}"));
         Self { store, instance }
+    }
+
+    /// Instantiates `component` with `state` on an async engine, the interfaces linked by `link`.
+    pub async fn new_async(
+        engine: &Engine,
+        component: &Component,
+        state: KeyValueState,
+        link: impl FnOnce(&mut Linker<KeyValueState>),
+    ) -> Self {
+        let mut linker = Linker::new(engine);
+        link(&mut linker);
+        let mut store = Store::new(engine, state);
+        let instance = linker
+            .instantiate_async(&mut store, component)
+            .await
+            .unwrap_or_else(|e| panic!("the proxy instantiates: {e:?}"));
+        Self { store, instance }
+    }
+
+    /// Calls the export `name` with wasmtime's async entry point (needed for v3's async functions).
+    pub async fn call_async(
+        &mut self,
+        name: &str,
+        params: &[Val],
+    ) -> wasmtime::Result<Option<Val>> {
+        let func = self
+            .instance
+            .get_func(&mut self.store, name)
+            .unwrap_or_else(|| panic!("the proxy exports {name}"));
+        let mut results = vec![Val::Bool(false); func.ty(&self.store).results().len()];
+        func.call_async(&mut self.store, params, &mut results)
+            .await?;
+        Ok(results.pop())
     }
 
     /// Calls the export `name`; `None` for a function without a result.
