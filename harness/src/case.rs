@@ -500,6 +500,8 @@ pub struct Group {
 /// A case expanded for one interface version and one profile.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The interface version the case runs for (a step may pin another).
+    pub interface: Interface,
     /// Component ID -> granted labels.
     pub grants: BTreeMap<String, Vec<String>>,
     /// Labels the runtime configuration defines besides "default".
@@ -688,6 +690,7 @@ impl Case {
             steps.push(planned);
         }
         Ok(Plan {
+            interface,
             grants: self.file.app.grants.clone(),
             labels: self.file.app.labels.clone(),
             load: self.file.app.expect_load,

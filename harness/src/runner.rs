@@ -365,7 +365,17 @@ fn judge(plan: &Plan, execution: &Execution) -> (Verdict, String) {
             .then(|| execution.fault.clone())
             .flatten();
         let outcomes = complete(observed, step.ops.len(), fault);
-        let _ = writeln!(transcript, "step {} ({})", n + 1, step.component);
+        if step.interface == plan.interface {
+            let _ = writeln!(transcript, "step {} ({})", n + 1, step.component);
+        } else {
+            let _ = writeln!(
+                transcript,
+                "step {} ({}, through {})",
+                n + 1,
+                step.component,
+                step.interface
+            );
+        }
         render_step(step, &outcomes, &mut transcript);
         for (m, (expected, actual)) in step.expected.iter().zip(&outcomes).enumerate() {
             if !expected.matches(actual) {
