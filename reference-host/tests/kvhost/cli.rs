@@ -1,5 +1,6 @@
-//! The `kvhost` binary: grants, state directory, runtime config file and exit status, with a small command
-//! component written in WAT that opens "default", writes `greeting = hello` and drops the handle.
+//! The `kvhost` binary: grants, state directory, runtime config file and exit status, with small command
+//! components written in WAT that open "default", write `greeting = hello` and close the handle: one through
+//! v2 for most tests, and one through each other interface version.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -71,6 +72,127 @@ const WRITER_WAT: &str = r#"
   (export "wasi:cli/run@0.2.6" (instance $run-instance)))
 "#;
 
+/// The v2 writer's memory module, core module and lifted `run`, shared by the writers of the other versions:
+/// the imports `$open`, `$set` and `$close` differ; what the core code does with them is the same.
+fn writer_core(open_params: &str, set_params: &str) -> String {
+    format!(
+        r#"
+  (core module $Memory
+    (memory (export "memory") 1)
+    (global $next (mut i32) (i32.const 1024))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $ptr i32)
+      (local.set $ptr
+        (i32.and
+          (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
+          (i32.xor (i32.sub (local.get 2) (i32.const 1)) (i32.const -1))))
+      (global.set $next (i32.add (local.get $ptr) (local.get 3)))
+      (local.get $ptr))
+    (data (i32.const 16) "default")
+    (data (i32.const 32) "greeting")
+    (data (i32.const 48) "hello"))
+  (core instance $memory (instantiate $Memory))
+  (core func $open-lowered (canon lower (func $open) (memory (core memory $memory "memory")) (realloc (core func $memory "realloc"))))
+  (core func $set-lowered (canon lower (func $set) (memory (core memory $memory "memory")) (realloc (core func $memory "realloc"))))
+  (core module $Main
+    (import "memory" "memory" (memory 1))
+    (import "kv" "open" (func $open (param {open_params})))
+    (import "kv" "set" (func $set (param {set_params})))
+    (import "kv" "close" (func $close (param i32)))
+    (func (export "run") (result i32)
+      (local $handle i32)
+      (call $open (i32.const 16) (i32.const 7) (i32.const 256))
+      (if (i32.load8_u (i32.const 256)) (then (return (i32.const 1))))
+      (local.set $handle (i32.load (i32.const 260)))
+      (call $set (local.get $handle) (i32.const 32) (i32.const 8) (i32.const 48) (i32.const 5) (i32.const 512))
+      (call $close (local.get $handle))
+      (i32.load8_u (i32.const 512))))
+  (core instance $main (instantiate $Main
+    (with "memory" (instance $memory))
+    (with "kv" (instance
+      (export "open" (func $open-lowered))
+      (export "set" (func $set-lowered))
+      (export "close" (func $close))))))
+  (func $run (result (result)) (canon lift (core func $main "run")))
+  (instance $run-instance (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.6" (instance $run-instance))"#
+    )
+}
+
+/// The writer through v1: the handle is a number, closed with `close`.
+fn v1_writer() -> String {
+    let core = writer_core("i32 i32 i32", "i32 i32 i32 i32 i32 i32");
+    format!(
+        r#"(component
+  (type $kv-type (instance
+    (type $error (variant (case "store-table-full") (case "no-such-store") (case "access-denied")
+                          (case "invalid-store") (case "no-such-key") (case "io" string)))
+    (export "error" (type $error-t (eq $error)))
+    (type $open-result (result u32 (error $error-t)))
+    (type $set-result (result (error $error-t)))
+    (type $bytes (list u8))
+    (export "open" (func (param "name" string) (result $open-result)))
+    (export "set" (func (param "store" u32) (param "key" string) (param "value" $bytes) (result $set-result)))
+    (export "close" (func (param "store" u32)))))
+  (import "fermyon:spin/key-value" (instance $kv (type $kv-type)))
+  (alias export $kv "open" (func $open))
+  (alias export $kv "set" (func $set))
+  (alias export $kv "close" (func $close-func))
+  (core func $close (canon lower (func $close-func)))
+  {core})"#
+    )
+}
+
+/// The writer through wasi:keyvalue: the bucket is a resource, closed by dropping it.
+fn wasi_writer() -> String {
+    let core = writer_core("i32 i32 i32", "i32 i32 i32 i32 i32 i32");
+    format!(
+        r#"(component
+  (type $kv-type (instance
+    (export "bucket" (type $bucket (sub resource)))
+    (type $error (variant (case "no-such-store") (case "access-denied") (case "other" string)))
+    (export "error" (type $error-t (eq $error)))
+    (type $open-result (result (own $bucket) (error $error-t)))
+    (type $set-result (result (error $error-t)))
+    (type $bytes (list u8))
+    (export "open" (func (param "identifier" string) (result $open-result)))
+    (export "[method]bucket.set"
+      (func (param "self" (borrow $bucket)) (param "key" string) (param "value" $bytes) (result $set-result)))))
+  (import "wasi:keyvalue/store@0.2.0-draft2" (instance $kv (type $kv-type)))
+  (alias export $kv "bucket" (type $bucket))
+  (alias export $kv "open" (func $open))
+  (alias export $kv "[method]bucket.set" (func $set))
+  (core func $close (canon resource.drop $bucket))
+  {core})"#
+    )
+}
+
+/// The writer through v3: its synchronous `run` lowers v3's async functions synchronously, which the component
+/// model forbids, so `kvhost run` refuses it.
+fn v3_writer() -> String {
+    let core = writer_core("i32 i32 i32", "i32 i32 i32 i32 i32 i32");
+    format!(
+        r#"(component
+  (type $kv-type (instance
+    (export "store" (type $store (sub resource)))
+    (type $error (variant (case "store-table-full") (case "no-such-store") (case "access-denied")
+                          (case "other" string)))
+    (export "error" (type $error-t (eq $error)))
+    (type $open-result (result (own $store) (error $error-t)))
+    (type $set-result (result (error $error-t)))
+    (type $bytes (list u8))
+    (export "[static]store.open" (func async (param "label" string) (result $open-result)))
+    (export "[method]store.set"
+      (func async (param "self" (borrow $store)) (param "key" string) (param "value" $bytes) (result $set-result)))))
+  (import "spin:key-value/key-value@3.0.0" (instance $kv (type $kv-type)))
+  (alias export $kv "store" (type $store))
+  (alias export $kv "[static]store.open" (func $open))
+  (alias export $kv "[method]store.set" (func $set))
+  (core func $close (canon resource.drop $store))
+  {core})"#
+    )
+}
+
 /// A temporary directory holding `writer.wasm`.
 struct Workspace {
     dir: tempfile::TempDir,
@@ -78,8 +200,13 @@ struct Workspace {
 
 impl Workspace {
     fn new() -> Self {
+        Self::with_writer(WRITER_WAT)
+    }
+
+    /// A workspace whose `writer.wasm` is the component `wat`.
+    fn with_writer(wat: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let component = wat::parse_str(WRITER_WAT).expect("the writer component's WAT is valid");
+        let component = wat::parse_str(wat).expect("the writer component's WAT is valid");
         std::fs::write(dir.path().join("writer.wasm"), component).unwrap();
         Self { dir }
     }
@@ -228,4 +355,44 @@ fn a_component_that_is_not_a_command_is_refused_with_a_clear_error() {
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(message.contains("could not instantiate"), "{message}");
+}
+
+#[test]
+fn a_command_writes_through_v1_and_wasi_keyvalue_too() {
+    for (version, wat) in [("v1", v1_writer()), ("wasi", wasi_writer())] {
+        let workspace = Workspace::with_writer(&wat);
+        let output = workspace.kvhost(&["--grant", "default", "--state-dir", "state"]);
+        assert!(output.status.success(), "{version}: {}", stderr(&output));
+        assert_eq!(
+            greeting_in(&workspace.path("state/sqlite_key_value.db")),
+            Some(b"hello".to_vec()),
+            "{version}"
+        );
+        let denied = workspace.kvhost(&["--state-dir", "denied"]);
+        assert_eq!(
+            denied.status.code(),
+            Some(1),
+            "{version}: {}",
+            stderr(&denied)
+        );
+    }
+}
+
+/// A command's `run` is synchronous and may not call v3's async functions, so the binary does not link v3 and
+/// refuses such a command before it runs, saying why.
+#[test]
+fn a_command_importing_v3_is_refused_at_instantiation_naming_the_reason() {
+    let workspace = Workspace::with_writer(&v3_writer());
+    let output = workspace.kvhost(&["--grant", "default", "--memory"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("could not instantiate"), "{message}");
+    assert!(
+        message.contains("a command cannot use the async spin:key-value@3.0.0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("spin:key-value/key-value@3.0.0"),
+        "{message}"
+    );
 }
