@@ -5,6 +5,7 @@ mod app;
 mod backends;
 mod cli;
 mod config;
+mod drivers;
 mod guest;
 mod limits;
 mod proxy;
