@@ -96,6 +96,6 @@ impl wit::Host for KeyValueState {
 
     /// [HANDLE-V1-CLOSE]: closing a handle that is not open does nothing.
     fn close(&mut self, store: u32) {
-        self.close(store);
+        KeyValueState::close(self, store);
     }
 }
