@@ -493,8 +493,11 @@ pub struct Group {
     pub len: usize,
     /// The entry as a transcript shows it when repeated (`set[0] "k{i}" = "v{i}"`).
     pub text: String,
-    /// Its expectation as a transcript shows it when repeated (`value "v{i}"`).
+    /// Its expectation as a transcript shows it when matched: for a repeated entry (`value "v{i}"`), and for
+    /// an answer the profile chooses (`invalid handle, answered as declared`).
     pub expect_text: String,
+    /// Whether the expectation is a choice the profile declares, so a match is shown as `expect_text`.
+    pub declared: bool,
 }
 
 /// A case expanded for one interface version and one profile.
@@ -864,8 +867,12 @@ fn expand_entry(
         start,
         len: count as usize,
         text: describe_entry(entry, base_slot, profile),
+        declared: matches!(entry.expect, ExpectEntry::InvalidHandle),
         expect_text: match (&entry.expect, step.expected.get(start)) {
             (ExpectEntry::Value(v), _) => format!("value {}", v.describe(profile, None)),
+            // The profile decides between two conforming answers; the transcript, shared by every profile,
+            // says only that the declared one came.
+            (ExpectEntry::InvalidHandle, _) => "invalid handle, answered as declared".to_string(),
             (_, Some(first)) => first.to_string(),
             (_, None) => String::new(),
         },

@@ -81,14 +81,16 @@ impl ReferenceHost {
     }
 
     /// The reference host with no limits and no bound, like Spin's own defaults, so it must accept
-    /// everything; it takes the other conforming answer to an undefined label (`no-such-store` at open), so
-    /// that between its two profiles the reference host exercises both branches of every ALLOWED choice.
+    /// everything; it takes the other conforming answer to an undefined label (`no-such-store` at open) and to
+    /// a v1 handle that is not open (a trap, as Spin does), so that between its two profiles the reference host
+    /// exercises both branches of every ALLOWED choice.
     pub fn unbounded_profile() -> Profile {
         Profile {
             name: "unbounded".into(),
             limits: Limits::default(),
             open_stores: None,
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
+            v1_invalid_handle: InvalidHandle::Trap,
             ..Self::sip010_profile()
         }
     }
@@ -129,6 +131,13 @@ impl ReferenceHost {
 
     fn limits(&self) -> kvhost::limits::Limits {
         kvhost_limits(&self.profile)
+    }
+
+    fn v1_invalid_handle(&self) -> kvhost::v1::V1InvalidHandle {
+        match self.profile.v1_invalid_handle {
+            InvalidHandle::Error => kvhost::v1::V1InvalidHandle::Error,
+            InvalidHandle::Trap => kvhost::v1::V1InvalidHandle::Trap,
+        }
     }
 
     fn open_bound(&self) -> Option<u32> {
@@ -186,6 +195,7 @@ impl HostUnderTest for ReferenceHost {
                 config.base_dir = app.dir.to_path_buf();
                 config.limits = self.limits();
                 config.max_open_stores = self.open_bound();
+                config.v1_invalid_handle = self.v1_invalid_handle();
                 config.undefined_labels = match self.profile.unconfigured_label {
                     UnconfiguredLabel::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
                     UnconfiguredLabel::NoSuchStore => kvhost::UndefinedLabels::NoSuchStore,
@@ -227,11 +237,10 @@ impl HostUnderTest for ReferenceHost {
                 let granted = grants
                     .get(component)
                     .with_context(|| format!("the application has no component {component:?}"))?;
-                Ok(KeyValueState::new(
-                    manager.clone(),
-                    granted.clone(),
-                    self.open_bound(),
-                ))
+                Ok(
+                    KeyValueState::new(manager.clone(), granted.clone(), self.open_bound())
+                        .with_v1_invalid_handle(self.v1_invalid_handle()),
+                )
             }
         }
     }

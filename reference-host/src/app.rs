@@ -55,6 +55,8 @@ pub struct HostConfig {
     /// [`DEFAULT_WASI_PAGE_SIZE`], 100. A listing of more keys than this is paged with cursors (see
     /// [`crate::wasi_keyvalue`]).
     pub wasi_page_size: NonZeroUsize,
+    /// How v1 answers a handle that is not open ([HANDLE-V1-INVALID]): `invalid-store` (the default) or a trap.
+    pub v1_invalid_handle: crate::v1::V1InvalidHandle,
 }
 
 /// The two conforming answers to a granted label that no runtime config defines ([OPEN-UNCONFIGURED]).
@@ -79,6 +81,7 @@ impl HostConfig {
             max_open_stores: None,
             undefined_labels: UndefinedLabels::RefuseLoad,
             wasi_page_size: DEFAULT_WASI_PAGE_SIZE,
+            v1_invalid_handle: crate::v1::V1InvalidHandle::Error,
         }
     }
 
@@ -140,6 +143,7 @@ pub struct Application {
     stores: Arc<DelegatingStoreManager>,
     max_open_stores: Option<u32>,
     wasi_page_size: NonZeroUsize,
+    v1_invalid_handle: crate::v1::V1InvalidHandle,
 }
 
 impl Application {
@@ -190,6 +194,7 @@ impl Application {
             stores: Arc::new(stores),
             max_open_stores: config.max_open_stores,
             wasi_page_size: config.wasi_page_size,
+            v1_invalid_handle: config.v1_invalid_handle,
         })
     }
 
@@ -211,7 +216,8 @@ impl Application {
             Arc::clone(grants),
             self.max_open_stores,
         )
-        .with_wasi_page_size(self.wasi_page_size))
+        .with_wasi_page_size(self.wasi_page_size)
+        .with_v1_invalid_handle(self.v1_invalid_handle))
     }
 
     /// The components this application was loaded with.

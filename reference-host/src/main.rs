@@ -130,6 +130,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         max_open_stores: args.max_open_stores,
         undefined_labels: kvhost::UndefinedLabels::RefuseLoad,
         wasi_page_size: kvhost::DEFAULT_WASI_PAGE_SIZE,
+        v1_invalid_handle: kvhost::v1::V1InvalidHandle::Error,
     };
     let grants = BTreeMap::from([(component_id.clone(), args.grants.clone())]);
     let app = Application::load(config, grants).context("could not load the application")?;

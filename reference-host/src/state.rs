@@ -29,6 +29,7 @@ pub struct KeyValueState {
     swaps: HashMap<u32, PendingSwap>,
     next_swap: u32,
     wasi_page_size: NonZeroUsize,
+    v1_invalid_handle: crate::v1::V1InvalidHandle,
 }
 
 /// One open handle: the store it reaches and the label it was opened with.
@@ -79,7 +80,20 @@ impl KeyValueState {
             swaps: HashMap::new(),
             next_swap: 1,
             wasi_page_size: DEFAULT_WASI_PAGE_SIZE,
+            v1_invalid_handle: crate::v1::V1InvalidHandle::Error,
         }
+    }
+
+    /// This state answering a v1 handle that is not open as `answer` says ([HANDLE-V1-INVALID]; the default is
+    /// `invalid-store`).
+    pub fn with_v1_invalid_handle(mut self, answer: crate::v1::V1InvalidHandle) -> Self {
+        self.v1_invalid_handle = answer;
+        self
+    }
+
+    /// How this state answers a v1 handle that is not open.
+    pub fn v1_invalid_handle(&self) -> crate::v1::V1InvalidHandle {
+        self.v1_invalid_handle
     }
 
     /// This state with pages of `page_size` keys for wasi:keyvalue `list-keys` (the default is

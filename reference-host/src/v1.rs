@@ -2,10 +2,10 @@
 //! [`KeyValueState`].
 //!
 //! The guest's `store` is the handle number itself. A number this instance does not have open (never opened, or
-//! closed) is a guest error here, not a trap: [HANDLE-V1-INVALID] allows either, and kvhost declares
-//! `invalid-store`, which is what the v1 interface text promises (Spin traps since its 2.0 redesign). `close` of
-//! such a number does nothing ([HANDLE-V1-CLOSE]). Handle numbers are never reused, so a closed number stays
-//! invalid for the life of the instance.
+//! closed) is [HANDLE-V1-INVALID], which allows two answers: by default kvhost returns `invalid-store`, what the
+//! v1 interface text promises; configured with [`V1InvalidHandle::Trap`] it traps, as Spin does since its 2.0
+//! redesign. `close` of such a number does nothing either way ([HANDLE-V1-CLOSE]). Handle numbers are never
+//! reused, so a closed number stays invalid for the life of the instance.
 
 use std::sync::Arc;
 
@@ -20,7 +20,36 @@ mod bindings {
         inline: "package kvhost:bindings; world v1 { import fermyon:spin/key-value; }",
         path: "../wit/deps/fermyon-spin-v1",
         world: "kvhost:bindings/v1",
+        imports: { default: trappable },
+        trappable_error_type: {
+            "fermyon:spin/key-value.error" => super::V1Error,
+        },
     });
+}
+
+/// What kvhost does with a v1 handle that is not open ([HANDLE-V1-INVALID]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum V1InvalidHandle {
+    /// Return `invalid-store` (the v1 interface text).
+    #[default]
+    Error,
+    /// Trap (what Spin does).
+    Trap,
+}
+
+/// A v1 failure: the guest-visible error, or a trap.
+pub struct V1Error(Result<WitError, wasmtime::Error>);
+
+impl From<WitError> for V1Error {
+    fn from(error: WitError) -> Self {
+        V1Error(Ok(error))
+    }
+}
+
+impl From<backend::Error> for V1Error {
+    fn from(error: backend::Error) -> Self {
+        V1Error(Ok(error.into()))
+    }
 }
 
 use bindings::fermyon::spin::key_value::{self as wit, Error as WitError};
@@ -62,40 +91,55 @@ impl From<backend::Error> for WitError {
 }
 
 impl KeyValueState {
-    /// The store behind a v1 handle, or `invalid-store` when this instance does not have it open.
-    fn v1_store(&self, handle: u32) -> Result<Arc<dyn Store>, WitError> {
-        self.store(handle).cloned().ok_or(WitError::InvalidStore)
+    /// The store behind a v1 handle; for a handle this instance does not have open, `invalid-store` or a trap, as
+    /// configured ([HANDLE-V1-INVALID]).
+    fn v1_store(&self, handle: u32) -> Result<Arc<dyn Store>, V1Error> {
+        match (self.store(handle), self.v1_invalid_handle()) {
+            (Some(store), _) => Ok(Arc::clone(store)),
+            (None, V1InvalidHandle::Error) => Err(WitError::InvalidStore.into()),
+            (None, V1InvalidHandle::Trap) => Err(V1Error(Err(wasmtime::format_err!(
+                "key-value store handle {handle} is not open in this instance"
+            )))),
+        }
     }
 }
 
 impl wit::Host for KeyValueState {
-    fn open(&mut self, name: String) -> Result<u32, WitError> {
+    fn convert_error(&mut self, error: V1Error) -> wasmtime::Result<WitError> {
+        error.0
+    }
+
+    fn open(&mut self, name: String) -> Result<u32, V1Error> {
         Ok(KeyValueState::open(self, &name)?)
     }
 
     /// [GET-MISSING]: v1 has no `option`, so a missing key is the `no-such-key` error.
-    fn get(&mut self, store: u32, key: String) -> Result<Vec<u8>, WitError> {
-        self.v1_store(store)?.get(&key)?.ok_or(WitError::NoSuchKey)
+    fn get(&mut self, store: u32, key: String) -> Result<Vec<u8>, V1Error> {
+        self.v1_store(store)?
+            .get(&key)?
+            .ok_or_else(|| WitError::NoSuchKey.into())
     }
 
-    fn set(&mut self, store: u32, key: String, value: Vec<u8>) -> Result<(), WitError> {
+    fn set(&mut self, store: u32, key: String, value: Vec<u8>) -> Result<(), V1Error> {
         Ok(self.v1_store(store)?.set(&key, &value)?)
     }
 
-    fn delete(&mut self, store: u32, key: String) -> Result<(), WitError> {
+    fn delete(&mut self, store: u32, key: String) -> Result<(), V1Error> {
         Ok(self.v1_store(store)?.delete(&key)?)
     }
 
-    fn exists(&mut self, store: u32, key: String) -> Result<bool, WitError> {
+    fn exists(&mut self, store: u32, key: String) -> Result<bool, V1Error> {
         Ok(self.v1_store(store)?.exists(&key)?)
     }
 
-    fn get_keys(&mut self, store: u32) -> Result<Vec<String>, WitError> {
+    fn get_keys(&mut self, store: u32) -> Result<Vec<String>, V1Error> {
         Ok(self.v1_store(store)?.get_keys()?)
     }
 
-    /// [HANDLE-V1-CLOSE]: closing a handle that is not open does nothing.
-    fn close(&mut self, store: u32) {
+    /// [HANDLE-V1-CLOSE]: closing a handle that is not open does nothing, whatever the configured answer to
+    /// using one.
+    fn close(&mut self, store: u32) -> wasmtime::Result<()> {
         KeyValueState::close(self, store);
+        Ok(())
     }
 }
