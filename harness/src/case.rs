@@ -1002,6 +1002,13 @@ fn describe_entry(entry: &OpEntry, slot: u64, profile: &Profile) -> String {
 ///
 /// Refuses an empty directory: a suite that finds no case must not report success.
 pub fn load_dir(dir: &Path, catalogue: &Catalogue) -> Result<Vec<Case>, Vec<CaseError>> {
+    if !dir.is_dir() {
+        return Err(vec![CaseError {
+            path: dir.to_path_buf(),
+            message: "no such directory: point --cases at a directory of case files (kvconf's own are in harness/cases)"
+                .into(),
+        }]);
+    }
     let mut cases = Vec::new();
     let mut errors = Vec::new();
     let walk = walkdir::WalkDir::new(dir).sort_by_file_name();

@@ -111,7 +111,7 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Vec<Case>> {
     case::load_dir(dir, Catalogue::builtin()).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         anyhow::anyhow!(
-            "{} case file(s) are invalid:\n{}",
+            "cannot load the cases ({} problem(s)):\n{}",
             errors.len(),
             list.join("\n")
         )
