@@ -8,7 +8,7 @@ use kvconf::host::HostUnderTest;
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{CaseResult, Runner, Verdict};
-use kvconf_workspace::{Fault, TrappingHost, faulty_host};
+use kvconf_workspace::{Fault, TrappingHost, faulty_host, future_lies_host};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -184,4 +184,74 @@ fn a_wasi_host_that_panics_in_increment_fails_those_cases_and_the_run_goes_on() 
             .any(|r| matches!(&r.verdict, Verdict::Fail(d) if d.contains("panicked")))
     );
     assert!(passed(&results) > 0);
+}
+
+/// A failing case's detail (empty for any other verdict).
+fn detail(result: &CaseResult) -> &str {
+    match &result.verdict {
+        Verdict::Fail(detail) => detail,
+        _ => "",
+    }
+}
+
+/// What the host answered at each mismatched operation of a failing case, as its detail shows it.
+fn actuals(result: &CaseResult) -> Vec<&str> {
+    detail(result)
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("actual:"))
+        .map(str::trim)
+        .collect()
+}
+
+#[test]
+fn a_v3_host_whose_future_says_ok_after_a_failed_listing_fails_a_keys_v3_stream_case() {
+    // The backend fails every listing after its first page; the lying host ends the stream there, as it
+    // should, but resolves the future `ok`, so the guest sees a short listing reported as complete.
+    let lying = run_on(future_lies_host(), Interface::V3, TIMEOUT);
+    let lying_failures = failed(&lying);
+    let stream_failures: Vec<&CaseResult> = lying_failures
+        .iter()
+        .copied()
+        .filter(|r| r.statements.iter().any(|s| s == "KEYS-V3-STREAM"))
+        .collect();
+    assert!(
+        !stream_failures.is_empty(),
+        "the lying future fails no KEYS-V3-STREAM case; the cases failing are only [{}]",
+        names(&lying_failures)
+    );
+    assert!(
+        passed(&lying) > 0,
+        "the lying host failed every v3 case: the fault is not isolated"
+    );
+    for f in &stream_failures {
+        let actual = actuals(f);
+        assert!(
+            actual.iter().any(|a| a.starts_with("keys "))
+                && !actual.iter().any(|a| a.starts_with("error")),
+            "{} should fail on a short listing reported as complete, not an error:\n{}",
+            f.id,
+            detail(f)
+        );
+    }
+
+    // The same backend under kvhost's honest binding fails the same cases, but on the error the future
+    // carries: so the lying host's failures above are the lie caught, not only the backend's failure.
+    let honest = run_on(
+        faulty_host(Fault::ListingFailsAfterFirstPage),
+        Interface::V3,
+        TIMEOUT,
+    );
+    assert!(passed(&honest) > 0);
+    for f in &stream_failures {
+        let same = honest
+            .iter()
+            .find(|r| r.id == f.id)
+            .unwrap_or_else(|| panic!("the honest run has no case {}", f.id));
+        assert!(
+            actuals(same).iter().any(|a| a.starts_with("error other")),
+            "under the honest binding {} should fail on the listing's error:\n{:?}",
+            f.id,
+            same.verdict
+        );
+    }
 }

@@ -11,10 +11,17 @@ use kvconf::profile::Profile;
 use kvconf::reference::{ReferenceApp, ReferenceHost, kvhost_limits};
 use kvhost::limits::{LimitedStore, Limits};
 use kvhost::memory::MemoryStores;
+use kvhost::v3::{StoreHandle, V3_PAGE_SIZE};
 use kvhost::{Error, KeyValueState, Store, StoreManager};
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use wasmtime::component::{ComponentType, Linker, Lower, ResourceAny};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{
+    ComponentType, Destination, FutureProducer, FutureReader, HasSelf, Lift, Linker, Lower,
+    Resource, ResourceAny, StreamProducer, StreamReader, StreamResult, VecBuffer,
+};
 
 /// One deliberate fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +51,9 @@ pub enum Fault {
     PagesRepeatTheirFirstKey,
     /// Listing a page of keys panics: under v3, inside the host's stream of keys.
     ListingPanics,
+    /// Listing fails after the first page: every page but the first is `Error::Other`. Not a fault in itself
+    /// (a backend may fail); served by [`FutureLiesHost`], whose v3 key future reports `ok` anyway.
+    ListingFailsAfterFirstPage,
     /// `exists` panics (a host panic).
     ExistsPanics,
     /// `exists` never returns (a hung host).
@@ -223,6 +233,13 @@ impl Store for FaultyStore {
         if self.fault == Fault::ListingPanics {
             panic!("deliberate panic while listing keys after {after:?}");
         }
+        if self.fault == Fault::ListingFailsAfterFirstPage
+            && let Some(after) = after
+        {
+            return Err(Error::Other(format!(
+                "deliberate failure listing keys after {after:?}"
+            )));
+        }
         if self.fault == Fault::PagesRepeatTheirFirstKey
             && let Some(after) = after
         {
@@ -331,8 +348,8 @@ impl Store for LeakyLimit {
 #[derive(Clone)]
 pub struct TrappingHost(pub ReferenceHost);
 
-/// The v2 error variant, so the replacement function has the interface's exact type.
-#[derive(ComponentType, Lower)]
+/// The v2 (and v3) error variant, so a replacement function has the interface's exact type.
+#[derive(ComponentType, Lower, Lift)]
 #[component(variant)]
 pub enum WitError {
     /// `store-table-full`.
@@ -383,6 +400,183 @@ impl HostUnderTest for TrappingHost {
                 ))
             },
         )?;
+        linker.allow_shadowing(false);
+        Ok(())
+    }
+
+    fn load(&self, app: &AppSpec<'_>) -> Result<ReferenceApp> {
+        self.0.load(app)
+    }
+
+    fn instance_data(&self, app: &ReferenceApp, component: &str) -> Result<KeyValueState> {
+        self.0.instance_data(app, component)
+    }
+}
+
+/// A whole v3 host whose `get-keys` future lies: when the backend fails part-way through a listing, the stream of
+/// keys ends early (as it should) but the future resolves `ok` instead of to the error, so the guest takes a short
+/// listing for a complete one. The reference host with that one linker function replaced; pair it with
+/// [`Fault::ListingFailsAfterFirstPage`] (see [`future_lies_host`]).
+#[derive(Clone)]
+pub struct FutureLiesHost(pub ReferenceHost);
+
+/// The lying host over a backend whose listing fails after its first page.
+pub fn future_lies_host() -> FutureLiesHost {
+    FutureLiesHost(faulty_host(Fault::ListingFailsAfterFirstPage).named("future-lies"))
+}
+
+/// The outcome of one lying key listing, shared by the stream that ends it and the future that reports it.
+#[derive(Default)]
+struct LyingOutcome {
+    ended: bool,
+    waker: Option<Waker>,
+}
+
+type SharedOutcome = Arc<Mutex<LyingOutcome>>;
+
+/// Ends the listing, whatever happened to it: the lie is that the future always says `ok`.
+fn end_listing(outcome: &SharedOutcome) {
+    let mut outcome = outcome.lock().unwrap_or_else(|e| e.into_inner());
+    outcome.ended = true;
+    if let Some(waker) = outcome.waker.take() {
+        waker.wake();
+    }
+}
+
+/// The write end of the lying host's key stream: one [`Store::list_keys`] call per read, as kvhost pages.
+struct LyingKeyStream {
+    store: Arc<dyn Store>,
+    after: Option<String>,
+    outcome: SharedOutcome,
+}
+
+impl<D> StreamProducer<D> for LyingKeyStream {
+    type Item = String;
+    type Buffer = VecBuffer<String>;
+
+    fn poll_produce<'a>(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        mut store: StoreContextMut<'a, D>,
+        mut destination: Destination<'a, Self::Item, Self::Buffer>,
+        _finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let this = self.get_mut();
+        let room = destination
+            .remaining(&mut store)
+            .unwrap_or(V3_PAGE_SIZE.get());
+        if room == 0 {
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        let limit = room.min(V3_PAGE_SIZE.get());
+        match this.store.list_keys(this.after.as_deref(), limit) {
+            Ok(keys) => {
+                let last = keys.len() < limit;
+                if let Some(key) = keys.last() {
+                    this.after = Some(key.clone());
+                }
+                destination.set_buffer(keys.into());
+                if last {
+                    end_listing(&this.outcome);
+                    return Poll::Ready(Ok(StreamResult::Dropped));
+                }
+                Poll::Ready(Ok(StreamResult::Completed))
+            }
+            Err(_) => {
+                // The fault: the stream ends early, as it should, but the error is dropped here.
+                end_listing(&this.outcome);
+                Poll::Ready(Ok(StreamResult::Dropped))
+            }
+        }
+    }
+}
+
+impl Drop for LyingKeyStream {
+    fn drop(&mut self) {
+        end_listing(&self.outcome);
+    }
+}
+
+/// The write end of the lying host's key future: `ok` once the stream has ended, however it ended.
+struct LyingKeyFuture(SharedOutcome);
+
+impl<D> FutureProducer<D> for LyingKeyFuture {
+    type Item = Result<(), WitError>;
+
+    fn poll_produce(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        _: StoreContextMut<D>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<Option<Self::Item>>> {
+        let mut outcome = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if outcome.ended {
+            Poll::Ready(Ok(Some(Ok(()))))
+        } else if finish {
+            Poll::Ready(Ok(None))
+        } else {
+            outcome.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// What v3 `get-keys` returns.
+type KeysV3 = (StreamReader<String>, FutureReader<Result<(), WitError>>);
+
+impl HostUnderTest for FutureLiesHost {
+    type Data = KeyValueState;
+    type App = ReferenceApp;
+
+    fn backend(&self) -> &str {
+        self.0.backend()
+    }
+
+    fn profile(&self) -> &Profile {
+        self.0.profile()
+    }
+
+    fn add_to_linker<T: Send + 'static>(
+        &self,
+        interface: Interface,
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut KeyValueState,
+    ) -> Result<()> {
+        self.0.add_to_linker(interface, linker, get)?;
+        // The fault is in the v3 binding only.
+        if interface != Interface::V3 {
+            return Ok(());
+        }
+        linker.allow_shadowing(true);
+        linker
+            .instance(interface.wit_name())?
+            .func_wrap_concurrent(
+                "[method]store.get-keys",
+                move |accessor, (handle,): (Resource<StoreHandle>,)| {
+                    Box::pin(async move {
+                        let accessor = accessor.with_getter::<HasSelf<KeyValueState>>(get);
+                        let keys = accessor.with(|mut access| -> wasmtime::Result<KeysV3> {
+                            let store =
+                                access.get().store(handle.rep()).cloned().ok_or_else(|| {
+                                    wasmtime::format_err!(
+                                        "key-value store handle {} is not open in this instance",
+                                        handle.rep()
+                                    )
+                                })?;
+                            let outcome = SharedOutcome::default();
+                            let stream = LyingKeyStream {
+                                store,
+                                after: None,
+                                outcome: outcome.clone(),
+                            };
+                            let stream = StreamReader::new(&mut access, stream)?;
+                            let future = FutureReader::new(&mut access, LyingKeyFuture(outcome))?;
+                            Ok((stream, future))
+                        })?;
+                        Ok((keys,))
+                    })
+                },
+            )?;
         linker.allow_shadowing(false);
         Ok(())
     }
