@@ -242,7 +242,8 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nresult: {}. {} passed, {} failed, {} skipped",
+            // The last line is the plain summary CI dashboards read: `word: N passed, N failed, N skipped`.
+            "\nresult: {}\nkvconf: {} passed, {} failed, {} skipped",
             if self.passed() { "ok" } else { "FAILED" },
             self.summary.passed,
             self.summary.failed,
