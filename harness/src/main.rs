@@ -135,7 +135,13 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     if backends.is_empty() {
         backends.push(Backend::Sqlite);
     }
-    backends.dedup();
+    // `--backend all --backend memory` runs memory once.
+    let mut seen = Vec::new();
+    backends.retain(|b| {
+        let first = !seen.contains(b);
+        seen.push(*b);
+        first
+    });
     let mut interfaces: Vec<Interface> = args
         .interfaces
         .iter()

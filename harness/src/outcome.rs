@@ -334,7 +334,6 @@ impl Expected {
                 }
                 parts.join("; ")
             }
-            _ if self.matches(actual) => String::new(),
             _ => String::new(),
         }
     }

@@ -149,27 +149,16 @@ impl StoreManager for FaultyManager {
         } else {
             label
         };
-        let raw: Arc<dyn Store> = self.inner.store(label);
-        let store: Arc<dyn Store> = if self.fault == Fault::RefusedWriteStillWrites {
-            // The value limit is this faulty store's own; the rest stays with the correct wrapper.
-            let value_limit = self.limits.max_value_bytes.unwrap_or(usize::MAX);
-            let others = Limits {
-                max_value_bytes: None,
-                ..self.limits
-            };
-            Arc::new(LimitedStore::new(
-                Arc::new(LeakyLimit {
-                    inner: raw,
-                    value_limit,
-                }),
-                others,
-            ))
-        } else {
-            Arc::new(LimitedStore::new(raw, self.limits))
-        };
+        let mut limits = self.limits;
+        let mut leaky_value_limit = None;
+        if self.fault == Fault::RefusedWriteStillWrites {
+            // The value limit is the faulty store's own; the rest stays with the correct wrapper.
+            leaky_value_limit = limits.max_value_bytes.take();
+        }
         Ok(Arc::new(FaultyStore {
-            inner: store,
+            inner: Arc::new(LimitedStore::new(self.inner.store(label), limits)),
             fault: self.fault,
+            leaky_value_limit,
         }))
     }
 
@@ -181,6 +170,8 @@ impl StoreManager for FaultyManager {
 struct FaultyStore {
     inner: Arc<dyn Store>,
     fault: Fault,
+    /// With [`Fault::RefusedWriteStillWrites`]: the value limit this store enforces, badly.
+    leaky_value_limit: Option<usize>,
 }
 
 impl Store for FaultyStore {
@@ -193,6 +184,13 @@ impl Store for FaultyStore {
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        if let Some(limit) = self.leaky_value_limit
+            && value.len() > limit
+        {
+            // The fault: the refusal comes after the first `limit` bytes were written.
+            self.inner.set(key, &value[..limit])?;
+            return Err(Error::Other("value too large".into()));
+        }
         if self.fault == Fault::OverwriteKeepsStaleBytes
             && let Some(mut old) = self.inner.get(key)?
             && old.len() > value.len()
@@ -280,60 +278,6 @@ impl Store for FaultyStore {
             entries.retain(|(_, value)| value.is_some());
         }
         Ok(entries)
-    }
-    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
-        self.inner.set_many(entries)
-    }
-    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
-        self.inner.delete_many(keys)
-    }
-}
-
-/// Refuses a value past the limit, but only after writing its first `limit` bytes.
-struct LeakyLimit {
-    inner: Arc<dyn Store>,
-    value_limit: usize,
-}
-
-impl Store for LeakyLimit {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.inner.get(key)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
-        if value.len() > self.value_limit {
-            self.inner.set(key, &value[..self.value_limit])?;
-            return Err(Error::Other("value too large".into()));
-        }
-        self.inner.set(key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), Error> {
-        self.inner.delete(key)
-    }
-    fn exists(&self, key: &str) -> Result<bool, Error> {
-        self.inner.exists(key)
-    }
-    fn get_keys(&self) -> Result<Vec<String>, Error> {
-        self.inner.get_keys()
-    }
-
-    // The methods the wasi:keyvalue and v3 interfaces added reach the inner store unchanged: the fault above is
-    // this store's only one.
-    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
-        self.inner.list_keys(after, limit)
-    }
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
-        self.inner.increment(key, delta)
-    }
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<bool, Error> {
-        self.inner.compare_and_swap(key, expected, new)
-    }
-    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, Error> {
-        self.inner.get_many(keys)
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
         self.inner.set_many(entries)
