@@ -8,7 +8,7 @@ use kvconf::host::HostUnderTest;
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{CaseResult, Runner, Verdict};
-use kvconf_workspace::{Fault, TrappingHost, faulty_host, future_lies_host};
+use kvconf_workspace::{Fault, faulty_host, future_lies_host, trapping_host};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -150,11 +150,7 @@ fn a_host_that_panics_fails_those_cases_and_the_run_goes_on() {
 
 #[test]
 fn a_host_that_traps_fails_those_cases_and_the_run_goes_on() {
-    let host = TrappingHost(ReferenceHost::new(
-        Backend::Memory,
-        ReferenceHost::sip010_profile(),
-    ));
-    let results = run_suite(host, TIMEOUT);
+    let results = run_suite(trapping_host(), TIMEOUT);
     assert_fails_some_with(&results, "deliberate host fault in exists");
 }
 

@@ -8,19 +8,21 @@ use anyhow::Result;
 use kvconf::host::{AppSpec, HostUnderTest};
 use kvconf::interface::Interface;
 use kvconf::profile::Profile;
-use kvconf::reference::{ReferenceApp, ReferenceHost, kvhost_limits};
+use kvconf::reference::{Backend, ReferenceApp, ReferenceHost, kvhost_limits};
 use kvhost::limits::{LimitedStore, Limits};
 use kvhost::memory::MemoryStores;
 use kvhost::v3::{StoreHandle, V3_PAGE_SIZE};
 use kvhost::{Error, KeyValueState, Store, StoreManager};
 use std::collections::BTreeSet;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use wasmtime::StoreContextMut;
 use wasmtime::component::{
-    ComponentType, Destination, FutureProducer, FutureReader, HasSelf, Lift, Linker, Lower,
-    Resource, ResourceAny, StreamProducer, StreamReader, StreamResult, VecBuffer,
+    ComponentType, Destination, FutureProducer, FutureReader, HasSelf, Lift, Linker,
+    LinkerInstance, Lower, Resource, ResourceAny, StreamProducer, StreamReader, StreamResult,
+    VecBuffer,
 };
 
 /// One deliberate fault.
@@ -287,10 +289,104 @@ impl Store for FaultyStore {
     }
 }
 
-/// A whole host whose v2 `exists` traps: the reference host with that one linker function replaced by one that
-/// returns a host error, as a buggy embedding might.
-#[derive(Clone)]
-pub struct TrappingHost(pub ReferenceHost);
+/// One function of one interface's binding, replaced by a faulty one: the fault of a [`ShadowedHost`].
+pub trait Shadow: Send + Sync + 'static {
+    /// The interface whose binding has the fault.
+    const INTERFACE: Interface;
+    /// Redefines the faulty function in that interface's linker instance.
+    fn shadow<T: Send + 'static>(
+        instance: &mut LinkerInstance<'_, T>,
+        get: fn(&mut T) -> &mut KeyValueState,
+    ) -> Result<()>;
+}
+
+/// The reference host with one function of one interface's binding replaced (a fault no backend can make), as
+/// a buggy embedding might have it; every other interface is linked as usual.
+pub struct ShadowedHost<S> {
+    host: ReferenceHost,
+    fault: PhantomData<fn() -> S>,
+}
+
+impl<S: Shadow> ShadowedHost<S> {
+    /// `host` with the fault `S`.
+    pub fn new(host: ReferenceHost) -> Self {
+        ShadowedHost {
+            host,
+            fault: PhantomData,
+        }
+    }
+}
+
+impl<S: Shadow> HostUnderTest for ShadowedHost<S> {
+    type Data = KeyValueState;
+    type App = ReferenceApp;
+
+    fn backend(&self) -> &str {
+        self.host.backend()
+    }
+
+    fn profile(&self) -> &Profile {
+        self.host.profile()
+    }
+
+    fn add_to_linker<T: Send + 'static>(
+        &self,
+        interface: Interface,
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut KeyValueState,
+    ) -> Result<()> {
+        self.host.add_to_linker(interface, linker, get)?;
+        if interface != S::INTERFACE {
+            return Ok(());
+        }
+        linker.allow_shadowing(true);
+        S::shadow(&mut linker.instance(interface.wit_name())?, get)?;
+        linker.allow_shadowing(false);
+        Ok(())
+    }
+
+    fn load(&self, app: &AppSpec<'_>) -> Result<ReferenceApp> {
+        self.host.load(app)
+    }
+
+    fn instance_data(&self, app: &ReferenceApp, component: &str) -> Result<KeyValueState> {
+        self.host.instance_data(app, component)
+    }
+}
+
+/// The fault of [`TrappingHost`]: v2 `exists` returns a host error, so the instance traps.
+pub struct TrapInExists;
+
+/// A whole host whose v2 `exists` traps.
+pub type TrappingHost = ShadowedHost<TrapInExists>;
+
+/// The reference host on memory, under the sip010 profile, with a trapping v2 `exists`.
+pub fn trapping_host() -> TrappingHost {
+    ShadowedHost::new(
+        ReferenceHost::new(Backend::Memory, ReferenceHost::sip010_profile()).named("trapping"),
+    )
+}
+
+impl Shadow for TrapInExists {
+    const INTERFACE: Interface = Interface::V2;
+
+    fn shadow<T: Send + 'static>(
+        instance: &mut LinkerInstance<'_, T>,
+        _get: fn(&mut T) -> &mut KeyValueState,
+    ) -> Result<()> {
+        instance.func_wrap(
+            "[method]store.exists",
+            |_store,
+             (_handle, key): (ResourceAny, String)|
+             -> wasmtime::Result<(Result<bool, WitError>,)> {
+                Err(wasmtime::format_err!(
+                    "deliberate host fault in exists({key:?})"
+                ))
+            },
+        )?;
+        Ok(())
+    }
+}
 
 /// The v2 (and v3) error variant, so a replacement function has the interface's exact type.
 #[derive(ComponentType, Lower, Lift)]
@@ -310,63 +406,18 @@ pub enum WitError {
     Other(String),
 }
 
-impl HostUnderTest for TrappingHost {
-    type Data = KeyValueState;
-    type App = ReferenceApp;
-
-    fn backend(&self) -> &str {
-        "trapping"
-    }
-
-    fn profile(&self) -> &Profile {
-        self.0.profile()
-    }
-
-    fn add_to_linker<T: Send + 'static>(
-        &self,
-        interface: Interface,
-        linker: &mut Linker<T>,
-        get: fn(&mut T) -> &mut KeyValueState,
-    ) -> Result<()> {
-        self.0.add_to_linker(interface, linker, get)?;
-        // The fault is in the v2 binding only; the replacement has v2's exact type.
-        if interface != Interface::V2 {
-            return Ok(());
-        }
-        linker.allow_shadowing(true);
-        linker.instance(interface.wit_name())?.func_wrap(
-            "[method]store.exists",
-            |_store,
-             (_handle, key): (ResourceAny, String)|
-             -> wasmtime::Result<(Result<bool, WitError>,)> {
-                Err(wasmtime::format_err!(
-                    "deliberate host fault in exists({key:?})"
-                ))
-            },
-        )?;
-        linker.allow_shadowing(false);
-        Ok(())
-    }
-
-    fn load(&self, app: &AppSpec<'_>) -> Result<ReferenceApp> {
-        self.0.load(app)
-    }
-
-    fn instance_data(&self, app: &ReferenceApp, component: &str) -> Result<KeyValueState> {
-        self.0.instance_data(app, component)
-    }
-}
-
 /// A whole v3 host whose `get-keys` future lies: when the backend fails part-way through a listing, the stream of
 /// keys ends early (as it should) but the future resolves `ok` instead of to the error, so the guest takes a short
 /// listing for a complete one. The reference host with that one linker function replaced; pair it with
 /// [`Fault::ListingFailsAfterFirstPage`] (see [`future_lies_host`]).
-#[derive(Clone)]
-pub struct FutureLiesHost(pub ReferenceHost);
+pub type FutureLiesHost = ShadowedHost<FutureLies>;
+
+/// The fault of [`FutureLiesHost`]: v3 `get-keys` whose future says `ok` whatever happened.
+pub struct FutureLies;
 
 /// The lying host over a backend whose listing fails after its first page.
 pub fn future_lies_host() -> FutureLiesHost {
-    FutureLiesHost(faulty_host(Fault::ListingFailsAfterFirstPage).named("future-lies"))
+    ShadowedHost::new(faulty_host(Fault::ListingFailsAfterFirstPage).named("future-lies"))
 }
 
 /// The outcome of one lying key listing, shared by the stream that ends it and the future that reports it.
@@ -468,68 +519,39 @@ impl<D> FutureProducer<D> for LyingKeyFuture {
 /// What v3 `get-keys` returns.
 type KeysV3 = (StreamReader<String>, FutureReader<Result<(), WitError>>);
 
-impl HostUnderTest for FutureLiesHost {
-    type Data = KeyValueState;
-    type App = ReferenceApp;
+impl Shadow for FutureLies {
+    const INTERFACE: Interface = Interface::V3;
 
-    fn backend(&self) -> &str {
-        self.0.backend()
-    }
-
-    fn profile(&self) -> &Profile {
-        self.0.profile()
-    }
-
-    fn add_to_linker<T: Send + 'static>(
-        &self,
-        interface: Interface,
-        linker: &mut Linker<T>,
+    fn shadow<T: Send + 'static>(
+        instance: &mut LinkerInstance<'_, T>,
         get: fn(&mut T) -> &mut KeyValueState,
     ) -> Result<()> {
-        self.0.add_to_linker(interface, linker, get)?;
-        // The fault is in the v3 binding only.
-        if interface != Interface::V3 {
-            return Ok(());
-        }
-        linker.allow_shadowing(true);
-        linker
-            .instance(interface.wit_name())?
-            .func_wrap_concurrent(
-                "[method]store.get-keys",
-                move |accessor, (handle,): (Resource<StoreHandle>,)| {
-                    Box::pin(async move {
-                        let accessor = accessor.with_getter::<HasSelf<KeyValueState>>(get);
-                        let keys = accessor.with(|mut access| -> wasmtime::Result<KeysV3> {
-                            let store =
-                                access.get().store(handle.rep()).cloned().ok_or_else(|| {
-                                    wasmtime::format_err!(
-                                        "key-value store handle {} is not open in this instance",
-                                        handle.rep()
-                                    )
-                                })?;
-                            let outcome = SharedOutcome::default();
-                            let stream = LyingKeyStream {
-                                store,
-                                after: None,
-                                outcome: outcome.clone(),
-                            };
-                            let stream = StreamReader::new(&mut access, stream)?;
-                            let future = FutureReader::new(&mut access, LyingKeyFuture(outcome))?;
-                            Ok((stream, future))
+        instance.func_wrap_concurrent(
+            "[method]store.get-keys",
+            move |accessor, (handle,): (Resource<StoreHandle>,)| {
+                Box::pin(async move {
+                    let accessor = accessor.with_getter::<HasSelf<KeyValueState>>(get);
+                    let keys = accessor.with(|mut access| -> wasmtime::Result<KeysV3> {
+                        let store = access.get().store(handle.rep()).cloned().ok_or_else(|| {
+                            wasmtime::format_err!(
+                                "key-value store handle {} is not open in this instance",
+                                handle.rep()
+                            )
                         })?;
-                        Ok((keys,))
-                    })
-                },
-            )?;
-        linker.allow_shadowing(false);
+                        let outcome = SharedOutcome::default();
+                        let stream = LyingKeyStream {
+                            store,
+                            after: None,
+                            outcome: outcome.clone(),
+                        };
+                        let stream = StreamReader::new(&mut access, stream)?;
+                        let future = FutureReader::new(&mut access, LyingKeyFuture(outcome))?;
+                        Ok((stream, future))
+                    })?;
+                    Ok((keys,))
+                })
+            },
+        )?;
         Ok(())
-    }
-
-    fn load(&self, app: &AppSpec<'_>) -> Result<ReferenceApp> {
-        self.0.load(app)
-    }
-
-    fn instance_data(&self, app: &ReferenceApp, component: &str) -> Result<KeyValueState> {
-        self.0.instance_data(app, component)
     }
 }
