@@ -143,10 +143,7 @@ impl ModelApp {
             Operation::Concurrently { .. } => Expected::Done,
             Operation::Get { slot, key } => {
                 self.with_store(inst, *slot, |_, store| match store.get(key) {
-                    Some(Stored::Bytes(v)) => Expected::Value(Some(ExpectedValue {
-                        bytes: v.clone(),
-                        description: crate::outcome::render_bytes(v),
-                    })),
+                    Some(Stored::Bytes(v)) => Expected::Value(Some(ExpectedValue::of(v))),
                     Some(Stored::Counter(_)) => Expected::SomeValue,
                     None => Expected::Value(None),
                 })
@@ -210,10 +207,7 @@ impl ModelApp {
                 let mut entries = Vec::new();
                 for key in keys {
                     let value = match store.get(key) {
-                        Some(Stored::Bytes(v)) => Some(ExpectedValue {
-                            bytes: v.clone(),
-                            description: crate::outcome::render_bytes(v),
-                        }),
+                        Some(Stored::Bytes(v)) => Some(ExpectedValue::of(v)),
                         Some(Stored::Counter(_)) => {
                             return Expected::ScriptError(
                                 "get-many of a counter: its bytes are the host's business".into(),
@@ -269,10 +263,7 @@ impl ModelApp {
                 Some(Cas {
                     seen: Some(Stored::Bytes(v)),
                     ..
-                }) => Expected::Value(Some(ExpectedValue {
-                    bytes: v.clone(),
-                    description: crate::outcome::render_bytes(v),
-                })),
+                }) => Expected::Value(Some(ExpectedValue::of(v))),
                 Some(Cas {
                     seen: Some(Stored::Counter(_)),
                     ..

@@ -223,6 +223,16 @@ pub struct ExpectedValue {
     pub description: String,
 }
 
+impl ExpectedValue {
+    /// The value `bytes`, described by its rendering (for values the model computes rather than a case writes).
+    pub fn of(bytes: &[u8]) -> ExpectedValue {
+        ExpectedValue {
+            bytes: bytes.to_vec(),
+            description: render_bytes(bytes),
+        }
+    }
+}
+
 impl PartialEq for ExpectedValue {
     fn eq(&self, other: &Self) -> bool {
         self.bytes == other.bytes
