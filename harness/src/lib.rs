@@ -15,6 +15,8 @@
 pub mod case;
 pub mod catalogue;
 pub mod driver;
+pub mod fuzz;
+pub mod history;
 pub mod host;
 pub mod interface;
 pub mod model;

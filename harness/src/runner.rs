@@ -87,7 +87,19 @@ impl<H: HostUnderTest> Runner<H> {
         &self.host
     }
 
-    fn driver(&self, interface: Interface) -> Result<Arc<Driver<H>>, String> {
+    /// The time a case may take before it fails as hung.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The directory under which each case's stores live.
+    pub fn work_dir(&self) -> &std::path::Path {
+        &self.work_dir
+    }
+
+    /// The driver for `interface` linked to the host: linked once per runner, and a failure to link is
+    /// remembered, so every case that needs it reports the same reason.
+    pub fn driver(&self, interface: Interface) -> Result<Arc<Driver<H>>, String> {
         let mut drivers = self.drivers.lock().unwrap_or_else(|e| e.into_inner());
         drivers
             .entry(interface)

@@ -1,0 +1,1 @@
+//! Generated operation sequences (work in progress).

@@ -1,0 +1,1 @@
+//! Concurrent histories (work in progress).
