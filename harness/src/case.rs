@@ -60,12 +60,12 @@ use crate::interface::Interface;
 use crate::outcome::{ErrorKind, Expected, ExpectedValue, Operation};
 use crate::profile::{Capability, InvalidHandle, Profile};
 use crate::value::{ExpandError, KeySpec, Size, ValueSpec, fill_template};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// A case file as written.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CaseFile {
     /// The case's unique ID.
@@ -75,10 +75,10 @@ pub struct CaseFile {
     /// The catalogue statements it checks.
     pub statements: Vec<String>,
     /// The interface versions it runs on; empty means every version all its statements apply to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<Interface>,
     /// Profile capabilities it needs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Capability>,
     /// The application.
     #[serde(default)]
@@ -89,7 +89,7 @@ pub struct CaseFile {
 }
 
 /// The `[app]` table.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AppSection {
     /// Component ID -> the labels it is granted.
@@ -117,12 +117,16 @@ fn slot_zero() -> Size {
     Size::Literal(0)
 }
 
+fn is_slot_zero(slot: &Size) -> bool {
+    *slot == Size::Literal(0)
+}
+
 fn default_grants() -> BTreeMap<String, Vec<String>> {
     BTreeMap::from([("main".to_string(), vec!["default".to_string()])])
 }
 
 /// Whether an application must load.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadExpectation {
     /// The host loads it.
@@ -133,20 +137,22 @@ pub enum LoadExpectation {
 }
 
 /// A `[[step]]` table.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StepSection {
     /// The component whose fresh instance runs the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub component: Option<String>,
     /// The interface version this step's instance speaks, whatever version the case runs for (to check that
     /// data written through one version is read through another).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub interface: Option<Interface>,
     /// The operations.
     pub ops: Vec<OpEntry>,
 }
 
 /// Which operation an entry performs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OpKind {
     /// `open`.
@@ -235,52 +241,65 @@ impl OpKind {
 }
 
 /// One operation entry of a step.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct OpEntry {
     /// The operation.
     pub op: OpKind,
     /// The slot: a number, or a size such as `"open-max"`.
-    #[serde(default = "slot_zero")]
+    #[serde(default = "slot_zero", skip_serializing_if = "is_slot_zero")]
     pub slot: Size,
     /// The label, for `open`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// The key, for key operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<KeySpec>,
     /// The value, for `set`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<ValueSpec>,
     /// How many times to run it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat: Option<Size>,
     /// With `repeat`: repetition `i` uses slot `slot + i`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub each_slot: bool,
     /// v1 `forge-handle`: the raw handle number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handle: Option<u32>,
     /// v3 `get-keys-partial`: how many keys to read.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub take: Option<u32>,
     /// v3 `concurrently`: how many following operations run at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
     /// wasi `list-keys`: the cursor to pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     /// wasi `increment`: the amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delta: Option<i64>,
     /// wasi `cas-new`, `cas-current`, `cas-swap`: the cas slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cas: Option<u32>,
     /// wasi `get-many`, `delete-many`: the keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<KeySpec>>,
     /// wasi `set-many`: the pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<EntrySpec>>,
     /// What the spec requires.
     pub expect: ExpectEntry,
 }
 
 /// A key and its value, in `set-many` and in an expected `get-many`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntrySpec {
     /// The key.
     pub key: KeySpec,
     /// The value; in an expectation, absent means `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<ValueSpec>,
 }
 
@@ -363,7 +382,7 @@ struct SomeKeysTable {
 }
 
 /// An expected key listing.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(
     untagged,
     expecting = "a list of keys, or { template = \"k{i}\", count = N, also = [...] }"
@@ -378,7 +397,7 @@ pub enum KeysSpec {
         /// How many.
         count: Size,
         /// Further keys.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         also: Vec<KeySpec>,
     },
 }
@@ -446,6 +465,110 @@ impl<'de> Deserialize<'de> for ExpectEntry {
             n => Err(D::Error::custom(format!(
                 "an expect table needs exactly one of value, exists, keys, error, counter, entries, some-keys, first-page; this one has {n}"
             ))),
+        }
+    }
+}
+
+impl Serialize for ExpectEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        struct SomeKeys<'a> {
+            count: usize,
+            of: &'a KeysSpec,
+        }
+        let word = match self {
+            ExpectEntry::Ok => Some("ok"),
+            ExpectEntry::Absent => Some("absent"),
+            ExpectEntry::Present => Some("present"),
+            ExpectEntry::InvalidHandle => Some("invalid-handle"),
+            _ => None,
+        };
+        if let Some(word) = word {
+            return s.serialize_str(word);
+        }
+        let mut map = s.serialize_map(Some(1))?;
+        match self {
+            ExpectEntry::Value(v) => map.serialize_entry("value", v)?,
+            ExpectEntry::Exists(b) => map.serialize_entry("exists", b)?,
+            ExpectEntry::Keys(k) => map.serialize_entry("keys", k)?,
+            ExpectEntry::Error(e) => map.serialize_entry("error", e)?,
+            ExpectEntry::Counter(n) => map.serialize_entry("counter", n)?,
+            ExpectEntry::Entries(e) => map.serialize_entry("entries", e)?,
+            ExpectEntry::SomeKeys { count, of } => map.serialize_entry(
+                "some-keys",
+                &SomeKeys {
+                    count: *count,
+                    of,
+                },
+            )?,
+            ExpectEntry::FirstPage(k) => map.serialize_entry("first-page", k)?,
+            ExpectEntry::Ok | ExpectEntry::Absent | ExpectEntry::Present | ExpectEntry::InvalidHandle => {}
+        }
+        map.end()
+    }
+}
+
+impl CaseFile {
+    /// The case as a case file's text, in the layout of kvconf's own cases (one inline table per operation),
+    /// preceded by `comment` (each line prefixed with `# `).
+    ///
+    /// # Errors
+    ///
+    /// When a field cannot be written as TOML (which the case vocabulary never produces).
+    pub fn to_toml(&self, comment: &str) -> Result<String, toml::ser::Error> {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for line in comment.lines() {
+            let _ = writeln!(out, "{}", format!("# {line}").trim_end());
+        }
+        let value = |v: &dyn erased::Value| v.to_toml();
+        let _ = writeln!(out, "id = {}", value(&self.id)?);
+        let _ = writeln!(out, "title = {}", value(&self.title)?);
+        let _ = writeln!(out, "statements = {}", value(&self.statements)?);
+        if !self.interfaces.is_empty() {
+            let _ = writeln!(out, "interfaces = {}", value(&self.interfaces)?);
+        }
+        if !self.requires.is_empty() {
+            let _ = writeln!(out, "requires = {}", value(&self.requires)?);
+        }
+        let _ = writeln!(out, "\n[app]");
+        let _ = writeln!(out, "grants = {}", value(&self.app.grants)?);
+        if !self.app.labels.is_empty() {
+            let _ = writeln!(out, "labels = {}", value(&self.app.labels)?);
+        }
+        if self.app.expect_load != LoadExpectation::Loads {
+            let _ = writeln!(out, "expect-load = {}", value(&self.app.expect_load)?);
+        }
+        for step in &self.steps {
+            let _ = writeln!(out, "\n[[step]]");
+            if let Some(component) = &step.component {
+                let _ = writeln!(out, "component = {}", value(component)?);
+            }
+            if let Some(interface) = &step.interface {
+                let _ = writeln!(out, "interface = {}", value(interface)?);
+            }
+            let _ = writeln!(out, "ops = [");
+            for op in &step.ops {
+                let _ = writeln!(out, "  {},", value(op)?);
+            }
+            let _ = writeln!(out, "]");
+        }
+        Ok(out)
+    }
+}
+
+/// Writing one serialisable field as an inline TOML value.
+mod erased {
+    /// A field of a case file.
+    pub trait Value {
+        /// The field as inline TOML.
+        fn to_toml(&self) -> Result<String, toml::ser::Error>;
+    }
+
+    impl<T: serde::Serialize> Value for T {
+        fn to_toml(&self) -> Result<String, toml::ser::Error> {
+            Ok(toml::Value::try_from(self)?.to_string())
         }
     }
 }
@@ -758,107 +881,35 @@ fn check_fields(op: &OpEntry) -> Result<(), String> {
     Ok(())
 }
 
+/// The operations an entry performs under `profile`: one per repetition, every size, key and value expanded.
+///
+/// # Errors
+///
+/// When a size, key or value cannot be expanded under `profile`.
+pub fn expand_ops(entry: &OpEntry, profile: &Profile) -> Result<Vec<Operation>, ExpandError> {
+    let count = match &entry.repeat {
+        Some(size) => size.resolve(profile)?,
+        None => 1,
+    };
+    let base_slot = entry.slot.resolve(profile)?;
+    let mut ops = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        ops.push(expand_op(entry, profile, base_slot, i)?);
+    }
+    Ok(ops)
+}
+
 fn expand_entry(
     entry: &OpEntry,
     interface: Interface,
     profile: &Profile,
     step: &mut PlannedStep,
 ) -> Result<(), ExpandError> {
-    let count = match &entry.repeat {
-        Some(size) => size.resolve(profile)?,
-        None => 1,
-    };
+    let ops = expand_ops(entry, profile)?;
+    let count = ops.len() as u64;
     let base_slot = entry.slot.resolve(profile)?;
     let start = step.ops.len();
-    for i in 0..count {
-        let slot = if entry.each_slot {
-            base_slot + i
-        } else {
-            base_slot
-        };
-        let slot =
-            u32::try_from(slot).map_err(|_| ExpandError::Negative(format!("slot {slot}")))?;
-        let key = match &entry.key {
-            Some(k) => k.expand(profile, i)?,
-            None => String::new(),
-        };
-        let keys = |list: &Option<Vec<KeySpec>>| -> Result<Vec<String>, ExpandError> {
-            list.iter()
-                .flatten()
-                .map(|k| k.expand(profile, i))
-                .collect()
-        };
-        let value = match &entry.value {
-            Some(v) => v.expand(profile, i)?,
-            None => Vec::new(),
-        };
-        let op = match entry.op {
-            OpKind::Open => Operation::Open {
-                slot,
-                label: fill_template(entry.label.as_deref().unwrap_or_default(), i),
-            },
-            OpKind::Get => Operation::Get { slot, key },
-            OpKind::Set => Operation::Set { slot, key, value },
-            OpKind::Delete => Operation::Delete { slot, key },
-            OpKind::Exists => Operation::Exists { slot, key },
-            OpKind::GetKeys => Operation::GetKeys { slot },
-            OpKind::Close => Operation::Close { slot },
-            OpKind::ForgeHandle => Operation::ForgeHandle {
-                slot,
-                handle: entry.handle.unwrap_or_default(),
-            },
-            OpKind::GetKeysPartial => Operation::GetKeysPartial {
-                slot,
-                take: entry.take.unwrap_or_default(),
-            },
-            OpKind::Concurrently => Operation::Concurrently {
-                count: entry.count.unwrap_or_default(),
-            },
-            OpKind::ListKeys => Operation::ListKeys {
-                slot,
-                cursor: entry.cursor.clone(),
-            },
-            OpKind::Increment => Operation::Increment {
-                slot,
-                key,
-                delta: entry.delta.unwrap_or_default(),
-            },
-            OpKind::CasNew => Operation::CasNew {
-                slot,
-                key,
-                cas: entry.cas.unwrap_or_default(),
-            },
-            OpKind::CasCurrent => Operation::CasCurrent {
-                cas: entry.cas.unwrap_or_default(),
-            },
-            OpKind::CasSwap => Operation::CasSwap {
-                cas: entry.cas.unwrap_or_default(),
-                value,
-            },
-            OpKind::GetMany => Operation::GetMany {
-                slot,
-                keys: keys(&entry.keys)?,
-            },
-            OpKind::DeleteMany => Operation::DeleteMany {
-                slot,
-                keys: keys(&entry.keys)?,
-            },
-            OpKind::SetMany => Operation::SetMany {
-                slot,
-                entries: entry
-                    .entries
-                    .iter()
-                    .flatten()
-                    .map(|e| {
-                        let value = match &e.value {
-                            Some(v) => v.expand(profile, i)?,
-                            None => Vec::new(),
-                        };
-                        Ok((e.key.expand(profile, i)?, value))
-                    })
-                    .collect::<Result<_, ExpandError>>()?,
-            },
-        };
+    for (i, op) in (0..count).zip(ops) {
         let expected = expected_of(&entry.expect, entry.op, interface, profile, i)?;
         step.ops.push(op);
         step.expected.push(expected);
@@ -878,6 +929,103 @@ fn expand_entry(
         },
     });
     Ok(())
+}
+
+
+fn expand_op(
+    entry: &OpEntry,
+    profile: &Profile,
+    base_slot: u64,
+    i: u64,
+) -> Result<Operation, ExpandError> {
+    let slot = if entry.each_slot {
+        base_slot + i
+    } else {
+        base_slot
+    };
+    let slot =
+        u32::try_from(slot).map_err(|_| ExpandError::Negative(format!("slot {slot}")))?;
+    let key = match &entry.key {
+        Some(k) => k.expand(profile, i)?,
+        None => String::new(),
+    };
+    let keys = |list: &Option<Vec<KeySpec>>| -> Result<Vec<String>, ExpandError> {
+        list.iter()
+            .flatten()
+            .map(|k| k.expand(profile, i))
+            .collect()
+    };
+    let value = match &entry.value {
+        Some(v) => v.expand(profile, i)?,
+        None => Vec::new(),
+    };
+    Ok(match entry.op {
+        OpKind::Open => Operation::Open {
+            slot,
+            label: fill_template(entry.label.as_deref().unwrap_or_default(), i),
+        },
+        OpKind::Get => Operation::Get { slot, key },
+        OpKind::Set => Operation::Set { slot, key, value },
+        OpKind::Delete => Operation::Delete { slot, key },
+        OpKind::Exists => Operation::Exists { slot, key },
+        OpKind::GetKeys => Operation::GetKeys { slot },
+        OpKind::Close => Operation::Close { slot },
+        OpKind::ForgeHandle => Operation::ForgeHandle {
+            slot,
+            handle: entry.handle.unwrap_or_default(),
+        },
+        OpKind::GetKeysPartial => Operation::GetKeysPartial {
+            slot,
+            take: entry.take.unwrap_or_default(),
+        },
+        OpKind::Concurrently => Operation::Concurrently {
+            count: entry.count.unwrap_or_default(),
+        },
+        OpKind::ListKeys => Operation::ListKeys {
+            slot,
+            cursor: entry.cursor.clone(),
+        },
+        OpKind::Increment => Operation::Increment {
+            slot,
+            key,
+            delta: entry.delta.unwrap_or_default(),
+        },
+        OpKind::CasNew => Operation::CasNew {
+            slot,
+            key,
+            cas: entry.cas.unwrap_or_default(),
+        },
+        OpKind::CasCurrent => Operation::CasCurrent {
+            cas: entry.cas.unwrap_or_default(),
+        },
+        OpKind::CasSwap => Operation::CasSwap {
+            cas: entry.cas.unwrap_or_default(),
+            value,
+        },
+        OpKind::GetMany => Operation::GetMany {
+            slot,
+            keys: keys(&entry.keys)?,
+        },
+        OpKind::DeleteMany => Operation::DeleteMany {
+            slot,
+            keys: keys(&entry.keys)?,
+        },
+        OpKind::SetMany => Operation::SetMany {
+            slot,
+            entries: entry
+                .entries
+                .iter()
+                .flatten()
+                .map(|e| {
+                    let value = match &e.value {
+                        Some(v) => v.expand(profile, i)?,
+                        None => Vec::new(),
+                    };
+                    Ok((e.key.expand(profile, i)?, value))
+                })
+                .collect::<Result<_, ExpandError>>()?,
+        },
+    })
 }
 
 fn expected_of(

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod fuzz_command;
+
 #[derive(Parser)]
 #[command(
     name = "kvconf",
@@ -27,6 +29,9 @@ struct Cli {
 enum Command {
     /// Run the suite against the reference host and print a report.
     Run(RunArgs),
+    /// Generate operation sequences, run them against the reference host, and compare every outcome with
+    /// the model's; on a difference, shrink it and print (and optionally save) the smallest case that shows it.
+    Fuzz(FuzzArgs),
     /// List the cases and the statements each checks.
     List {
         /// The directory of case files.
@@ -69,6 +74,41 @@ struct RunArgs {
     work_dir: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct FuzzArgs {
+    /// Backends of the reference host to run on (repeat, or `all`); default all.
+    #[arg(long = "backend", value_parser = ["memory", "sqlite", "all"])]
+    backends: Vec<String>,
+    /// Interface versions to run (repeat); default every one.
+    #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue"])]
+    interfaces: Vec<String>,
+    /// The reference host's profile: `sip010` or `unbounded`.
+    #[arg(long, default_value = "sip010")]
+    profile: String,
+    /// Sequences to generate per interface version and backend.
+    #[arg(long, default_value_t = 256)]
+    sequences: u32,
+    /// The seed: the same seed generates the same sequences, so a difference found with it reproduces.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The most moves (operations, fills, fresh instances) in one sequence.
+    #[arg(long, default_value_t = 24)]
+    max_moves: usize,
+    /// Write each shrunk difference as a case file into this directory (created if missing), to keep as a
+    /// regression case (`kvconf run --cases <dir>`).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Seconds one sequence may take before it fails as hung.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// Where stores live (default: a temporary directory, removed afterwards).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
@@ -104,6 +144,67 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run_suite(args),
+        Command::Fuzz(args) => fuzz_command::run(args),
+    }
+}
+
+/// The backends named on the command line, each once; `default` when none is.
+fn backends(names: &[String], default: &[Backend]) -> Vec<Backend> {
+    let mut backends: Vec<Backend> = Vec::new();
+    for b in names {
+        match b.as_str() {
+            "all" => backends.extend([Backend::Memory, Backend::Sqlite]),
+            name => backends.extend(Backend::from_name(name)),
+        }
+    }
+    if backends.is_empty() {
+        backends.extend(default);
+    }
+    // `--backend all --backend memory` runs memory once.
+    let mut seen = Vec::new();
+    backends.retain(|b| {
+        let first = !seen.contains(b);
+        seen.push(*b);
+        first
+    });
+    backends
+}
+
+/// The interface versions named on the command line; every runnable one when none is.
+fn interfaces(names: &[String]) -> anyhow::Result<Vec<Interface>> {
+    let mut interfaces: Vec<Interface> = names
+        .iter()
+        .filter_map(|n| Interface::from_name(n))
+        .collect();
+    if interfaces.is_empty() {
+        interfaces = Interface::RUNNABLE.to_vec();
+    }
+    if let Some(missing) = interfaces.iter().find(|i| !Interface::RUNNABLE.contains(i)) {
+        bail!(
+            "kvconf has no driver for {} yet: this build runs {}",
+            missing.wit_name(),
+            Interface::RUNNABLE.map(|i| i.name()).join(", ")
+        );
+    }
+    Ok(interfaces)
+}
+
+fn profile(name: &str) -> anyhow::Result<kvconf::profile::Profile> {
+    ReferenceHost::profile_named(name)
+        .ok_or_else(|| anyhow::anyhow!("unknown profile {name:?}: use sip010 or unbounded"))
+}
+
+/// A work directory: the one given, or a temporary one removed when the guard drops.
+fn work_dir(given: &Option<PathBuf>) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match given {
+        Some(dir) => Ok((dir.clone(), None)),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("kvconf-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            Ok((temp.path().to_path_buf(), Some(temp)))
+        }
     }
 }
 
@@ -119,44 +220,9 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Vec<Case>> {
 }
 
 fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let Some(profile) = ReferenceHost::profile_named(&args.profile) else {
-        bail!(
-            "unknown profile {:?}: use sip010 or unbounded",
-            args.profile
-        );
-    };
-    let mut backends: Vec<Backend> = Vec::new();
-    for b in &args.backends {
-        match b.as_str() {
-            "all" => backends.extend([Backend::Memory, Backend::Sqlite]),
-            name => backends.extend(Backend::from_name(name)),
-        }
-    }
-    if backends.is_empty() {
-        backends.push(Backend::Sqlite);
-    }
-    // `--backend all --backend memory` runs memory once.
-    let mut seen = Vec::new();
-    backends.retain(|b| {
-        let first = !seen.contains(b);
-        seen.push(*b);
-        first
-    });
-    let mut interfaces: Vec<Interface> = args
-        .interfaces
-        .iter()
-        .filter_map(|n| Interface::from_name(n))
-        .collect();
-    if interfaces.is_empty() {
-        interfaces = Interface::RUNNABLE.to_vec();
-    }
-    if let Some(missing) = interfaces.iter().find(|i| !Interface::RUNNABLE.contains(i)) {
-        bail!(
-            "kvconf has no driver for {} yet: this build runs {}",
-            missing.wit_name(),
-            Interface::RUNNABLE.map(|i| i.name()).join(", ")
-        );
-    }
+    let profile = profile(&args.profile)?;
+    let backends = backends(&args.backends, &[Backend::Sqlite]);
+    let interfaces = interfaces(&args.interfaces)?;
     let mut cases = load(&args.cases)?;
     if let Some(filter) = &args.filter {
         cases.retain(|c| c.id().contains(filter.as_str()));
@@ -164,17 +230,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             bail!("no case ID contains {filter:?}: `kvconf list` shows them");
         }
     }
-    let temp;
-    let work_dir = match &args.work_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("kvconf-")
-                .tempdir()
-                .context("creating a temporary directory")?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (work_dir, _temp) = work_dir(&args.work_dir)?;
     let timeout = Duration::from_secs(args.timeout);
     let mut results: Vec<CaseResult> = Vec::new();
     for backend in &backends {

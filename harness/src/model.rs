@@ -61,6 +61,48 @@ pub struct ModelInstance {
     trapped: bool,
 }
 
+impl ModelInstance {
+    /// The interface version the instance speaks.
+    pub fn interface(&self) -> Interface {
+        self.interface
+    }
+
+    /// The slots holding an open store, with the store's label.
+    pub fn open_slots(&self) -> Vec<(u32, String)> {
+        self.slots
+            .iter()
+            .filter_map(|(slot, s)| match s {
+                Slot::Open(label) => Some((*slot, label.clone())),
+                Slot::Stale => None,
+            })
+            .collect()
+    }
+
+    /// v1: the slots holding a handle number that is not open (closed, or forged).
+    pub fn stale_slots(&self) -> Vec<u32> {
+        self.slots
+            .iter()
+            .filter(|(_, s)| **s == Slot::Stale)
+            .map(|(slot, _)| *slot)
+            .collect()
+    }
+
+    /// Every slot in use, open or stale.
+    pub fn used_slots(&self) -> Vec<u32> {
+        self.slots.keys().copied().collect()
+    }
+
+    /// The wasi cas slots holding a `cas`.
+    pub fn cas_slots(&self) -> Vec<u32> {
+        self.cas.keys().copied().collect()
+    }
+
+    /// Whether the instance has trapped (every later operation is not run).
+    pub fn trapped(&self) -> bool {
+        self.trapped
+    }
+}
+
 /// Why the model says an application does not load.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -288,6 +330,27 @@ impl ModelApp {
                 Expected::Done
             }
         }
+    }
+
+    /// The keys the store with `label` holds, in order.
+    pub fn keys(&self, label: &str) -> Vec<String> {
+        self.stores
+            .get(label)
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many keys the store with `label` holds.
+    pub fn key_count(&self, label: &str) -> usize {
+        self.stores.get(label).map_or(0, BTreeMap::len)
+    }
+
+    /// Whether the store with `label` holds `key`, and if so whether it holds a counter.
+    pub fn holds(&self, label: &str, key: &str) -> Option<bool> {
+        self.stores
+            .get(label)
+            .and_then(|s| s.get(key))
+            .map(|stored| matches!(stored, Stored::Counter(_)))
     }
 
     fn store(&mut self, label: &str) -> &mut BTreeMap<String, Stored> {

@@ -47,6 +47,9 @@ pub struct CaseResult {
     pub transcript: String,
     /// How long it took, in milliseconds.
     pub millis: u64,
+    /// The first operation whose outcome differed, as (step, operation) indices from 0, if one did.
+    #[serde(skip)]
+    pub first_difference: Option<(usize, usize)>,
 }
 
 impl CaseResult {
@@ -165,7 +168,7 @@ impl<H: HostUnderTest> Runner<H> {
     /// Runs one case on one interface version.
     pub fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         let start = Instant::now();
-        let (verdict, transcript) = self.verdict(case, interface);
+        let (verdict, transcript, first_difference) = self.verdict(case, interface);
         CaseResult {
             id: case.id().to_string(),
             title: case.file.title.clone(),
@@ -175,17 +178,18 @@ impl<H: HostUnderTest> Runner<H> {
             verdict,
             transcript,
             millis: start.elapsed().as_millis() as u64,
+            first_difference,
         }
     }
 
-    fn verdict(&self, case: &Case, interface: Interface) -> (Verdict, String) {
+    fn verdict(&self, case: &Case, interface: Interface) -> Judgement {
         let profile = self.host.profile();
         if !profile.interfaces.contains(&interface) {
             let reason = format!("the host does not provide {}", interface.wit_name());
-            return (Verdict::Skip(reason), String::new());
+            return (Verdict::Skip(reason), String::new(), None);
         }
         if let Some(reason) = case.unmet(profile) {
-            return (Verdict::Skip(reason), String::new());
+            return (Verdict::Skip(reason), String::new(), None);
         }
         let plan = match case.plan(interface, profile) {
             Ok(plan) => plan,
@@ -193,6 +197,7 @@ impl<H: HostUnderTest> Runner<H> {
                 return (
                     Verdict::Fail(format!("the case cannot be expanded: {e}")),
                     String::new(),
+                    None,
                 );
             }
         };
@@ -202,7 +207,7 @@ impl<H: HostUnderTest> Runner<H> {
         for step_interface in plan.steps.iter().map(|s| s.interface) {
             if !profile.interfaces.contains(&step_interface) {
                 let reason = format!("the host does not provide {}", step_interface.wit_name());
-                return (Verdict::Skip(reason), String::new());
+                return (Verdict::Skip(reason), String::new(), None);
             }
             match self.driver(step_interface) {
                 Ok(d) => drivers.insert(step_interface, d),
@@ -212,6 +217,7 @@ impl<H: HostUnderTest> Runner<H> {
                             "the host cannot run the {step_interface} driver: {e}"
                         )),
                         String::new(),
+                        None,
                     );
                 }
             };
@@ -229,6 +235,7 @@ impl<H: HostUnderTest> Runner<H> {
                     dir.display()
                 )),
                 String::new(),
+                None,
             );
         }
         let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
@@ -339,9 +346,13 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Compares an execution with the plan; returns the verdict and the transcript.
-fn judge(plan: &Plan, execution: &Execution) -> (Verdict, String) {
+/// A verdict, the transcript, and the first operation that differed.
+type Judgement = (Verdict, String, Option<(usize, usize)>);
+
+/// Compares an execution with the plan; returns the verdict, the transcript and the first difference.
+fn judge(plan: &Plan, execution: &Execution) -> Judgement {
     let mut problems: Vec<String> = Vec::new();
+    let mut first_difference = None;
     let mut transcript = String::new();
     let undefined = undefined_labels(plan);
     match (&execution.load, plan.load) {
@@ -386,6 +397,7 @@ fn judge(plan: &Plan, execution: &Execution) -> (Verdict, String) {
         render_step(step, &outcomes, &mut transcript);
         for (m, (expected, actual)) in step.expected.iter().zip(&outcomes).enumerate() {
             if !expected.matches(actual) {
+                first_difference.get_or_insert((n, m));
                 let detail = expected.mismatch(actual);
                 let detail = if detail.is_empty() {
                     String::new()
@@ -409,7 +421,7 @@ fn judge(plan: &Plan, execution: &Execution) -> (Verdict, String) {
         problems.push(fault.clone());
     }
     if problems.is_empty() {
-        return (Verdict::Pass, transcript);
+        return (Verdict::Pass, transcript, None);
     }
     const SHOWN: usize = 20;
     let mut detail = String::new();
@@ -441,7 +453,7 @@ fn judge(plan: &Plan, execution: &Execution) -> (Verdict, String) {
         );
     }
     let _ = write!(detail, "  transcript:\n{}", indent(&transcript, "    "));
-    (Verdict::Fail(detail), transcript)
+    (Verdict::Fail(detail), transcript, first_difference)
 }
 
 fn indent(text: &str, prefix: &str) -> String {

@@ -4,7 +4,7 @@
 //! expands it before the script reaches the driver, and the value read back is compared byte for byte.
 
 use crate::profile::{Capability, Profile};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A size in a case file: a number, or a name the host's profile gives a number to, plus or minus an offset
@@ -19,7 +19,7 @@ use std::fmt;
 /// | `tuples-min` | the tuples every store must hold (1024, or lower)                 | -              |
 /// | `tuples-max` | the profile's declared tuple limit                                | `tuple-limit`  |
 /// | `open-max`   | the profile's bound on stores open at once                        | `open-limit`   |
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Size {
     /// A literal number.
@@ -155,7 +155,7 @@ pub fn fill_template(template: &str, index: u64) -> String {
 
 /// A key in a case file: a literal string (where `{i}` is the repetition index), or a key of an exact byte
 /// length made by repeating `fill` and padding with `a`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum KeySpec {
     /// The key itself.
@@ -214,7 +214,7 @@ impl fmt::Display for KeySpec {
 }
 
 /// A value in a case file.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum ValueSpec {
     /// The UTF-8 bytes of this text (`{i}` is the repetition index).

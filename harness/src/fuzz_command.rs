@@ -1,0 +1,162 @@
+//! `kvconf fuzz`: generated sequences (and concurrent histories) against the reference host.
+
+use crate::{FuzzArgs, backends, interfaces, profile, work_dir};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kvconf::fuzz::{FuzzConfig, FuzzOutcome, fuzz};
+use kvconf::interface::Interface;
+use kvconf::reference::{Backend, ReferenceHost};
+use kvconf::runner::Runner;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
+    let profile = profile(&args.profile)?;
+    let backends = backends(&args.backends, &[Backend::Memory, Backend::Sqlite]);
+    let interfaces = interfaces(&args.interfaces)?;
+    if args.sequences == 0 {
+        anyhow::bail!("--sequences 0 would check nothing: give at least 1");
+    }
+    if let Some(dir) = &args.save {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the --save directory {}", dir.display()))?;
+    }
+    let (work_dir, _temp) = work_dir(&args.work_dir)?;
+    let timeout = Duration::from_secs(args.timeout);
+    let config = FuzzConfig {
+        sequences: args.sequences,
+        seed: args.seed,
+        max_moves: args.max_moves,
+        ..FuzzConfig::default()
+    };
+    let combos: Vec<(Backend, Interface)> = backends
+        .iter()
+        .flat_map(|b| interfaces.iter().map(move |i| (*b, *i)))
+        .collect();
+    println!(
+        "kvconf fuzz: seed {}, {} sequences of up to {} moves per interface version and backend, profile {}",
+        args.seed, args.sequences, args.max_moves, profile.name
+    );
+    let bar = ProgressBar::new(u64::from(args.sequences) * combos.len() as u64);
+    if args.no_progress {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} sequences, {msg} operations",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let operations = std::sync::atomic::AtomicU64::new(0);
+    let start = Instant::now();
+    let next = Mutex::new(combos.iter());
+    let outcomes: Mutex<Vec<FuzzOutcome>> = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(combos.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let Some((backend, interface)) =
+                        next.lock().unwrap_or_else(|e| e.into_inner()).next().copied()
+                    else {
+                        break;
+                    };
+                    let runner = Runner::new(
+                        ReferenceHost::new(backend, profile.clone()),
+                        work_dir.join(format!("{}-{}", backend.name(), interface.name())),
+                        timeout,
+                    );
+                    let progress = |ops: u64| {
+                        let total = operations
+                            .fetch_add(ops, std::sync::atomic::Ordering::Relaxed)
+                            + ops;
+                        bar.set_message(total.to_string());
+                        bar.inc(1);
+                    };
+                    let outcome = fuzz(&runner, interface, &config, &progress);
+                    // A sequence count short of the target: the rest will not run; keep the bar honest.
+                    bar.inc(u64::from(args.sequences).saturating_sub(outcome.sequences));
+                    outcomes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(outcome);
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    outcomes.sort_by_key(|o| (o.backend.clone(), o.interface));
+    let mut failed = false;
+    let (mut sequences, mut ops) = (0u64, 0u64);
+    for o in &outcomes {
+        sequences += o.sequences;
+        ops += o.operations;
+        let verdict = match (&o.finding, &o.error) {
+            (_, Some(_)) => "ERROR in kvconf",
+            (Some(_), _) => "DIFFERENCE",
+            (None, None) => "no difference",
+        };
+        println!(
+            "{:<24} {:>6} sequences {:>9} operations  {verdict}",
+            format!("{}/{}", o.interface, o.backend),
+            o.sequences,
+            o.operations
+        );
+    }
+    for o in &outcomes {
+        if let Some(error) = &o.error {
+            failed = true;
+            println!("\n{}/{}: kvconf itself failed: {error}", o.interface, o.backend);
+        }
+        let Some(finding) = &o.finding else { continue };
+        failed = true;
+        println!(
+            "\n{}/{}: sequence {} differs from the model; shrunk in {} runs to {} operation(s) ({} after repeats):\n{}",
+            o.interface,
+            o.backend,
+            finding.sequence,
+            finding.shrink_runs,
+            finding.generated.entries,
+            finding.generated.operations,
+            finding.detail.trim_end()
+        );
+        println!("\n  as a case file:\n");
+        for line in finding.text.lines() {
+            println!("    {line}");
+        }
+        println!(
+            "\n  reproduce: kvconf fuzz --interface {} --backend {} --profile {} --seed {} --sequences {}",
+            o.interface.name(),
+            o.backend,
+            profile.name,
+            args.seed,
+            finding.sequence
+        );
+        if let Some(dir) = &args.save {
+            let name = finding.generated.file.id.replace('/', "__") + ".toml";
+            let path = dir.join(name);
+            std::fs::write(&path, &finding.text)
+                .with_context(|| format!("saving the case to {}", path.display()))?;
+            println!("  saved: {} (run it with `kvconf run --cases {}`)", path.display(), dir.display());
+        }
+    }
+    println!(
+        "\nkvconf fuzz: {sequences} sequences, {ops} operations in {:.1} s: {}",
+        start.elapsed().as_secs_f64(),
+        if failed {
+            "differences found"
+        } else {
+            "no difference"
+        }
+    );
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

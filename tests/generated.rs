@@ -1,0 +1,163 @@
+//! Generated sequences against the faulty hosts of the self-test: without any hand-written case, the
+//! generator finds each fault, shrinks it to a case of at most five operations, and that case, saved and
+//! loaded back as a case file, fails on the faulty host and passes on the reference host.
+
+use kvconf::case;
+use kvconf::catalogue::Catalogue;
+use kvconf::fuzz::{FuzzConfig, FuzzOutcome, fuzz};
+use kvconf::host::HostUnderTest;
+use kvconf::interface::Interface;
+use kvconf::reference::{Backend, ReferenceHost};
+use kvconf::runner::{Runner, Verdict};
+use kvconf_workspace::{Fault, faulty_host, future_lies_host, trapping_host};
+use std::time::Duration;
+
+/// Sequences the generator gets to find a fault: the same seed every run, so CI is deterministic.
+const SEQUENCES: u32 = 300;
+const SEED: u64 = 1;
+
+fn runner<H: HostUnderTest>(host: H, timeout: Duration) -> (Runner<H>, tempfile::TempDir) {
+    let work = tempfile::tempdir().unwrap();
+    (Runner::new(host, work.path().to_path_buf(), timeout), work)
+}
+
+fn config() -> FuzzConfig {
+    FuzzConfig {
+        sequences: SEQUENCES,
+        seed: SEED,
+        ..FuzzConfig::default()
+    }
+}
+
+/// Fuzzes `host` on `interface` and checks the finding: at most five operations, citing `statement`, and as
+/// a saved case file it fails on `host` and passes on the reference host.
+fn finds<H: HostUnderTest>(
+    host: H,
+    interface: Interface,
+    statement: &str,
+    timeout: Duration,
+) -> FuzzOutcome {
+    let name = host.backend().to_string();
+    let (runner, _work) = runner(host, timeout);
+    let outcome = fuzz(&runner, interface, &config(), &|_| {});
+    assert_eq!(outcome.error, None, "{name} on {interface}");
+    let Some(finding) = &outcome.finding else {
+        panic!(
+            "{SEQUENCES} generated sequences on {interface} did not find the fault of {name} ({} operations run)",
+            outcome.operations
+        );
+    };
+    assert!(
+        finding.generated.entries <= 5,
+        "{name} on {interface}: the shrunk case has {} operations:\n{}",
+        finding.generated.entries,
+        finding.text
+    );
+    assert!(
+        finding.generated.file.statements.iter().any(|s| s == statement),
+        "{name} on {interface}: the shrunk case cites {:?}, not {statement}:\n{}",
+        finding.generated.file.statements,
+        finding.text
+    );
+    // Saved and loaded back as a case file, it fails on the faulty host and passes on the reference host.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("found.toml"), &finding.text).unwrap();
+    let cases = case::load_dir(dir.path(), Catalogue::builtin())
+        .unwrap_or_else(|e| panic!("the saved case does not load: {e:?}\n{}", finding.text));
+    assert_eq!(cases.len(), 1);
+    let result = runner.run_case(&cases[0], interface);
+    assert!(
+        matches!(result.verdict, Verdict::Fail(_)),
+        "{name} on {interface}: the saved case passes on the faulty host:\n{}",
+        finding.text
+    );
+    let profile = runner.host().profile().clone();
+    let (reference, _work) = runner_for_reference(profile);
+    let result = reference.run_case(&cases[0], interface);
+    assert_eq!(
+        result.verdict,
+        Verdict::Pass,
+        "{name} on {interface}: the saved case fails on the reference host:\n{}",
+        finding.text
+    );
+    println!(
+        "{name} on {interface}: sequence {}, {} operations after {} shrinking runs\n{}",
+        finding.sequence, finding.generated.entries, finding.shrink_runs, finding.text
+    );
+    outcome
+}
+
+fn runner_for_reference(
+    profile: kvconf::profile::Profile,
+) -> (Runner<ReferenceHost>, tempfile::TempDir) {
+    runner(
+        ReferenceHost::new(Backend::Memory, profile),
+        Duration::from_secs(30),
+    )
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[test]
+fn generated_sequences_alone_find_every_backend_fault() {
+    for (fault, statement, interface) in Fault::BACKEND_FAULTS {
+        finds(faulty_host(fault), interface, statement, TIMEOUT);
+    }
+}
+
+#[test]
+fn generated_sequences_find_a_host_that_panics_or_traps() {
+    finds(
+        faulty_host(Fault::ExistsPanics),
+        Interface::V2,
+        "EXISTS",
+        TIMEOUT,
+    );
+    finds(
+        faulty_host(Fault::ListingPanics),
+        Interface::V3,
+        "KEYS-V3-STREAM",
+        TIMEOUT,
+    );
+    finds(trapping_host(), Interface::V2, "EXISTS", TIMEOUT);
+}
+
+#[test]
+fn generated_sequences_find_a_host_that_hangs() {
+    finds(
+        faulty_host(Fault::ExistsHangs),
+        Interface::V2,
+        "EXISTS",
+        Duration::from_millis(500),
+    );
+}
+
+#[test]
+fn generated_sequences_find_a_v3_future_that_lies() {
+    finds(future_lies_host(), Interface::V3, "KEYS-V3-STREAM", TIMEOUT);
+}
+
+#[test]
+fn the_reference_host_shows_no_difference_on_any_version_or_backend() {
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        for interface in Interface::ALL {
+            let (runner, _work) = runner(
+                ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
+                TIMEOUT,
+            );
+            let config = FuzzConfig {
+                sequences: 64,
+                ..config()
+            };
+            let outcome = fuzz(&runner, interface, &config, &|_| {});
+            assert_eq!(outcome.error, None);
+            assert!(
+                outcome.finding.is_none(),
+                "{interface}/{}: {}",
+                backend.name(),
+                outcome.finding.map(|f| f.detail + &f.text).unwrap_or_default()
+            );
+            assert_eq!(outcome.sequences, 64);
+        }
+    }
+}
