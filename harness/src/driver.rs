@@ -6,7 +6,7 @@ use crate::interface::Interface;
 use crate::outcome::{ErrorKind, KvError, Operation, Outcome};
 use anyhow::{Context, bail};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -124,6 +124,8 @@ pub struct Ctx<D> {
     wasi: WasiCtx,
     table: ResourceTable,
     observed: Arc<Mutex<Vec<Outcome>>>,
+    /// For a timed run ([`Driver::run_timed`]): where to record when each outcome was observed.
+    timing: Option<Timing>,
     /// The host's per-instance state.
     pub host: D,
 }
@@ -138,13 +140,35 @@ impl<D: Send> WasiView for Ctx<D> {
 }
 
 impl<D> bindings::kvconf::driver::observer::Host for Ctx<D> {
-    fn observe(&mut self, _index: u32, outcome: wit::Outcome) {
+    fn observe(&mut self, index: u32, outcome: wit::Outcome) {
+        if let Some(timing) = &self.timing {
+            if let Some(pause) = &timing.pause {
+                pause(index);
+            }
+            // The time before anything else: the guest calls this right after the host call returned.
+            let now = Instant::now();
+            timing
+                .times
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(now);
+        }
         let mut observed = self.observed.lock().unwrap_or_else(|e| e.into_inner());
         observed.push(from_wit(outcome));
     }
 }
 
 impl<D> bindings::kvconf::driver::types::Host for Ctx<D> {}
+
+/// What a timed run ([`Driver::run_timed`]) records, and where it may hold its instance.
+#[derive(Clone)]
+pub struct Timing {
+    /// Receives the [`Instant`] at which each outcome was observed, one per outcome, in order.
+    pub times: Arc<Mutex<Vec<Instant>>>,
+    /// Called with each outcome's index as it is observed, before its time is taken; it may block to hold the
+    /// instance between two operations (to line several instances up), which only moves that observation later.
+    pub pause: Option<Arc<dyn Fn(u32) + Send + Sync>>,
+}
 
 /// A driver fixture linked to one host, ready to instantiate.
 pub struct Driver<H: HostUnderTest> {
@@ -214,6 +238,32 @@ impl<H: HostUnderTest> Driver<H> {
         observed: Arc<Mutex<Vec<Outcome>>>,
         deadline: Duration,
     ) -> ScriptRun {
+        self.run_inner(data, ops, observed, None, deadline)
+    }
+
+    /// Like [`Driver::run`], and also records in `timing.times` the [`Instant`] at which each outcome was
+    /// observed (one per outcome in `observed`, in the same order). The driver reports an outcome right after the
+    /// host call returns and before the next operation starts, so operation `i` was invoked no earlier than
+    /// `times[i - 1]` (the start of the run for `i = 0`) and returned no later than `times[i]`.
+    pub fn run_timed(
+        &self,
+        data: H::Data,
+        ops: &[Operation],
+        observed: Arc<Mutex<Vec<Outcome>>>,
+        timing: Timing,
+        deadline: Duration,
+    ) -> ScriptRun {
+        self.run_inner(data, ops, observed, Some(timing), deadline)
+    }
+
+    fn run_inner(
+        &self,
+        data: H::Data,
+        ops: &[Operation],
+        observed: Arc<Mutex<Vec<Outcome>>>,
+        timing: Option<Timing>,
+        deadline: Duration,
+    ) -> ScriptRun {
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -222,6 +272,7 @@ impl<H: HostUnderTest> Driver<H> {
             wasi,
             table: ResourceTable::new(),
             observed: observed.clone(),
+            timing,
             host: data,
         };
         let mut store = Store::new(engine(), ctx);
