@@ -1,1 +1,1526 @@
-//! Concurrent histories (work in progress).
+//! Concurrent histories: `CONCURRENT-VISIBLE` and `CONCURRENT-ATOMIC` checked as the linearisability of one
+//! register per key.
+//!
+//! No scripted case can check these statements, since no single outcome of a concurrent read can be predicted.
+//! Instead a history is generated, run, recorded and judged:
+//!
+//! - **Generation** ([`scripts`]): from a seed and a history index, a seeded proptest strategy makes the scripts
+//!   of [`HistoryConfig::instances`] instances of one application (component `"main"` granted `["default"]`).
+//!   Each script opens `"default"` into slot 0, then does [`HistoryConfig::ops_per_instance`] operations (`set`,
+//!   `get`, `exists`, `delete`) on a few keys (`"c0"`, `"c1"`, …) so that the instances contend. Every `set` writes
+//!   a value unique in the whole history (`"i{instance}.{n}:"` and some filler), so a read names the write it saw.
+//!   The same (seed, index) always gives the same scripts.
+//! - **Execution** ([`run_history`]): the application is loaded once, in a fresh directory; then every instance
+//!   runs its script on its own thread. The threads are released at once, lined up again once every instance has
+//!   opened its store (so that their key operations overlap instead of being staggered by instantiation), and
+//!   yield the processor between two operations (so that instances sharing a processor interleave operation by
+//!   operation). The driver records when each outcome was observed
+//!   ([`Driver::run_timed`](crate::driver::Driver::run_timed)); since it reports each outcome right after the
+//!   host call returns and before the next one starts, operation `i` was invoked no earlier than the observation
+//!   of `i - 1` and returned no later than the observation of `i`. These intervals contain the true ones, so they
+//!   never make a correct host look wrong; they only make the check a little more lenient.
+//! - **Checking**: first, every operation must have succeeded (an error, trap, panic or timeout is a failure of
+//!   the history, reported with the operation). Then, per key:
+//!   - a read returning bytes that no `set` of that key wrote breaks `CONCURRENT-ATOMIC` (a torn or invented
+//!     value);
+//!   - the key's operations must be linearisable as a register that starts absent: there must be an order of
+//!     them, consistent with each instance's program order and with real time (an operation that returned before
+//!     another was invoked comes first), in which every read returns the last value written (`delete` writes
+//!     "absent"; `get` of a missing key, and v1's `no-such-key`, read "absent"; `exists` reads present or
+//!     absent). If there is none, the history breaks `CONCURRENT-VISIBLE`; the report shows the key's operations
+//!     with their intervals and names the culprits it can: a stale read (one that returned `v` although another
+//!     write started after the write of `v` returned, and returned before the read was invoked), a read from the
+//!     future (of a value whose write began after the read returned), or two reads that saw different values
+//!     while no write was in progress.
+//!
+//! Linearisability is local (Herlihy and Wing), so checking each key on its own is exact. The search is Wing and
+//! Gong's, with Lowe's memoisation: a depth-first search that repeatedly linearises a *minimal* operation (one
+//! that no pending operation of another instance returned before), never visiting a (set of linearised
+//! operations, register value) configuration twice. Because each instance runs its script in order, the set of
+//! linearised operations is one prefix per instance, and the register then holds either its initial absence or
+//! the value of the last write in one of those prefixes. So for a key with `n_i` operations from instance `i`
+//! there are at most `Π(n_i + 1) · (K + 1)` configurations for `K` instances, each costing `O(K²)` time and
+//! `O(K)` memory: with the default 3 instances of 24 operations, under 63,000 even if every operation were on
+//! one key. A correct history is usually linearised at the first try, in about as many steps as it has
+//! operations; the full space is explored only to prove that no linearisation exists. The search gives up after
+//! [`SEARCH_BUDGET`] configurations (about 100 bytes of memory each) and reports the history as [`INCONCLUSIVE`]
+//! rather than guessing.
+
+use crate::driver::{Timing, complete};
+use crate::host::{AppSpec, HostUnderTest};
+use crate::interface::Interface;
+use crate::outcome::{ErrorKind, Operation, Outcome, render_bytes, render_key};
+use crate::runner::Runner;
+use proptest::collection::vec;
+use proptest::prop_oneof;
+use proptest::strategy::{Just, Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::{self, Write as _};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// The statement a history breaks when some key's operations have no linearisation (a write that has returned
+/// is not seen by a later read, or reads disagree on the order of writes).
+pub const VISIBLE: &str = "CONCURRENT-VISIBLE";
+/// The statement a history breaks when a read returns bytes that no `set` of that key wrote.
+pub const ATOMIC: &str = "CONCURRENT-ATOMIC";
+/// The nature of a failed history in which an operation returned an error.
+pub const HOST_ERROR: &str = "host-error";
+/// The nature of a failed history in which an instance trapped, or the host panicked.
+pub const TRAP: &str = "trap";
+/// The nature of a failed history in which an instance did not finish within the runner's timeout.
+pub const TIMEOUT: &str = "timeout";
+/// The nature of a failed history in which the driver could not attempt an operation.
+pub const SCRIPT_ERROR: &str = "script-error";
+/// The nature of a failed history in which an operation gave an outcome of the wrong kind (a `get` answering
+/// `exists`, say).
+pub const UNEXPECTED_OUTCOME: &str = "unexpected-outcome";
+/// The nature of a failed history that could not be run at all (the host refused the application, or cannot
+/// link the driver).
+pub const SETUP: &str = "setup";
+/// The nature of a history whose linearisability search gave up after [`SEARCH_BUDGET`] configurations.
+pub const INCONCLUSIVE: &str = "inconclusive";
+
+/// The most configurations the linearisability search visits for one key before it gives up.
+pub const SEARCH_BUDGET: usize = 1_000_000;
+
+/// The component every instance of a history is an instance of.
+pub const COMPONENT: &str = "main";
+/// The label every instance opens.
+pub const LABEL: &str = "default";
+
+/// The longest filler after a value's unique prefix, in bytes.
+const FILLER_MAX: usize = 24;
+
+/// How long to wait past the runner's timeout for the guests' own epoch deadline to stop them, so that a guest
+/// stuck in WebAssembly is reported with its trap rather than as a hung host.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// The shape of the generated histories.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// How many instances run at once.
+    pub instances: usize,
+    /// How many key operations each instance does after its `open`.
+    pub ops_per_instance: usize,
+    /// How many keys the operations share (at least one).
+    pub keys: usize,
+}
+
+impl Default for HistoryConfig {
+    /// 3 instances of 24 operations each on 3 keys.
+    fn default() -> Self {
+        HistoryConfig {
+            instances: 3,
+            ops_per_instance: 24,
+            keys: 3,
+        }
+    }
+}
+
+/// What running one history gave.
+#[derive(Clone, Debug)]
+pub struct HistoryRun {
+    /// How many instances ran.
+    pub instances: usize,
+    /// How many operations the instances' scripts held in all, `open`s included.
+    pub operations: usize,
+    /// What the history broke, if anything.
+    pub violation: Option<Violation>,
+}
+
+/// What a history broke, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// [`VISIBLE`] or [`ATOMIC`]; or, for a history that failed otherwise, the nature of the failure
+    /// ([`HOST_ERROR`], [`TRAP`], [`TIMEOUT`], [`SCRIPT_ERROR`], [`UNEXPECTED_OUTCOME`], [`SETUP`],
+    /// [`INCONCLUSIVE`]).
+    pub statement: &'static str,
+    /// A readable account over several lines: the seed and history index, the interface and backend, and the
+    /// operations involved with their outcomes and time intervals.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.statement, self.detail)
+    }
+}
+
+/// The name of key number `n` of a history.
+pub fn key_name(n: usize) -> String {
+    format!("c{n}")
+}
+
+/// The kind of one generated operation.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Set,
+    Get,
+    Exists,
+    Delete,
+}
+
+/// The 32-byte ChaCha seed of history `index` of `seed`.
+fn seed_bytes(seed: u64, index: u64) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&index.to_le_bytes());
+    bytes[16..].copy_from_slice(b"kvconf history\0\0");
+    bytes
+}
+
+/// The `n`th value (from 1) instance `instance` writes, with `filler` bytes after its unique prefix.
+fn value_bytes(instance: usize, n: usize, filler: usize) -> Vec<u8> {
+    let fill = (b'a' + ((instance * 7 + n) % 26) as u8) as char;
+    format!("i{instance}.{n}:{}", fill.to_string().repeat(filler)).into_bytes()
+}
+
+/// The scripts of history `index` of `seed`: one per instance, each an `open` of [`LABEL`] into slot 0 and then
+/// `config.ops_per_instance` operations on the keys [`key_name`]`(0..config.keys)`. Deterministic: the same
+/// arguments always give the same scripts.
+pub fn scripts(seed: u64, index: u64, config: &HistoryConfig) -> Vec<Vec<Operation>> {
+    let keys = config.keys.max(1);
+    let kind = prop_oneof![
+        4 => Just(Kind::Set),
+        3 => Just(Kind::Get),
+        2 => Just(Kind::Exists),
+        1 => Just(Kind::Delete),
+    ];
+    let strategy = vec(
+        vec((kind, 0..keys, 0..=FILLER_MAX), config.ops_per_instance),
+        config.instances,
+    );
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed, index));
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    // These strategies never reject, so a tree is always made.
+    let plan = strategy
+        .new_tree(&mut runner)
+        .map(|tree| tree.current())
+        .unwrap_or_default();
+    plan.into_iter()
+        .enumerate()
+        .map(|(instance, steps)| {
+            let mut sets = 0;
+            let mut ops = vec![Operation::Open {
+                slot: 0,
+                label: LABEL.to_string(),
+            }];
+            for (kind, key, filler) in steps {
+                let key = key_name(key);
+                ops.push(match kind {
+                    Kind::Set => {
+                        sets += 1;
+                        Operation::Set {
+                            slot: 0,
+                            key,
+                            value: value_bytes(instance, sets, filler),
+                        }
+                    }
+                    Kind::Get => Operation::Get { slot: 0, key },
+                    Kind::Exists => Operation::Exists { slot: 0, key },
+                    Kind::Delete => Operation::Delete { slot: 0, key },
+                });
+            }
+            ops
+        })
+        .collect()
+}
+
+/// Generates history `index` of `seed`, runs it against the runner's host through `interface`, and checks it.
+///
+/// Never panics because of the host: a host that panics, traps or hangs (past [`Runner::timeout`]) fails the
+/// history. A hung instance's thread is left behind, as the runner does with a hung case.
+pub fn run_history<H: HostUnderTest>(
+    runner: &Runner<H>,
+    interface: Interface,
+    seed: u64,
+    index: u64,
+    config: &HistoryConfig,
+) -> HistoryRun {
+    let scripts = scripts(seed, index, config);
+    let operations = scripts.iter().map(Vec::len).sum();
+    let violation = match execute(runner, interface, &scripts, seed, index) {
+        Err(v) => Some(v),
+        Ok(recorded) => check(&recorded, interface),
+    };
+    let violation = violation.map(|v| Violation {
+        statement: v.statement,
+        detail: format!(
+            "history {index} of seed {seed} ({} instances × {} operations on {} keys, through {interface}, \
+             against {}; the same seed and index give the same scripts, not the same timing)\n{}",
+            scripts.len(),
+            config.ops_per_instance,
+            config.keys.max(1),
+            runner.host().backend(),
+            v.detail.trim_end()
+        ),
+    });
+    HistoryRun {
+        instances: scripts.len(),
+        operations,
+        violation,
+    }
+}
+
+/// One operation as it ran.
+#[derive(Clone, Debug)]
+struct Event {
+    instance: usize,
+    index: usize,
+    op: Operation,
+    outcome: Outcome,
+    /// It was invoked no earlier than this, counted from the release of the instances.
+    invoked: Duration,
+    /// It returned no later than this; `None` when it never returned.
+    returned: Option<Duration>,
+}
+
+/// One instance as it ran.
+#[derive(Clone, Debug, Default)]
+struct InstanceRecord {
+    events: Vec<Event>,
+    stderr: String,
+    /// It had not finished when the runner's timeout passed.
+    timed_out: bool,
+}
+
+/// A recorded history.
+#[derive(Clone, Debug, Default)]
+struct Recorded {
+    instances: Vec<InstanceRecord>,
+}
+
+/// Releases waiting threads all at once. (A [`std::sync::Barrier`] would do, but would leave the threads
+/// already started waiting for ever if starting a later one failed; a gate can be opened regardless.)
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while !*open {
+            open = self.opened.wait(open).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.opened.notify_all();
+    }
+}
+
+/// Holds the instances after their `open` until every one has opened (or stopped), so that their key operations
+/// overlap instead of being staggered by how long each took to instantiate. The waiting instances spin (yielding
+/// the processor) rather than sleep, so that they all go on the moment the last one arrives: a thread woken from a
+/// sleep takes longer to start again than a whole script takes to run. Waiting is bounded by a deadline.
+#[derive(Default)]
+struct Lineup {
+    arrived: AtomicUsize,
+}
+
+impl Lineup {
+    fn arrive(&self) {
+        self.arrived.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn wait(&self, expected: usize, until: Instant) {
+        while self.arrived.load(Ordering::SeqCst) < expected && Instant::now() < until {
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
+}
+
+fn setup(detail: String) -> Violation {
+    Violation {
+        statement: SETUP,
+        detail,
+    }
+}
+
+/// Runs the scripts in a fresh directory of their own, removed afterwards.
+fn execute<H: HostUnderTest>(
+    runner: &Runner<H>,
+    interface: Interface,
+    scripts: &[Vec<Operation>],
+    seed: u64,
+    index: u64,
+) -> Result<Recorded, Violation> {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let host = runner.host();
+    if !host.profile().interfaces.contains(&interface) {
+        return Err(setup(format!(
+            "the host does not provide {}",
+            interface.wit_name()
+        )));
+    }
+    let driver = runner
+        .driver(interface)
+        .map_err(|e| setup(format!("the host cannot run the {interface} driver: {e}")))?;
+    let backend: String = host
+        .backend()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let dir = runner
+        .work_dir()
+        .join("histories")
+        .join(interface.name())
+        .join(backend)
+        .join(format!(
+            "{seed}-{index}-{}",
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        setup(format!(
+            "cannot create the history's directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let recorded = execute_in(host, driver, scripts, &dir, runner.timeout());
+    let _ = std::fs::remove_dir_all(&dir);
+    recorded
+}
+
+/// What one instance's thread sends when it is done: its index, outcomes and guest stderr.
+type Finished = (usize, Vec<Outcome>, String);
+
+fn execute_in<H: HostUnderTest>(
+    host: &H,
+    driver: Arc<crate::driver::Driver<H>>,
+    scripts: &[Vec<Operation>],
+    dir: &Path,
+    timeout: Duration,
+) -> Result<Recorded, Violation> {
+    let grants = BTreeMap::from([(COMPONENT.to_string(), vec![LABEL.to_string()])]);
+    let spec = AppSpec {
+        grants: &grants,
+        labels: &[],
+        dir,
+    };
+    let app = catch_unwind(AssertUnwindSafe(|| host.load(&spec)))
+        .map_err(|p| Violation {
+            statement: TRAP,
+            detail: format!(
+                "the host panicked loading the application: {}",
+                panic_message(&*p)
+            ),
+        })?
+        .map_err(|e| {
+            setup(format!(
+                "the host refused to load the application ({COMPONENT:?} granted [{LABEL:?}]): {e:#}"
+            ))
+        })?;
+    let app = Arc::new(app);
+    let mut data = Vec::new();
+    for _ in scripts {
+        let made = catch_unwind(AssertUnwindSafe(|| host.instance_data(&app, COMPONENT)))
+            .map_err(|p| Violation {
+                statement: TRAP,
+                detail: format!(
+                    "the host panicked making an instance: {}",
+                    panic_message(&*p)
+                ),
+            })?
+            .map_err(|e| setup(format!("the host could not make an instance: {e:#}")))?;
+        data.push(made);
+    }
+
+    let gate = Arc::new(Gate::default());
+    let lineup = Arc::new(Lineup::default());
+    let instances = scripts.len();
+    let (done_tx, done_rx) = mpsc::channel::<Finished>();
+    let mut observed = Vec::new();
+    let mut times = Vec::new();
+    for (instance, (ops, data)) in scripts.iter().zip(data).enumerate() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let when = Arc::new(Mutex::new(Vec::new()));
+        observed.push(seen.clone());
+        times.push(when.clone());
+        let (gate_in, lineup, done, driver, app, ops) = (
+            gate.clone(),
+            lineup.clone(),
+            done_tx.clone(),
+            driver.clone(),
+            app.clone(),
+            ops.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("kvconf-history-{instance}"))
+            .spawn(move || {
+                // The application stays loaded while any of its instances runs.
+                let _app = app;
+                gate_in.wait();
+                let until = Instant::now() + timeout;
+                let arrived = Arc::new(AtomicBool::new(false));
+                let here = arrived.clone();
+                let held = lineup.clone();
+                let pause = move |index: u32| {
+                    // Observed right after the `open` returned: wait there for the other instances.
+                    if index == 0 {
+                        if !here.swap(true, Ordering::SeqCst) {
+                            held.arrive();
+                        }
+                        held.wait(instances, until);
+                    } else {
+                        // Between two operations, let another instance waiting for this processor run, so
+                        // that instances sharing one interleave operation by operation.
+                        std::thread::yield_now();
+                    }
+                };
+                let timing = Timing {
+                    times: when,
+                    pause: Some(Arc::new(pause)),
+                };
+                let run = catch_unwind(AssertUnwindSafe(|| {
+                    driver.run_timed(data, &ops, seen.clone(), timing, timeout)
+                }));
+                // An instance that stopped before its `open` was observed must not hold the others up.
+                if !arrived.swap(true, Ordering::SeqCst) {
+                    lineup.arrive();
+                }
+                let (outcomes, stderr) = match run {
+                    Ok(run) => (run.outcomes, run.stderr),
+                    Err(panic) => {
+                        let so_far = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        let fault = format!("the host panicked: {}", panic_message(&*panic));
+                        (complete(so_far, ops.len(), Some(fault)), String::new())
+                    }
+                };
+                let _ = done.send((instance, outcomes, stderr));
+            });
+        if let Err(e) = spawned {
+            // Let the instances already started run to completion rather than wait for ever.
+            gate.open();
+            return Err(setup(format!("cannot start an instance's thread: {e}")));
+        }
+    }
+    drop(done_tx);
+
+    let start = Instant::now();
+    gate.open();
+    let deadline = start + timeout + GRACE;
+    let mut finished: Vec<Option<(Vec<Outcome>, String)>> = vec![None; scripts.len()];
+    let mut pending = scripts.len();
+    while pending > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match done_rx.recv_timeout(left) {
+            Ok((instance, outcomes, stderr)) => {
+                finished[instance] = Some((outcomes, stderr));
+                pending -= 1;
+            }
+            Err(_) => break,
+        }
+    }
+
+    let mut recorded = Recorded::default();
+    for (instance, ops) in scripts.iter().enumerate() {
+        // Outcomes before times: the observer records the time first, so every outcome read has its time.
+        let so_far = observed[instance]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let when: Vec<Duration> = times[instance]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|t| t.saturating_duration_since(start))
+            .collect();
+        let (outcomes, stderr, timed_out) = match finished[instance].take() {
+            Some((outcomes, stderr)) => (outcomes, stderr, false),
+            None => {
+                let fault = format!(
+                    "timed out after {:.1} s: the host did not return",
+                    timeout.as_secs_f64()
+                );
+                (
+                    complete(so_far, ops.len(), Some(fault)),
+                    String::new(),
+                    true,
+                )
+            }
+        };
+        let events = ops
+            .iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(index, (op, outcome))| {
+                let invoked = match index {
+                    0 => Duration::ZERO,
+                    _ => when
+                        .get(index - 1)
+                        .or(when.last())
+                        .copied()
+                        .unwrap_or_default(),
+                };
+                Event {
+                    instance,
+                    index,
+                    op: op.clone(),
+                    outcome,
+                    invoked,
+                    returned: when.get(index).copied(),
+                }
+            })
+            .collect();
+        recorded.instances.push(InstanceRecord {
+            events,
+            stderr,
+            timed_out,
+        });
+    }
+    Ok(recorded)
+}
+
+/// What an operation did to its key's register, as far as the checker is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Access {
+    Open,
+    /// A `set` (`Some`) or `delete` (`None`).
+    Write(Option<Vec<u8>>),
+    /// A `get`: the value, or `None` for a missing key.
+    Read(Option<Vec<u8>>),
+    /// An `exists`.
+    Exists(bool),
+}
+
+/// What an operation did, or the nature of its failure and what to say about it.
+fn classify(
+    event: &Event,
+    record: &InstanceRecord,
+    interface: Interface,
+) -> Result<Access, (&'static str, String)> {
+    match (&event.op, &event.outcome) {
+        (Operation::Open { .. }, Outcome::Opened) => Ok(Access::Open),
+        (Operation::Set { value, .. }, Outcome::Done) => Ok(Access::Write(Some(value.clone()))),
+        (Operation::Delete { .. }, Outcome::Done) => Ok(Access::Write(None)),
+        (Operation::Get { .. }, Outcome::Value(value)) => Ok(Access::Read(value.clone())),
+        (Operation::Get { .. }, Outcome::Failed(e))
+            if interface == Interface::V1 && e.kind == ErrorKind::NoSuchKey =>
+        {
+            Ok(Access::Read(None))
+        }
+        (Operation::Exists { .. }, Outcome::Exists(b)) => Ok(Access::Exists(*b)),
+        (_, Outcome::Failed(_)) => Err((
+            HOST_ERROR,
+            format!("the host returned {}", event.outcome.render(None)),
+        )),
+        (_, Outcome::Trapped(text)) if record.timed_out => Err((TIMEOUT, text.clone())),
+        (_, Outcome::Trapped(text)) => Err((TRAP, text.clone())),
+        (_, Outcome::NotRun) => Err((
+            TRAP,
+            "never ran: the instance stopped at an earlier operation".into(),
+        )),
+        (_, Outcome::ScriptError(text)) => Err((SCRIPT_ERROR, text.clone())),
+        _ => Err((
+            UNEXPECTED_OUTCOME,
+            "an outcome of the wrong kind for this operation".into(),
+        )),
+    }
+}
+
+fn micros(d: Duration) -> u128 {
+    d.as_micros()
+}
+
+/// One line about an event: where it ran, its interval, the operation and its outcome.
+fn describe(event: &Event) -> String {
+    let returned = match event.returned {
+        Some(r) => format!("{:>7}", micros(r)),
+        None => "      …".into(),
+    };
+    format!(
+        "[{:>7} – {returned}] µs  instance {} op {:>2}: {} -> {}",
+        micros(event.invoked),
+        event.instance,
+        event.index,
+        event.op,
+        event.outcome.render(None)
+    )
+}
+
+/// Checks a recorded history: every operation succeeded, no read invented a value, every key linearisable.
+fn check(recorded: &Recorded, interface: Interface) -> Option<Violation> {
+    let mut failures = Vec::new();
+    let mut accesses = Vec::new();
+    for record in &recorded.instances {
+        for event in &record.events {
+            match classify(event, record, interface) {
+                Ok(access) => accesses.push((event, access)),
+                Err(failure) => failures.push((event, record, failure)),
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Some(failed(&failures));
+    }
+    let mut keys: BTreeMap<&str, Vec<(&Event, Access)>> = BTreeMap::new();
+    for (event, access) in accesses {
+        if let Some(key) = key_of(&event.op) {
+            keys.entry(key).or_default().push((event, access));
+        }
+    }
+    for (key, ops) in &keys {
+        if let Some(v) = invented(key, ops, &keys) {
+            return Some(v);
+        }
+    }
+    for (key, ops) in &keys {
+        let history = KeyHistory::new(ops, recorded.instances.len());
+        match history.search(SEARCH_BUDGET) {
+            Search::Linearisable => {}
+            Search::NotLinearisable { deepest } => {
+                return Some(not_linearisable(key, &history, deepest));
+            }
+            Search::Exhausted => {
+                return Some(Violation {
+                    statement: INCONCLUSIVE,
+                    detail: format!(
+                        "the linearisability search for key {} gave up after {SEARCH_BUDGET} configurations: \
+                         use fewer instances or operations per key\n{}",
+                        render_key(key),
+                        excerpt(&history, &[])
+                    ),
+                });
+            }
+        }
+    }
+    None
+}
+
+fn key_of(op: &Operation) -> Option<&str> {
+    match op {
+        Operation::Set { key, .. }
+        | Operation::Get { key, .. }
+        | Operation::Delete { key, .. }
+        | Operation::Exists { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
+/// The account of a history in which operations failed: the first failure's nature, and every failure.
+fn failed(failures: &[(&Event, &InstanceRecord, (&'static str, String))]) -> Violation {
+    // A `not run` only follows the failure that stopped its instance; name that failure.
+    let first = failures
+        .iter()
+        .find(|(e, _, _)| e.outcome != Outcome::NotRun)
+        .unwrap_or(&failures[0]);
+    let mut detail = format!(
+        "operations failed, so the history cannot be judged; the first: {}\n",
+        first.2.1.lines().next().unwrap_or("")
+    );
+    const SHOWN: usize = 12;
+    for (event, _, (nature, _)) in failures
+        .iter()
+        .filter(|(e, _, _)| e.outcome != Outcome::NotRun)
+        .take(SHOWN)
+    {
+        let _ = writeln!(detail, "  {nature}: {}", describe(event));
+    }
+    let not_run = failures
+        .iter()
+        .filter(|(e, _, _)| e.outcome == Outcome::NotRun)
+        .count();
+    if not_run > 0 {
+        let _ = writeln!(detail, "  ({not_run} operations after those never ran)");
+    }
+    let mut instances: Vec<usize> = failures.iter().map(|(e, _, _)| e.instance).collect();
+    instances.dedup();
+    for instance in instances {
+        let in_it = || failures.iter().filter(|(e, _, _)| e.instance == instance);
+        if let Some((_, _, (_, text))) =
+            in_it().find(|(e, _, _)| matches!(e.outcome, Outcome::Trapped(_)))
+        {
+            let _ = writeln!(
+                detail,
+                "  instance {instance} fault:\n{}",
+                indent(text, "    ")
+            );
+        }
+        if let Some((_, record, _)) = in_it().find(|(_, r, _)| !r.stderr.is_empty()) {
+            let _ = writeln!(
+                detail,
+                "  instance {instance} guest stderr:\n{}",
+                indent(&record.stderr, "    ")
+            );
+        }
+    }
+    Violation {
+        statement: first.2.0,
+        detail,
+    }
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines().map(|l| format!("{prefix}{l}\n")).collect()
+}
+
+/// A read of `key` returning bytes no `set` of `key` wrote: a torn or invented value.
+fn invented(
+    key: &str,
+    ops: &[(&Event, Access)],
+    keys: &BTreeMap<&str, Vec<(&Event, Access)>>,
+) -> Option<Violation> {
+    let written: HashSet<&[u8]> = ops
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Access::Write(Some(v)) => Some(v.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let (event, bytes) = ops.iter().find_map(|(e, a)| match a {
+        Access::Read(Some(v)) if !written.contains(v.as_slice()) => Some((e, v)),
+        _ => None,
+    })?;
+    let elsewhere = keys.iter().find(|(k, ops)| {
+        **k != key
+            && ops
+                .iter()
+                .any(|(_, a)| *a == Access::Write(Some(bytes.clone())))
+    });
+    let origin = match elsewhere {
+        Some((other, _)) => format!(
+            "they were written to key {}, never to this one",
+            render_key(other)
+        ),
+        None => "no operation of the history wrote them".to_string(),
+    };
+    let mut writes: Vec<String> = written.iter().map(|v| render_bytes(v)).collect();
+    writes.sort();
+    Some(Violation {
+        statement: ATOMIC,
+        detail: format!(
+            "a read of key {} returned {}, which no set of that key wrote ({origin}): a torn or invented value\n  \
+             {}\n  the values written to {}: {}",
+            render_key(key),
+            render_bytes(bytes),
+            describe(event),
+            render_key(key),
+            writes.join(", ")
+        ),
+    })
+}
+
+/// One operation on a key, as the search sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Write a value (its number among the key's written values) or absent (`None`).
+    Write(Option<u32>),
+    /// Read a value or absent.
+    Read(Option<u32>),
+    /// Read present (`true`) or absent.
+    Exists(bool),
+}
+
+/// One operation on a key with its interval.
+#[derive(Clone, Debug)]
+struct KeyOp<'a> {
+    event: &'a Event,
+    step: Step,
+    invoked: Duration,
+    returned: Duration,
+}
+
+/// The operations on one key, per instance, in program order.
+struct KeyHistory<'a> {
+    per_instance: Vec<Vec<KeyOp<'a>>>,
+}
+
+/// What the linearisability search found.
+#[derive(Debug, PartialEq, Eq)]
+enum Search {
+    Linearisable,
+    /// No linearisation; the longest valid prefix of one linearised this many operations.
+    NotLinearisable {
+        deepest: usize,
+    },
+    /// The budget ran out.
+    Exhausted,
+}
+
+impl<'a> KeyHistory<'a> {
+    /// Every read of a value some `set` wrote (checked by [`invented`] first); a read of other bytes gets a
+    /// value number no write has, so no linearisation satisfies it.
+    fn new(ops: &[(&'a Event, Access)], instances: usize) -> Self {
+        let mut values: HashMap<&[u8], u32> = HashMap::new();
+        for (_, access) in ops {
+            if let Access::Write(Some(v)) = access {
+                let next = values.len() as u32;
+                values.entry(v.as_slice()).or_insert(next);
+            }
+        }
+        let unknown = values.len() as u32;
+        let number = |v: &Option<Vec<u8>>| {
+            v.as_ref()
+                .map(|v| values.get(v.as_slice()).copied().unwrap_or(unknown))
+        };
+        let mut per_instance: Vec<Vec<KeyOp<'a>>> = vec![Vec::new(); instances];
+        for (event, access) in ops {
+            let step = match access {
+                Access::Write(v) => Step::Write(number(v)),
+                Access::Read(v) => Step::Read(number(v)),
+                Access::Exists(b) => Step::Exists(*b),
+                Access::Open => continue,
+            };
+            if per_instance.len() <= event.instance {
+                per_instance.resize(event.instance + 1, Vec::new());
+            }
+            per_instance[event.instance].push(KeyOp {
+                event,
+                step,
+                invoked: event.invoked,
+                returned: event.returned.unwrap_or(Duration::MAX),
+            });
+        }
+        for ops in &mut per_instance {
+            ops.sort_by_key(|op| op.event.index);
+        }
+        KeyHistory { per_instance }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &KeyOp<'a>> {
+        self.per_instance.iter().flatten()
+    }
+
+    /// Wing and Gong's search with memoisation of (linearised prefixes, register value); iterative, so the
+    /// depth of a long history does not matter.
+    fn search(&self, budget: usize) -> Search {
+        let per = &self.per_instance;
+        let k = per.len();
+        let total: usize = per.iter().map(Vec::len).sum();
+        let mut prefix = vec![0usize; k];
+        let mut seen: HashSet<(Vec<usize>, Option<u32>)> = HashSet::new();
+        seen.insert((prefix.clone(), None));
+        // Each frame: the register's value in that configuration, and the next instance to try from it.
+        let mut frames: Vec<(Option<u32>, usize)> = vec![(None, 0)];
+        // The instance advanced to reach each frame after the first.
+        let mut path: Vec<usize> = Vec::new();
+        let mut deepest = 0;
+        loop {
+            if path.len() == total {
+                return Search::Linearisable;
+            }
+            let Some(&(value, from)) = frames.last() else {
+                return Search::NotLinearisable { deepest };
+            };
+            let mut next = None;
+            for i in from..k {
+                let Some(op) = per[i].get(prefix[i]) else {
+                    continue;
+                };
+                // Minimal: no pending operation of another instance returned before this one was invoked.
+                let preceded = (0..k).any(|j| {
+                    j != i
+                        && per[j]
+                            .get(prefix[j])
+                            .is_some_and(|other| other.returned < op.invoked)
+                });
+                if preceded {
+                    continue;
+                }
+                let after = match op.step {
+                    Step::Write(v) => v,
+                    Step::Read(v) if v == value => value,
+                    Step::Exists(b) if b == value.is_some() => value,
+                    _ => continue,
+                };
+                prefix[i] += 1;
+                if seen.insert((prefix.clone(), after)) {
+                    next = Some((i, after));
+                    break;
+                }
+                prefix[i] -= 1;
+            }
+            if let Some(frame) = frames.last_mut() {
+                frame.1 = next.map_or(k, |(i, _)| i + 1);
+            }
+            match next {
+                Some((i, after)) => {
+                    if seen.len() > budget {
+                        return Search::Exhausted;
+                    }
+                    path.push(i);
+                    deepest = deepest.max(path.len());
+                    frames.push((after, 0));
+                }
+                None => {
+                    frames.pop();
+                    if let Some(i) = path.pop() {
+                        prefix[i] -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The reads that saw a value already overwritten when they began: (the read, the write of what it saw
+    /// (`None`: the initial absence), a write that came wholly between).
+    fn stale_reads(&self) -> Vec<(&KeyOp<'a>, Option<&KeyOp<'a>>, &KeyOp<'a>)> {
+        let mut out = Vec::new();
+        for read in self.all() {
+            // Whether a write gives what the read saw.
+            let gives = |w: Step| match (read.step, w) {
+                (Step::Read(v), Step::Write(x)) => v == x,
+                (Step::Exists(b), Step::Write(x)) => b == x.is_some(),
+                _ => false,
+            };
+            let initial = match read.step {
+                Step::Read(v) => v.is_none(),
+                Step::Exists(b) => !b,
+                Step::Write(_) => continue,
+            };
+            // The writes the read may have seen: those of what it saw that began before it returned.
+            let writers: Vec<&KeyOp<'a>> = self
+                .all()
+                .filter(|w| gives(w.step) && w.invoked < read.returned)
+                .collect();
+            if writers.is_empty() && !initial {
+                // A read from the future, named by `reads_from_the_future`.
+                continue;
+            }
+            // For every write it may have seen (and the initial absence, before everything), a write of
+            // something else started after that one returned and returned before the read began.
+            let overwrite = |after: Duration| {
+                self.all().find(|w| {
+                    matches!(w.step, Step::Write(_))
+                        && !gives(w.step)
+                        && after <= w.invoked
+                        && w.returned <= read.invoked
+                })
+            };
+            // The latest write of what the read saw, and a write that overwrote it.
+            let mut witness: Option<(Duration, Option<&KeyOp<'a>>, &KeyOp<'a>)> = None;
+            let mut stale = true;
+            for writer in writers
+                .iter()
+                .map(|w| Some(*w))
+                .chain(initial.then_some(None))
+            {
+                let returned = writer.map_or(Duration::ZERO, |w| w.returned);
+                let Some(overwritten) = overwrite(returned) else {
+                    stale = false;
+                    break;
+                };
+                if witness.is_none_or(|(latest, _, _)| returned >= latest) {
+                    witness = Some((returned, writer, overwritten));
+                }
+            }
+            if stale && let Some((_, writer, overwritten)) = witness {
+                out.push((read, writer, overwritten));
+            }
+        }
+        out
+    }
+
+    /// Two reads that saw different things although no write of the key was in progress from the first one's
+    /// invocation to the last one's return: the register could not change between them, so they must agree.
+    fn disagreeing_reads(&self) -> Option<(&KeyOp<'a>, &KeyOp<'a>)> {
+        let reads: Vec<&KeyOp<'a>> = self
+            .all()
+            .filter(|op| !matches!(op.step, Step::Write(_)))
+            .collect();
+        let differ = |a: Step, b: Step| match (a, b) {
+            (Step::Read(x), Step::Read(y)) => x != y,
+            (Step::Read(x), Step::Exists(b)) | (Step::Exists(b), Step::Read(x)) => x.is_some() != b,
+            (Step::Exists(a), Step::Exists(b)) => a != b,
+            _ => false,
+        };
+        for (n, first) in reads.iter().enumerate() {
+            for second in &reads[n + 1..] {
+                if !differ(first.step, second.step) {
+                    continue;
+                }
+                let start = first.invoked.min(second.invoked);
+                let end = first.returned.max(second.returned);
+                let quiet = self.all().all(|w| {
+                    !matches!(w.step, Step::Write(_)) || w.returned <= start || w.invoked >= end
+                });
+                if quiet {
+                    return Some((first, second));
+                }
+            }
+        }
+        None
+    }
+
+    /// The reads that saw a value whose every write began after the read returned.
+    fn reads_from_the_future(&self) -> Vec<&KeyOp<'a>> {
+        self.all()
+            .filter(|read| match read.step {
+                Step::Read(Some(v)) => self
+                    .all()
+                    .filter(|w| w.step == Step::Write(Some(v)))
+                    .all(|w| w.invoked > read.returned),
+                _ => false,
+            })
+            .collect()
+    }
+}
+
+/// The key's operations in order of invocation, the `marked` ones flagged.
+fn excerpt(history: &KeyHistory<'_>, marked: &[&Event]) -> String {
+    let mut ops: Vec<&KeyOp<'_>> = history.all().collect();
+    ops.sort_by_key(|op| (op.invoked, op.event.instance, op.event.index));
+    let mut out = String::from(
+        "  its operations, by time of invocation (µs since the instances were released):\n",
+    );
+    for op in ops {
+        let mark = if marked.iter().any(|m| std::ptr::eq(*m, op.event)) {
+            "✗"
+        } else {
+            " "
+        };
+        let _ = writeln!(out, "  {mark} {}", describe(op.event));
+    }
+    out
+}
+
+fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Violation {
+    let total = history.all().count();
+    let mut detail = format!(
+        "the operations on key {} have no linearisation: no order of them, consistent with each instance's order \
+         and with real time, has every read return the last value written (the longest consistent order takes \
+         {deepest} of its {total} operations)\n",
+        render_key(key)
+    );
+    let mut marked: Vec<&Event> = Vec::new();
+    let stale = history.stale_reads();
+    for (read, writer, overwrite) in stale.iter().take(3) {
+        let seen = match writer {
+            Some(w) => format!(
+                "what instance {} op {} ({}) wrote, returned at {} µs",
+                w.event.instance,
+                w.event.index,
+                w.event.op,
+                micros(w.returned)
+            ),
+            None => "the key's initial absence".into(),
+        };
+        let _ = writeln!(
+            detail,
+            "  stale read: instance {} op {} ({} -> {}, invoked at {} µs) saw {seen}, although instance {} op {} \
+             ({} -> {}) overwrote it in [{}, {}] µs, before the read began",
+            read.event.instance,
+            read.event.index,
+            read.event.op,
+            read.event.outcome.render(None),
+            micros(read.invoked),
+            overwrite.event.instance,
+            overwrite.event.index,
+            overwrite.event.op,
+            overwrite.event.outcome.render(None),
+            micros(overwrite.invoked),
+            micros(overwrite.returned),
+        );
+        marked.push(read.event);
+    }
+    if stale.len() > 3 {
+        let _ = writeln!(detail, "  … and {} more stale reads", stale.len() - 3);
+    }
+    for read in history.reads_from_the_future().into_iter().take(3) {
+        let _ = writeln!(
+            detail,
+            "  read from the future: instance {} op {} ({} -> {}) returned at {} µs, before the write of that \
+             value began",
+            read.event.instance,
+            read.event.index,
+            read.event.op,
+            read.event.outcome.render(None),
+            micros(read.returned)
+        );
+        marked.push(read.event);
+    }
+    if marked.is_empty()
+        && let Some((first, second)) = history.disagreeing_reads()
+    {
+        let _ = writeln!(
+            detail,
+            "  reads that disagree: instance {} op {} ({} -> {}) and instance {} op {} ({} -> {}) both ran \
+             within [{}, {}] µs, while no write of the key was in progress, yet they saw different values",
+            first.event.instance,
+            first.event.index,
+            first.event.op,
+            first.event.outcome.render(None),
+            second.event.instance,
+            second.event.index,
+            second.event.op,
+            second.event.outcome.render(None),
+            micros(first.invoked.min(second.invoked)),
+            micros(first.returned.max(second.returned)),
+        );
+        marked.extend([first.event, second.event]);
+    }
+    if marked.is_empty() {
+        let _ = writeln!(
+            detail,
+            "  no single read or pair of reads is wrong on its own: the reads together disagree on the order of \
+             the writes"
+        );
+    }
+    detail.push_str(&excerpt(history, &marked));
+    Violation {
+        statement: VISIBLE,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hand-made operation: (instance, index, op, outcome, invoked µs, returned µs).
+    fn event(
+        instance: usize,
+        index: usize,
+        op: Operation,
+        outcome: Outcome,
+        invoked: u64,
+        returned: u64,
+    ) -> Event {
+        Event {
+            instance,
+            index,
+            op,
+            outcome,
+            invoked: Duration::from_micros(invoked),
+            returned: Some(Duration::from_micros(returned)),
+        }
+    }
+
+    fn set(key: &str, value: &str) -> Operation {
+        Operation::Set {
+            slot: 0,
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+        }
+    }
+
+    fn get(key: &str) -> Operation {
+        Operation::Get {
+            slot: 0,
+            key: key.into(),
+        }
+    }
+
+    fn exists(key: &str) -> Operation {
+        Operation::Exists {
+            slot: 0,
+            key: key.into(),
+        }
+    }
+
+    fn delete(key: &str) -> Operation {
+        Operation::Delete {
+            slot: 0,
+            key: key.into(),
+        }
+    }
+
+    fn value(v: &str) -> Outcome {
+        Outcome::Value(Some(v.as_bytes().to_vec()))
+    }
+
+    /// A history of instances, each given as its operations after an `open` at [0, 1] µs.
+    fn history(instances: Vec<Vec<Event>>) -> Recorded {
+        Recorded {
+            instances: instances
+                .into_iter()
+                .enumerate()
+                .map(|(i, events)| {
+                    let mut all = vec![event(
+                        i,
+                        0,
+                        Operation::Open {
+                            slot: 0,
+                            label: LABEL.into(),
+                        },
+                        Outcome::Opened,
+                        0,
+                        1,
+                    )];
+                    all.extend(events);
+                    InstanceRecord {
+                        events: all,
+                        ..InstanceRecord::default()
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_linearisable_history_passes() {
+        let h = history(vec![
+            vec![
+                event(0, 1, set("c0", "a"), Outcome::Done, 1, 10),
+                event(0, 2, get("c0"), value("a"), 10, 20),
+                event(0, 3, delete("c0"), Outcome::Done, 20, 30),
+                event(0, 4, exists("c0"), Outcome::Exists(true), 30, 40),
+            ],
+            vec![
+                event(1, 1, get("c0"), Outcome::Value(None), 1, 5),
+                // Concurrent with the delete, before it takes effect.
+                event(1, 2, set("c0", "b"), Outcome::Done, 22, 28),
+                event(1, 3, get("c0"), value("b"), 45, 50),
+            ],
+        ]);
+        assert_eq!(check(&h, Interface::V2), None);
+    }
+
+    #[test]
+    fn a_stale_read_after_a_completed_write_fails_visible() {
+        let h = history(vec![
+            vec![
+                event(0, 1, set("c0", "a"), Outcome::Done, 1, 10),
+                event(0, 2, set("c0", "b"), Outcome::Done, 10, 20),
+            ],
+            vec![event(1, 1, get("c0"), value("a"), 25, 30)],
+        ]);
+        let v = check(&h, Interface::V2).expect("a stale read");
+        assert_eq!(v.statement, VISIBLE, "{v}");
+        assert!(v.detail.contains("stale read: instance 1 op 1"), "{v}");
+        assert!(v.detail.contains("instance 0 op 2"), "{v}");
+    }
+
+    #[test]
+    fn a_write_invisible_to_a_later_reader_fails_visible() {
+        // The write-behind cache: a returned write, and another instance later still reads nothing.
+        let h = history(vec![
+            vec![event(0, 1, set("c0", "a"), Outcome::Done, 1, 10)],
+            vec![
+                event(1, 1, exists("c0"), Outcome::Exists(false), 20, 30),
+                event(1, 2, get("c0"), Outcome::Value(None), 30, 40),
+                // A later delete is not what those reads saw.
+                event(1, 3, delete("c0"), Outcome::Done, 40, 50),
+            ],
+        ]);
+        let v = check(&h, Interface::V2).expect("a lost write");
+        assert_eq!(v.statement, VISIBLE, "{v}");
+        assert!(v.detail.contains("stale read: instance 1 op 1"), "{v}");
+        assert!(v.detail.contains("stale read: instance 1 op 2"), "{v}");
+        assert!(v.detail.contains("initial absence"), "{v}");
+        // v1 reads a missing key as no-such-key: the same history, read through v1.
+        let mut h1 = h.clone();
+        h1.instances[1].events[2].outcome = Outcome::Failed(crate::outcome::KvError {
+            kind: ErrorKind::NoSuchKey,
+            text: None,
+        });
+        assert_eq!(
+            check(&h1, Interface::V1).map(|v| v.statement),
+            Some(VISIBLE)
+        );
+        assert_eq!(
+            check(&h1, Interface::V2).map(|v| v.statement),
+            Some(HOST_ERROR)
+        );
+    }
+
+    #[test]
+    fn an_invented_value_fails_atomic() {
+        let h = history(vec![
+            vec![event(0, 1, set("c0", "abcd"), Outcome::Done, 1, 10)],
+            vec![
+                event(1, 1, set("c0", "xy"), Outcome::Done, 1, 10),
+                event(1, 2, get("c0"), value("xycd"), 10, 20),
+            ],
+        ]);
+        let v = check(&h, Interface::V2).expect("a torn value");
+        assert_eq!(v.statement, ATOMIC, "{v}");
+        assert!(v.detail.contains("\"xycd\""), "{v}");
+        // A value of another key is invented too, for this one.
+        let h = history(vec![
+            vec![event(0, 1, set("c1", "a"), Outcome::Done, 1, 10)],
+            vec![event(1, 1, get("c0"), value("a"), 20, 30)],
+        ]);
+        let v = check(&h, Interface::V2).expect("a value of another key");
+        assert_eq!(v.statement, ATOMIC, "{v}");
+        assert!(v.detail.contains("written to key \"c1\""), "{v}");
+    }
+
+    #[test]
+    fn overlapping_writes_allow_either_value() {
+        for (first, second) in [("a", "b"), ("b", "a")] {
+            let h = history(vec![
+                vec![
+                    event(0, 1, set("c0", "a"), Outcome::Done, 1, 20),
+                    event(0, 2, get("c0"), value(first), 30, 40),
+                ],
+                vec![
+                    event(1, 1, set("c0", "b"), Outcome::Done, 5, 25),
+                    event(1, 2, get("c0"), value(first), 30, 40),
+                    event(1, 3, get("c0"), value(first), 40, 50),
+                ],
+            ]);
+            assert_eq!(check(&h, Interface::V2), None, "both read {first}");
+            // But once one reader has seen the later write, no reader may go back to the earlier one.
+            let h = history(vec![
+                vec![
+                    event(0, 1, set("c0", "a"), Outcome::Done, 1, 20),
+                    event(0, 2, get("c0"), value(first), 30, 40),
+                ],
+                vec![
+                    event(1, 1, set("c0", "b"), Outcome::Done, 5, 25),
+                    event(1, 2, get("c0"), value(second), 45, 50),
+                ],
+            ]);
+            let v = check(&h, Interface::V2).expect("reads in opposite orders");
+            assert_eq!(v.statement, VISIBLE, "{v}");
+        }
+        // Two reads after both writes returned, with no write since, must agree.
+        let h = history(vec![
+            vec![
+                event(0, 1, set("c0", "a"), Outcome::Done, 1, 20),
+                event(0, 2, get("c0"), value("a"), 30, 40),
+            ],
+            vec![
+                event(1, 1, set("c0", "b"), Outcome::Done, 5, 25),
+                event(1, 2, get("c0"), value("b"), 35, 45),
+            ],
+        ]);
+        let v = check(&h, Interface::V2).expect("reads that disagree");
+        assert!(v.detail.contains("reads that disagree"), "{v}");
+        // Unless a write was in progress between them.
+        let h = history(vec![
+            vec![
+                event(0, 1, set("c0", "a"), Outcome::Done, 1, 20),
+                event(0, 2, get("c0"), value("a"), 30, 40),
+            ],
+            vec![
+                event(1, 1, set("c0", "b"), Outcome::Done, 5, 45),
+                event(1, 2, get("c0"), value("b"), 50, 55),
+            ],
+        ]);
+        assert_eq!(check(&h, Interface::V2), None);
+    }
+
+    #[test]
+    fn a_read_concurrent_with_a_write_may_see_either() {
+        for seen in [Outcome::Value(None), value("a")] {
+            let h = history(vec![
+                vec![event(0, 1, set("c0", "a"), Outcome::Done, 1, 20)],
+                vec![event(1, 1, get("c0"), seen.clone(), 10, 15)],
+            ]);
+            assert_eq!(check(&h, Interface::V2), None, "{seen:?}");
+        }
+        // Not a value written after the read returned.
+        let h = history(vec![
+            vec![event(0, 1, set("c0", "a"), Outcome::Done, 20, 30)],
+            vec![event(1, 1, get("c0"), value("a"), 1, 10)],
+        ]);
+        let v = check(&h, Interface::V2).expect("a read from the future");
+        assert!(v.detail.contains("read from the future"), "{v}");
+    }
+
+    #[test]
+    fn failed_operations_fail_the_history_with_their_nature() {
+        let mut h = history(vec![vec![
+            event(0, 1, set("c0", "a"), Outcome::Done, 1, 10),
+            event(0, 2, get("c0"), Outcome::Trapped("boom".into()), 10, 20),
+            event(0, 3, get("c0"), Outcome::NotRun, 20, 20),
+        ]]);
+        let v = check(&h, Interface::V2).expect("a trap");
+        assert_eq!(v.statement, TRAP, "{v}");
+        assert!(v.detail.contains("boom"), "{v}");
+        h.instances[0].timed_out = true;
+        assert_eq!(check(&h, Interface::V2).map(|v| v.statement), Some(TIMEOUT));
+        let h = history(vec![vec![event(
+            0,
+            1,
+            exists("c0"),
+            Outcome::Value(None),
+            1,
+            10,
+        )]]);
+        assert_eq!(
+            check(&h, Interface::V2).map(|v| v.statement),
+            Some(UNEXPECTED_OUTCOME)
+        );
+    }
+
+    #[test]
+    fn the_search_stays_small_on_a_long_correct_history() {
+        // Three instances each writing and reading one key 60 times, round-robin in real time.
+        let mut instances = vec![Vec::new(), Vec::new(), Vec::new()];
+        let mut t = 1;
+        for n in 1..=60 {
+            for (i, ops) in instances.iter_mut().enumerate() {
+                let v = format!("i{i}.{n}");
+                ops.push(event(i, 2 * n - 1, set("c0", &v), Outcome::Done, t, t + 5));
+                t += 5;
+                ops.push(event(i, 2 * n, get("c0"), value(&v), t, t + 5));
+                t += 5;
+            }
+        }
+        let h = history(instances);
+        let (key_ops, n) = {
+            let all: Vec<(&Event, Access)> = h
+                .instances
+                .iter()
+                .flat_map(|r| &r.events[1..])
+                .map(|e| (e, classify(e, &h.instances[0], Interface::V2).unwrap()))
+                .collect();
+            let n = all.len();
+            (all, n)
+        };
+        assert_eq!(n, 360);
+        let history = KeyHistory::new(&key_ops, 3);
+        assert_eq!(history.search(10_000), Search::Linearisable);
+    }
+
+    #[test]
+    fn a_search_past_its_budget_is_inconclusive() {
+        let h = history(vec![
+            vec![event(0, 1, set("c0", "a"), Outcome::Done, 1, 10)],
+            vec![event(1, 1, set("c0", "b"), Outcome::Done, 1, 10)],
+        ]);
+        let ops: Vec<(&Event, Access)> = h
+            .instances
+            .iter()
+            .flat_map(|r| &r.events[1..])
+            .map(|e| (e, classify(e, &h.instances[0], Interface::V2).unwrap()))
+            .collect();
+        let history = KeyHistory::new(&ops, 2);
+        assert_eq!(history.search(1), Search::Exhausted);
+        assert_eq!(history.search(10), Search::Linearisable);
+    }
+
+    #[test]
+    fn scripts_are_determined_by_seed_and_index() {
+        let config = HistoryConfig::default();
+        let a = scripts(7, 3, &config);
+        assert_eq!(a, scripts(7, 3, &config));
+        assert_ne!(a, scripts(7, 4, &config));
+        assert_ne!(a, scripts(8, 3, &config));
+        assert_eq!(a.len(), 3);
+        assert!(a.iter().all(|s| s.len() == 25));
+        let mut values = HashSet::new();
+        for script in &a {
+            assert!(matches!(script[0], Operation::Open { .. }));
+            for op in script {
+                if let Operation::Set { value, key, .. } = op {
+                    assert!(values.insert(value.clone()), "a value written twice");
+                    assert!(["c0", "c1", "c2"].contains(&key.as_str()));
+                }
+            }
+        }
+        assert!(values.len() > 10);
+    }
+}
