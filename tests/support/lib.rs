@@ -13,7 +13,7 @@ use kvhost::limits::{LimitedStore, Limits};
 use kvhost::memory::MemoryStores;
 use kvhost::v3::{StoreHandle, V3_PAGE_SIZE};
 use kvhost::{Error, KeyValueState, Store, StoreManager};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -60,6 +60,14 @@ pub enum Fault {
     ExistsPanics,
     /// `exists` never returns (a hung host).
     ExistsHangs,
+    /// A write-behind cache per open handle: each handle keeps its sets and deletes to itself (its own reads
+    /// and listings see them) and writes them to the shared store only when it is dropped (closed, or its
+    /// instance ends). Through one handle nothing looks wrong, but a write that has returned stays invisible to
+    /// other instances until the writer's instance ends, and a late flush overwrites later writes
+    /// (CONCURRENT-VISIBLE): the concurrent histories of `kvconf::history` catch it (`tests/concurrency.rs`).
+    /// Not in [`Fault::BACKEND_FAULTS`]; of the scripted cases only those with two handles onto one label in one
+    /// instance (OPEN-TWICE and a few others) notice it.
+    WriteBehindCache,
 }
 
 impl Fault {
@@ -151,6 +159,14 @@ impl StoreManager for FaultyManager {
         } else {
             label
         };
+        let backend: Arc<dyn Store> = match self.fault {
+            // Every `open` gets a cache of its own over the shared store, under the correct limits.
+            Fault::WriteBehindCache => Arc::new(WriteBehindStore {
+                shared: self.inner.store(label),
+                cache: Mutex::new(BTreeMap::new()),
+            }),
+            _ => self.inner.store(label),
+        };
         let mut limits = self.limits;
         let mut leaky_value_limit = None;
         if self.fault == Fault::RefusedWriteStillWrites {
@@ -158,7 +174,7 @@ impl StoreManager for FaultyManager {
             leaky_value_limit = limits.max_value_bytes.take();
         }
         Ok(Arc::new(FaultyStore {
-            inner: Arc::new(LimitedStore::new(self.inner.store(label), limits)),
+            inner: Arc::new(LimitedStore::new(backend, limits)),
             fault: self.fault,
             leaky_value_limit,
         }))
@@ -286,6 +302,111 @@ impl Store for FaultyStore {
     }
     fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
         self.inner.delete_many(keys)
+    }
+}
+
+/// The store of one handle with [`Fault::WriteBehindCache`]: its writes (`None` for a delete) wait in `cache`
+/// until it is dropped.
+struct WriteBehindStore {
+    shared: Arc<dyn Store>,
+    cache: Mutex<BTreeMap<String, Option<Vec<u8>>>>,
+}
+
+impl WriteBehindStore {
+    fn cache(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<Vec<u8>>>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every key as this handle sees it: the shared store's, with the cached writes applied.
+    fn keys(&self) -> Result<Vec<String>, Error> {
+        let mut keys: BTreeSet<String> = self.shared.get_keys()?.into_iter().collect();
+        for (key, value) in self.cache().iter() {
+            if value.is_some() {
+                keys.insert(key.clone());
+            } else {
+                keys.remove(key);
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+}
+
+impl Store for WriteBehindStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(cached) = self.cache().get(key) {
+            return Ok(cached.clone());
+        }
+        self.shared.get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.cache().insert(key.to_string(), Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.cache().insert(key.to_string(), None);
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    fn get_keys(&self) -> Result<Vec<String>, Error> {
+        self.keys()
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        Ok(self
+            .keys()?
+            .into_iter()
+            .filter(|k| after.is_none_or(|a| k.as_str() > a))
+            .take(limit)
+            .collect())
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        let mut cache = self.cache();
+        let current = match cache.get(key) {
+            Some(cached) => cached.clone(),
+            None => self.shared.get(key)?,
+        };
+        let current = kvhost::backend::decode_counter(key, current.as_deref())?;
+        let new = kvhost::backend::add_to_counter(key, current, delta)?;
+        cache.insert(key.to_string(), Some(kvhost::backend::encode_counter(new)));
+        Ok(new)
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        let mut cache = self.cache();
+        let current = match cache.get(key) {
+            Some(cached) => cached.clone(),
+            None => self.shared.get(key)?,
+        };
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        cache.insert(key.to_string(), Some(new.to_vec()));
+        Ok(true)
+    }
+}
+
+impl Drop for WriteBehindStore {
+    /// The flush: the cached writes reach the shared store only now.
+    fn drop(&mut self) {
+        let cache = std::mem::take(self.cache.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for (key, value) in cache {
+            let _ = match value {
+                Some(value) => self.shared.set(&key, &value),
+                None => self.shared.delete(&key),
+            };
+        }
     }
 }
 
