@@ -801,7 +801,14 @@ fn invented(
             "they were written to key {}, never to this one",
             render_key(other)
         ),
-        None => "no operation of the history wrote them".to_string(),
+        None => match torn(bytes, &written) {
+            Some((head, tail)) => format!(
+                "they are the start of {} followed by the end of {}",
+                render_bytes(head),
+                render_bytes(tail)
+            ),
+            None => "no operation of the history wrote them".to_string(),
+        },
     };
     let mut writes: Vec<String> = written.iter().map(|v| render_bytes(v)).collect();
     writes.sort();
@@ -816,6 +823,25 @@ fn invented(
             render_key(key),
             writes.join(", ")
         ),
+    })
+}
+
+/// Whether `bytes` is the start of one written value followed by the rest of another (an overwrite that kept the
+/// old tail, or two writes interleaved): the two values, the longest such start first.
+fn torn<'v>(bytes: &[u8], written: &HashSet<&'v [u8]>) -> Option<(&'v [u8], &'v [u8])> {
+    let mut heads: Vec<&[u8]> = written
+        .iter()
+        .copied()
+        .filter(|w| !w.is_empty() && w.len() < bytes.len() && bytes.starts_with(w))
+        .collect();
+    heads.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    heads.into_iter().find_map(|head| {
+        let rest = &bytes[head.len()..];
+        written
+            .iter()
+            .copied()
+            .find(|w| w.len() == bytes.len() && w.ends_with(rest))
+            .map(|tail| (head, tail))
     })
 }
 
@@ -1345,6 +1371,11 @@ mod tests {
         let v = check(&h, Interface::V2).expect("a torn value");
         assert_eq!(v.statement, ATOMIC, "{v}");
         assert!(v.detail.contains("\"xycd\""), "{v}");
+        assert!(
+            v.detail
+                .contains("the start of \"xy\" followed by the end of \"abcd\""),
+            "{v}"
+        );
         // A value of another key is invented too, for this one.
         let h = history(vec![
             vec![event(0, 1, set("c1", "a"), Outcome::Done, 1, 10)],
