@@ -1,0 +1,56 @@
+//! How fast generated sequences run: sequences and operations per second, per interface version and backend
+//! of the reference host, on one thread. Run with `cargo bench -p kvconf --bench sequences`; the figures
+//! recorded in BENCHMARKS.md come from it.
+//!
+//! Each sequence is generated, written as a case, parsed back, run in a fresh instance through the driver
+//! against fresh stores, and judged against the model: the whole cost of one `kvconf fuzz` sequence.
+
+use kvconf::fuzz::{FuzzConfig, fuzz};
+use kvconf::interface::Interface;
+use kvconf::reference::{Backend, ReferenceHost};
+use kvconf::runner::Runner;
+use std::time::{Duration, Instant};
+
+fn main() {
+    // `cargo bench` passes `--bench`; a number argument sets the sequences per measurement.
+    let sequences: u32 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200);
+    println!(
+        "{:<24} {:>10} {:>12} {:>14} {:>12}",
+        "interface/backend", "sequences", "operations", "sequences/s", "operations/s"
+    );
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        for interface in Interface::ALL {
+            let work = tempfile::tempdir().expect("a temporary directory");
+            let runner = Runner::new(
+                ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
+                work.path().to_path_buf(),
+                Duration::from_secs(60),
+            );
+            // Compile and link the driver before timing.
+            runner.driver(interface).expect("the driver links");
+            let config = FuzzConfig {
+                sequences,
+                seed: 1,
+                ..FuzzConfig::default()
+            };
+            let start = Instant::now();
+            let outcome = fuzz(&runner, interface, &config, &|_| {});
+            let secs = start.elapsed().as_secs_f64();
+            assert!(
+                outcome.finding.is_none() && outcome.error.is_none(),
+                "the reference host must show no difference"
+            );
+            println!(
+                "{:<24} {:>10} {:>12} {:>14.1} {:>12.0}",
+                format!("{interface}/{}", backend.name()),
+                outcome.sequences,
+                outcome.operations,
+                outcome.sequences as f64 / secs,
+                outcome.operations as f64 / secs,
+            );
+        }
+    }
+}
