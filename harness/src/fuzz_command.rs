@@ -4,6 +4,7 @@ use crate::{FuzzArgs, backends, interfaces, profile, work_dir};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kvconf::fuzz::{FuzzConfig, FuzzOutcome, fuzz};
+use kvconf::history::{HistoryConfig, Violation, run_history};
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::Runner;
@@ -38,13 +39,14 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         "kvconf fuzz: seed {}, {} sequences of up to {} moves per interface version and backend, profile {}",
         args.seed, args.sequences, args.max_moves, profile.name
     );
-    let bar = ProgressBar::new(u64::from(args.sequences) * combos.len() as u64);
+    let per_combo = u64::from(args.sequences) + args.histories;
+    let bar = ProgressBar::new(per_combo * combos.len() as u64);
     if args.no_progress {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
         ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} sequences, {msg} operations",
+            "{elapsed_precise} [{bar:40}] {pos}/{len} sequences and histories, {msg} operations",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
@@ -53,6 +55,8 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let next = Mutex::new(combos.iter());
     let outcomes: Mutex<Vec<FuzzOutcome>> = Mutex::new(Vec::new());
+    let histories: Mutex<Vec<Histories>> = Mutex::new(Vec::new());
+    let history_config = HistoryConfig::default();
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(combos.len().max(1));
@@ -84,6 +88,28 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(outcome);
+                    let mut checked = Histories {
+                        interface,
+                        backend: backend.name().to_string(),
+                        histories: 0,
+                        operations: 0,
+                        violation: None,
+                    };
+                    for index in 0..args.histories {
+                        let run = run_history(&runner, interface, args.seed, index, &history_config);
+                        checked.histories += 1;
+                        checked.operations += run.operations as u64;
+                        progress(run.operations as u64);
+                        if let Some(v) = run.violation {
+                            checked.violation = Some(v);
+                            bar.inc(args.histories - index - 1);
+                            break;
+                        }
+                    }
+                    histories
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(checked);
                 }
             });
         }
@@ -107,6 +133,37 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             o.sequences,
             o.operations
         );
+    }
+    let mut histories = histories.into_inner().unwrap_or_else(|e| e.into_inner());
+    histories.sort_by_key(|h| (h.backend.clone(), h.interface));
+    let (mut history_count, mut history_ops) = (0u64, 0u64);
+    if args.histories > 0 {
+        println!(
+            "\nconcurrent histories ({} instances × {} operations on {} keys each):",
+            history_config.instances, history_config.ops_per_instance, history_config.keys
+        );
+    }
+    for h in histories.iter().filter(|_| args.histories > 0) {
+        history_count += h.histories;
+        history_ops += h.operations;
+        println!(
+            "{:<24} {:>6} histories {:>9} operations  {}",
+            format!("{}/{}", h.interface, h.backend),
+            h.histories,
+            h.operations,
+            h.violation
+                .as_ref()
+                .map_or("no violation".to_string(), |v| format!("VIOLATION of {}", v.statement))
+        );
+    }
+    for h in &histories {
+        if let Some(v) = &h.violation {
+            failed = true;
+            println!(
+                "\n{}/{}: a concurrent history breaks {}:\n{}",
+                h.interface, h.backend, v.statement, v.detail
+            );
+        }
     }
     for o in &outcomes {
         if let Some(error) = &o.error {
@@ -146,12 +203,12 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!(
-        "\nkvconf fuzz: {sequences} sequences, {ops} operations in {:.1} s: {}",
+        "\nkvconf fuzz: {sequences} sequences ({ops} operations) and {history_count} concurrent histories ({history_ops} operations) in {:.1} s: {}",
         start.elapsed().as_secs_f64(),
         if failed {
             "differences found"
         } else {
-            "no difference"
+            "no difference, no violation"
         }
     );
     Ok(if failed {
@@ -159,4 +216,13 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The concurrent histories checked on one interface version and backend.
+struct Histories {
+    interface: Interface,
+    backend: String,
+    histories: u64,
+    operations: u64,
+    violation: Option<Violation>,
 }

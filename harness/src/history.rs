@@ -231,6 +231,53 @@ pub fn scripts(seed: u64, index: u64, config: &HistoryConfig) -> Vec<Vec<Operati
         .collect()
 }
 
+/// The ID of the trial [`check_histories`] gives, in reports.
+pub const TRIAL_ID: &str = "generated/concurrent-histories";
+
+/// Runs `count` histories on `interface` (seed `seed`, indices `0..count`) and reports them as one trial citing
+/// both concurrency statements, for the suite's report: a pass when every history is linearisable, a failure
+/// with the first violation otherwise, a skip when the host does not provide `interface`.
+pub fn check_histories<H: HostUnderTest>(
+    runner: &Runner<H>,
+    interface: Interface,
+    seed: u64,
+    count: u64,
+    config: &HistoryConfig,
+) -> crate::runner::CaseResult {
+    use crate::runner::{CaseResult, Verdict};
+    let start = Instant::now();
+    let mut verdict = Verdict::Pass;
+    let mut operations = 0;
+    if !runner.host().profile().interfaces.contains(&interface) {
+        verdict = Verdict::Skip(format!("the host does not provide {}", interface.wit_name()));
+    } else {
+        for index in 0..count {
+            let run = run_history(runner, interface, seed, index, config);
+            operations += run.operations;
+            if let Some(v) = run.violation {
+                verdict = Verdict::Fail(format!("  {v}"));
+                break;
+            }
+        }
+    }
+    CaseResult {
+        id: TRIAL_ID.to_string(),
+        title: format!(
+            "{count} generated histories of {} instances interleaving {} operations each on {} shared keys are \
+             linearisable, every read a value actually written",
+            config.instances, config.ops_per_instance, config.keys
+        ),
+        interface,
+        backend: runner.host().backend().to_string(),
+        statements: vec![VISIBLE.to_string(), ATOMIC.to_string()],
+        transcript: format!("{count} histories, {operations} operations\n"),
+        verdict,
+        millis: start.elapsed().as_millis() as u64,
+        first_difference: None,
+    }
+}
+
+
 /// Generates history `index` of `seed`, runs it against the runner's host through `interface`, and checks it.
 ///
 /// Never panics because of the host: a host that panics, traps or hangs (past [`Runner::timeout`]) fails the

@@ -72,6 +72,10 @@ struct RunArgs {
     /// Where case stores live (default: a temporary directory, removed afterwards).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Generated concurrent histories per interface version and backend, reported as the trial
+    /// `generated/concurrent-histories` (CONCURRENT-VISIBLE, CONCURRENT-ATOMIC); 0 leaves them out.
+    #[arg(long, default_value_t = 16)]
+    histories: u64,
 }
 
 #[derive(clap::Args)]
@@ -94,6 +98,10 @@ struct FuzzArgs {
     /// The most moves (operations, fills, fresh instances) in one sequence.
     #[arg(long, default_value_t = 24)]
     max_moves: usize,
+    /// Concurrent histories per interface version and backend: instances of one application interleaving
+    /// operations on shared keys, checked for CONCURRENT-VISIBLE and CONCURRENT-ATOMIC (0: none).
+    #[arg(long, default_value_t = 32)]
+    histories: u64,
     /// Write each shrunk difference as a case file into this directory (created if missing), to keep as a
     /// regression case (`kvconf run --cases <dir>`).
     #[arg(long)]
@@ -243,6 +251,18 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             .map_or(2, |n| n.get())
             .min(8);
         results.extend(runner.run_all(&cases, &interfaces, threads));
+        if args.histories > 0 {
+            let config = kvconf::history::HistoryConfig::default();
+            for interface in &interfaces {
+                results.push(kvconf::history::check_histories(
+                    &runner,
+                    *interface,
+                    1,
+                    args.histories,
+                    &config,
+                ));
+            }
+        }
     }
     let report = Report::new(
         "the kvconf reference host (kvhost)",
