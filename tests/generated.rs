@@ -54,7 +54,12 @@ fn finds<H: HostUnderTest>(
         finding.text
     );
     assert!(
-        finding.generated.file.statements.iter().any(|s| s == statement),
+        finding
+            .generated
+            .file
+            .statements
+            .iter()
+            .any(|s| s == statement),
         "{name} on {interface}: the shrunk case cites {:?}, not {statement}:\n{}",
         finding.generated.file.statements,
         finding.text
@@ -155,7 +160,10 @@ fn the_reference_host_shows_no_difference_on_any_version_or_backend() {
                 outcome.finding.is_none(),
                 "{interface}/{}: {}",
                 backend.name(),
-                outcome.finding.map(|f| f.detail + &f.text).unwrap_or_default()
+                outcome
+                    .finding
+                    .map(|f| f.detail + &f.text)
+                    .unwrap_or_default()
             );
             assert_eq!(outcome.sequences, 64);
         }

@@ -1,11 +1,14 @@
-//! How fast generated sequences run: sequences and operations per second, per interface version and backend
-//! of the reference host, on one thread. Run with `cargo bench -p kvconf --bench sequences`; the figures
-//! recorded in BENCHMARKS.md come from it.
+//! How fast generated sequences and concurrent histories run: sequences (and histories) and operations per
+//! second, per interface version and backend of the reference host, on one thread. Run with
+//! `cargo bench -p kvconf --bench sequences` (optionally followed by `-- N` for N sequences per measurement);
+//! the figures recorded in BENCHMARKS.md come from it.
 //!
 //! Each sequence is generated, written as a case, parsed back, run in a fresh instance through the driver
-//! against fresh stores, and judged against the model: the whole cost of one `kvconf fuzz` sequence.
+//! against fresh stores, and judged against the model: the whole cost of one `kvconf fuzz` sequence. Each
+//! history is generated, run as three concurrent instances, and checked for linearisability.
 
 use kvconf::fuzz::{FuzzConfig, fuzz};
+use kvconf::history::{HistoryConfig, run_history};
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::Runner;
@@ -50,6 +53,39 @@ fn main() {
                 outcome.operations,
                 outcome.sequences as f64 / secs,
                 outcome.operations as f64 / secs,
+            );
+        }
+    }
+    let histories = u64::from(sequences) / 2;
+    println!(
+        "\n{:<24} {:>10} {:>12} {:>14} {:>12}",
+        "interface/backend", "histories", "operations", "histories/s", "operations/s"
+    );
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        for interface in Interface::ALL {
+            let work = tempfile::tempdir().expect("a temporary directory");
+            let runner = Runner::new(
+                ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
+                work.path().to_path_buf(),
+                Duration::from_secs(60),
+            );
+            runner.driver(interface).expect("the driver links");
+            let config = HistoryConfig::default();
+            let start = Instant::now();
+            let mut operations = 0;
+            for index in 0..histories {
+                let run = run_history(&runner, interface, 1, index, &config);
+                assert!(run.violation.is_none(), "the reference host must pass");
+                operations += run.operations;
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{:<24} {:>10} {:>12} {:>14.1} {:>12.0}",
+                format!("{interface}/{}", backend.name()),
+                histories,
+                operations,
+                histories as f64 / secs,
+                operations as f64 / secs,
             );
         }
     }

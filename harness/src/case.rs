@@ -495,15 +495,14 @@ impl Serialize for ExpectEntry {
             ExpectEntry::Error(e) => map.serialize_entry("error", e)?,
             ExpectEntry::Counter(n) => map.serialize_entry("counter", n)?,
             ExpectEntry::Entries(e) => map.serialize_entry("entries", e)?,
-            ExpectEntry::SomeKeys { count, of } => map.serialize_entry(
-                "some-keys",
-                &SomeKeys {
-                    count: *count,
-                    of,
-                },
-            )?,
+            ExpectEntry::SomeKeys { count, of } => {
+                map.serialize_entry("some-keys", &SomeKeys { count: *count, of })?
+            }
             ExpectEntry::FirstPage(k) => map.serialize_entry("first-page", k)?,
-            ExpectEntry::Ok | ExpectEntry::Absent | ExpectEntry::Present | ExpectEntry::InvalidHandle => {}
+            ExpectEntry::Ok
+            | ExpectEntry::Absent
+            | ExpectEntry::Present
+            | ExpectEntry::InvalidHandle => {}
         }
         map.end()
     }
@@ -931,7 +930,6 @@ fn expand_entry(
     Ok(())
 }
 
-
 fn expand_op(
     entry: &OpEntry,
     profile: &Profile,
@@ -943,8 +941,7 @@ fn expand_op(
     } else {
         base_slot
     };
-    let slot =
-        u32::try_from(slot).map_err(|_| ExpandError::Negative(format!("slot {slot}")))?;
+    let slot = u32::try_from(slot).map_err(|_| ExpandError::Negative(format!("slot {slot}")))?;
     let key = match &entry.key {
         Some(k) => k.expand(profile, i)?,
         None => String::new(),

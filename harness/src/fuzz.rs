@@ -289,7 +289,10 @@ impl GenState {
     fn bind(&self, e: &OpEntry) -> Result<OpEntry, String> {
         let mut e = e.clone();
         if uses_store(e.op) {
-            let slot = e.slot.resolve(&self.setup.profile).map_err(|e| e.to_string())? as u32;
+            let slot = e
+                .slot
+                .resolve(&self.setup.profile)
+                .map_err(|e| e.to_string())? as u32;
             e.slot = Size::Literal(u64::from(self.bind_slot(slot)?));
         }
         let held = self.inst.cas_slots();
@@ -403,7 +406,13 @@ fn entry_keys(entry: &OpEntry) -> Vec<&KeySpec> {
 /// The values an entry writes.
 fn entry_values(entry: &OpEntry) -> Vec<&ValueSpec> {
     let mut values: Vec<&ValueSpec> = entry.value.iter().collect();
-    values.extend(entry.entries.iter().flatten().filter_map(|e| e.value.as_ref()));
+    values.extend(
+        entry
+            .entries
+            .iter()
+            .flatten()
+            .filter_map(|e| e.value.as_ref()),
+    );
     values
 }
 
@@ -1029,11 +1038,13 @@ fn statements_of(
         return out;
     }
     match (e.op, expected) {
-        (OpKind::Open, Expected::Opened) => out.push(if e.label.as_deref() == Some(DEFAULT_LABEL) {
-            "OPEN-DEFAULT"
-        } else {
-            "OPEN-GRANT"
-        }),
+        (OpKind::Open, Expected::Opened) => {
+            out.push(if e.label.as_deref() == Some(DEFAULT_LABEL) {
+                "OPEN-DEFAULT"
+            } else {
+                "OPEN-GRANT"
+            })
+        }
         (OpKind::Open, Expected::Error(K::AccessDenied)) => out.push("OPEN-GRANT"),
         (OpKind::Open, Expected::Error(K::NoSuchStore)) => out.push("OPEN-UNCONFIGURED"),
         (OpKind::Open, Expected::Error(_)) => out.push("OPEN-TABLE-FULL"),
@@ -1171,7 +1182,11 @@ impl Registry {
     /// The claims of the profile the sequence depends on: for each limit it goes near, whether the profile
     /// declares one (a key one byte past 256 is accepted or refused depending on that), and the profile's
     /// answer to an undefined label when the application is granted one.
-    fn requires(&self, profile: &Profile, grants: &BTreeMap<String, Vec<String>>) -> Vec<Capability> {
+    fn requires(
+        &self,
+        profile: &Profile,
+        grants: &BTreeMap<String, Vec<String>>,
+    ) -> Vec<Capability> {
         let mut caps = Vec::new();
         let claim = |declared: bool, yes, no| if declared { yes } else { no };
         if self.dimensions.contains("key") {

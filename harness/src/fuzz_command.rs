@@ -64,8 +64,11 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         for _ in 0..threads {
             scope.spawn(|| {
                 loop {
-                    let Some((backend, interface)) =
-                        next.lock().unwrap_or_else(|e| e.into_inner()).next().copied()
+                    let Some((backend, interface)) = next
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .next()
+                        .copied()
                     else {
                         break;
                     };
@@ -75,9 +78,8 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
                         timeout,
                     );
                     let progress = |ops: u64| {
-                        let total = operations
-                            .fetch_add(ops, std::sync::atomic::Ordering::Relaxed)
-                            + ops;
+                        let total =
+                            operations.fetch_add(ops, std::sync::atomic::Ordering::Relaxed) + ops;
                         bar.set_message(total.to_string());
                         bar.inc(1);
                     };
@@ -96,7 +98,8 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
                         violation: None,
                     };
                     for index in 0..args.histories {
-                        let run = run_history(&runner, interface, args.seed, index, &history_config);
+                        let run =
+                            run_history(&runner, interface, args.seed, index, &history_config);
                         checked.histories += 1;
                         checked.operations += run.operations as u64;
                         progress(run.operations as u64);
@@ -153,7 +156,10 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             h.operations,
             h.violation
                 .as_ref()
-                .map_or("no violation".to_string(), |v| format!("VIOLATION of {}", v.statement))
+                .map_or("no violation".to_string(), |v| format!(
+                    "VIOLATION of {}",
+                    v.statement
+                ))
         );
     }
     for h in &histories {
@@ -168,7 +174,10 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
     for o in &outcomes {
         if let Some(error) = &o.error {
             failed = true;
-            println!("\n{}/{}: kvconf itself failed: {error}", o.interface, o.backend);
+            println!(
+                "\n{}/{}: kvconf itself failed: {error}",
+                o.interface, o.backend
+            );
         }
         let Some(finding) = &o.finding else { continue };
         failed = true;
@@ -199,7 +208,11 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             let path = dir.join(name);
             std::fs::write(&path, &finding.text)
                 .with_context(|| format!("saving the case to {}", path.display()))?;
-            println!("  saved: {} (run it with `kvconf run --cases {}`)", path.display(), dir.display());
+            println!(
+                "  saved: {} (run it with `kvconf run --cases {}`)",
+                path.display(),
+                dir.display()
+            );
         }
     }
     println!(

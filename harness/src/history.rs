@@ -249,7 +249,10 @@ pub fn check_histories<H: HostUnderTest>(
     let mut verdict = Verdict::Pass;
     let mut operations = 0;
     if !runner.host().profile().interfaces.contains(&interface) {
-        verdict = Verdict::Skip(format!("the host does not provide {}", interface.wit_name()));
+        verdict = Verdict::Skip(format!(
+            "the host does not provide {}",
+            interface.wit_name()
+        ));
     } else {
         for index in 0..count {
             let run = run_history(runner, interface, seed, index, config);
@@ -276,7 +279,6 @@ pub fn check_histories<H: HostUnderTest>(
         first_difference: None,
     }
 }
-
 
 /// Generates history `index` of `seed`, runs it against the runner's host through `interface`, and checks it.
 ///
