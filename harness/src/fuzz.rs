@@ -1366,8 +1366,11 @@ fn rng_seed(seed: u64, interface: Interface) -> [u8; 32] {
     out
 }
 
-/// Runs `config.sequences` generated sequences on `interface` against the runner's host, calling `progress`
-/// with the operations of each sequence that ran; on a difference, shrinks it and stops.
+/// Runs `config.sequences` generated sequences on `interface` against the runner's host, one at a time,
+/// calling `progress` with the operations of each sequence that passed; on a difference, shrinks it and stops.
+///
+/// Every sequence is a case with the ID `fuzz/sequence`, so its stores live in one directory under the
+/// runner's work directory: give concurrent calls runners with different work directories.
 pub fn fuzz<H: HostUnderTest>(
     runner: &Runner<H>,
     interface: Interface,
@@ -1606,12 +1609,11 @@ fn describe<H: HostUnderTest>(
         ));
     };
     let focus = result.first_difference;
+    // The operation that differed, as transcripts show it.
     let what = focus
         .and_then(|(step, op)| {
-            let entry = draft.file.steps.get(step)?.ops.iter().find(|_| true)?;
-            let _ = entry;
-            let ops = case.plan(interface, &setup.profile).ok()?;
-            Some(ops.steps.get(step)?.ops.get(op)?.to_string())
+            let plan = case.plan(interface, &setup.profile).ok()?;
+            Some(plan.steps.get(step)?.ops.get(op)?.to_string())
         })
         .unwrap_or_else(|| "the sequence".into());
     let safe_backend: String = backend

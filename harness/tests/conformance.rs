@@ -4,11 +4,13 @@
 //! transcript differs fails).
 //!
 //! Trials are named `<interface>/<backend>/<case-id>`; `cargo test -p kvconf --test conformance -- v2/sqlite`
-//! filters as usual. A case for a claim the host's profile does not make is reported as ignored, with the
+//! filters as usual. Each version and backend also has the trial `generated/concurrent-histories`: seeded
+//! concurrent histories checked for CONCURRENT-VISIBLE and CONCURRENT-ATOMIC (`kvconf::history`). A case for a claim the host's profile does not make is reported as ignored, with the
 //! reason, and never counted as passed.
 
 use kvconf::case;
 use kvconf::catalogue::Catalogue;
+use kvconf::history::{self, HistoryConfig};
 use kvconf::host::HostUnderTest;
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
@@ -59,6 +61,23 @@ fn main() {
                     }
                     Verdict::Fail(detail) => Err(Failed::from(detail)),
                     // Reported as ignored, with the reason: never as a pass.
+                    Verdict::Skip(reason) => Ok(Completion::ignored_with(reason)),
+                }
+            }));
+        }
+        for interface in Interface::RUNNABLE {
+            let name = format!(
+                "{interface}/{}/{}",
+                runner.host().backend(),
+                history::TRIAL_ID
+            );
+            let runner = runner.clone();
+            trials.push(Trial::ignorable_test(name, move || {
+                let result =
+                    history::check_histories(&runner, interface, 1, 8, &HistoryConfig::default());
+                match result.verdict {
+                    Verdict::Pass => Ok(Completion::Completed),
+                    Verdict::Fail(detail) => Err(Failed::from(detail)),
                     Verdict::Skip(reason) => Ok(Completion::ignored_with(reason)),
                 }
             }));
