@@ -14,15 +14,15 @@
 //! - opens of granted, ungranted and undefined labels, up to and past the open-store bound;
 //! - closes, v1 handle numbers that were closed or never issued, and fresh instances of the application;
 //! - sets, overwrites, deletes, existence checks and listings (v3 streams read whole or in part, wasi pages);
-//! - keys of 1 byte, and of the key limit minus one, exactly, and plus one byte in one-, two-, three- and
+//! - keys of 0 bytes (where the profile claims KEY-EMPTY) and 1 byte, and of the key limit minus one, exactly, and plus one byte in one-, two-, three- and
 //!   four-byte UTF-8 characters; keys that differ only in case or in Unicode normalisation;
 //! - values of 0 and 1 bytes, every byte value, and the value limit minus one, exactly, and plus one byte;
 //! - stores filled to one below, exactly at, and (without a declared limit) one past the tuple figure;
 //! - wasi increments (including overflow), compare-and-swap and batches; v3 operations in flight together.
 //!
-//! Two things are deliberately not generated: the empty key (KEY-EMPTY is only what Spin is observed to do),
-//! and a v1 handle number used after a later `open`, since a host may reuse closed numbers (HANDLE-REUSE is
-//! observed, not required).
+//! The empty key is generated only for a host whose profile claims to accept it (KEY-EMPTY is what Spin is
+//! observed to do, not a requirement), and a v1 handle number is never used after a later `open`, since a host
+//! may reuse closed numbers (HANDLE-REUSE is observed, not required).
 
 use crate::case::{
     self, AppSection, Case, CaseFile, EntrySpec, ExpectEntry, KeysSpec, LoadExpectation, OpEntry,
@@ -453,7 +453,12 @@ fn one(e: OpEntry) -> Move {
 
 /// Keys: short ones first (what shrinking moves towards), keys already used, and keys at the key limit.
 fn key_strategy(state: &GenState) -> BoxedStrategy<KeySpec> {
-    let short = select(KEYS.to_vec())
+    let mut keys = KEYS.to_vec();
+    // The empty key only where the host claims to accept it (KEY-EMPTY is observed, not required).
+    if state.setup.profile.empty_key {
+        keys.push("");
+    }
+    let short = select(keys)
         .prop_map(|k| KeySpec::Text(k.to_string()))
         .boxed();
     let (name, offsets): (&str, Vec<i64>) = match state.setup.profile.limits.key_bytes {
@@ -1109,6 +1114,12 @@ fn statements_of(
     {
         out.push("KEY-TEXT");
     }
+    if entry_keys(e)
+        .iter()
+        .any(|k| **k == KeySpec::Text(String::new()))
+    {
+        out.push("KEY-EMPTY");
+    }
     if matches!(e.value, Some(ValueSpec::Pattern { .. })) {
         out.push(if matches!(expected, Expected::Error(_)) {
             "LIMIT-BEYOND"
@@ -1155,6 +1166,9 @@ impl Registry {
                 for k in entry_keys(e) {
                     if matches!(k, KeySpec::Generated { .. }) {
                         registry.dimensions.insert("key");
+                    }
+                    if *k == KeySpec::Text(String::new()) {
+                        registry.dimensions.insert("empty-key");
                     }
                     if let Ok(text) = k.expand(profile, 0) {
                         registry.keys.entry(text).or_insert_with(|| k.clone());
@@ -1216,6 +1230,9 @@ impl Registry {
                 Capability::OpenLimit,
                 Capability::NoOpenLimit,
             ));
+        }
+        if self.dimensions.contains("empty-key") {
+            caps.push(Capability::EmptyKey);
         }
         if grants.values().flatten().any(|l| l == "ghost") {
             caps.push(Capability::UnconfiguredNoSuchStore);

@@ -489,6 +489,7 @@ mod tests {
             open_stores: open,
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Error,
+            empty_key: false,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Profile {
     pub unconfigured_label: UnconfiguredLabel,
     /// Its choice for HANDLE-V1-INVALID.
     pub v1_invalid_handle: InvalidHandle,
+    /// Whether it accepts the empty string as a key, as Spin is observed to (KEY-EMPTY); a host need not.
+    #[serde(default)]
+    pub empty_key: bool,
 }
 
 /// A claim a case can depend on.
@@ -89,11 +92,13 @@ pub enum Capability {
     UnconfiguredRefusesLoad,
     /// The host loads it and fails `open` of that label with `no-such-store`.
     UnconfiguredNoSuchStore,
+    /// The host accepts the empty string as a key (KEY-EMPTY, what Spin does; not required).
+    EmptyKey,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::KeyLimit,
         Capability::NoKeyLimit,
         Capability::ValueLimit,
@@ -104,6 +109,7 @@ impl Capability {
         Capability::NoOpenLimit,
         Capability::UnconfiguredRefusesLoad,
         Capability::UnconfiguredNoSuchStore,
+        Capability::EmptyKey,
     ];
 
     /// The name used in case files.
@@ -119,6 +125,7 @@ impl Capability {
             Capability::NoOpenLimit => "no-open-limit",
             Capability::UnconfiguredRefusesLoad => "unconfigured-refuses-load",
             Capability::UnconfiguredNoSuchStore => "unconfigured-no-such-store",
+            Capability::EmptyKey => "empty-key",
         }
     }
 }
@@ -159,6 +166,9 @@ impl Profile {
             UnconfiguredLabel::RefuseLoad => Capability::UnconfiguredRefusesLoad,
             UnconfiguredLabel::NoSuchStore => Capability::UnconfiguredNoSuchStore,
         });
+        if self.empty_key {
+            caps.insert(Capability::EmptyKey);
+        }
         caps
     }
 
@@ -187,7 +197,7 @@ impl Profile {
     pub fn summary(&self) -> String {
         let limit = |l: Option<u64>| l.map_or("none".to_string(), |n| n.to_string());
         format!(
-            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}",
+            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}{}",
             self.name,
             limit(self.limits.key_bytes),
             limit(self.limits.value_bytes),
@@ -200,6 +210,11 @@ impl Profile {
             match self.v1_invalid_handle {
                 InvalidHandle::Error => "invalid-store",
                 InvalidHandle::Trap => "traps",
+            },
+            if self.empty_key {
+                ", empty key accepted"
+            } else {
+                ""
             }
         )
     }
@@ -217,6 +232,7 @@ mod tests {
             open_stores: None,
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: InvalidHandle::Error,
+            empty_key: false,
         }
     }
 

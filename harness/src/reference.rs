@@ -64,7 +64,8 @@ pub const REFERENCE_OPEN_STORES: u64 = 64;
 impl ReferenceHost {
     /// The profile the reference host runs with by default: SIP 010's figures as hard limits (256-byte keys,
     /// 1 MiB values, 1024 tuples, refused past them), a bound of 64 open stores, and undefined labels refused
-    /// at load as Spin does. Every ALLOWED refusal path is exercised under it.
+    /// at load as Spin does. Every ALLOWED refusal path is exercised under it. Like Spin, it accepts the empty
+    /// key (KEY-EMPTY).
     pub fn sip010_profile() -> Profile {
         Profile {
             name: "sip010".into(),
@@ -77,6 +78,7 @@ impl ReferenceHost {
             open_stores: Some(REFERENCE_OPEN_STORES),
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: InvalidHandle::Error,
+            empty_key: true,
         }
     }
 

@@ -343,6 +343,7 @@ mod tests {
             open_stores: Some(8),
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: crate::profile::InvalidHandle::Error,
+            empty_key: false,
         }
     }
 

@@ -33,6 +33,7 @@ fn profiles() -> Vec<Profile> {
             open_stores: Some(3),
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Trap,
+            empty_key: false,
         },
         Profile {
             name: "generous".into(),
@@ -45,6 +46,7 @@ fn profiles() -> Vec<Profile> {
             open_stores: None,
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Trap,
+            empty_key: false,
         },
     ]
 }
