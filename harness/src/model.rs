@@ -320,11 +320,20 @@ impl ModelApp {
                 let profile = self.profile.clone();
                 let store = self.store(&cas.label);
                 // ATOMIC-CAS: the swap happens only if nothing was written since the cas was made.
-                if store.get(&cas.key) != cas.seen.as_ref() {
-                    return Expected::Error(ErrorKind::CasFailed);
-                }
-                if breaks_limits(&profile, store, &cas.key, Some(value)) {
-                    return Expected::Error(ErrorKind::Other);
+                let stale = store.get(&cas.key) != cas.seen.as_ref();
+                // LIMIT-BEYOND: a value past a limit is refused with `other`.
+                let refused = breaks_limits(&profile, store, &cas.key, Some(value));
+                match (stale, refused) {
+                    // A host may check either first: both errors conform, so no case can expect one.
+                    (true, true) => {
+                        return Expected::ScriptError(
+                            "a swap that is both stale and past a limit has no single conforming outcome (cas-failed or other)"
+                                .into(),
+                        );
+                    }
+                    (true, false) => return Expected::Error(ErrorKind::CasFailed),
+                    (false, true) => return Expected::Error(ErrorKind::Other),
+                    (false, false) => {}
                 }
                 store.insert(cas.key, Stored::Bytes(value.clone()));
                 Expected::Done
