@@ -1,4 +1,6 @@
-//! Reports of a run: a readable one (a line per statement, the failures in full, a summary) and JSON.
+//! Reports of a run: a readable one (a line per statement, the failures in full, a summary), JSON, JUnit XML
+//! (a `<testsuite>` per interface version and backend, for CI dashboards; [`Report::junit`]) and a Markdown
+//! conformance matrix (a row per statement, a column per interface version and backend; [`Report::markdown`]).
 
 use crate::catalogue::{Catalogue, Strength};
 use crate::interface::Interface;
@@ -7,6 +9,39 @@ use crate::runner::{CaseResult, Verdict};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+
+mod junit;
+mod markdown;
+
+/// The SHA-256 (hex) of the WIT files this build was compiled against: of a manifest with one line
+/// `<sha256 of the file>  <path>` per file under `wit/`, paths relative to it, sorted, as
+/// `cd wit && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum | sha256sum` prints it
+/// (computed by `harness/build.rs`).
+pub const WIT_SHA256: &str = env!("KVCONF_WIT_SHA256");
+
+/// What the JUnit and Markdown reports say about a run besides its results and the host: what a reader needs
+/// to tell whether two reports were produced alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// The seed of the generated concurrent histories.
+    pub seed: u64,
+    /// The SHA-256 (hex) of the expectations file the run was judged by, if it was judged by one.
+    pub expectations_hash: Option<String>,
+    /// The SHA-256 (hex) of the WIT files the suite was built against: [`WIT_SHA256`] unless a test fixes it.
+    pub wit_hash: String,
+}
+
+impl Meta {
+    /// The meta-data of a run of this build with history seed `seed`, judged by the expectations file whose
+    /// hash is `expectations_hash`, if any.
+    pub fn new(seed: u64, expectations_hash: Option<String>) -> Meta {
+        Meta {
+            seed,
+            expectations_hash,
+            wit_hash: WIT_SHA256.to_string(),
+        }
+    }
+}
 
 /// Counts of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -24,11 +59,13 @@ pub struct Summary {
 impl Summary {
     /// Counts the results.
     pub fn of(results: &[CaseResult]) -> Summary {
-        let mut s = Summary {
-            total: results.len(),
-            ..Summary::default()
-        };
+        Summary::tally(results)
+    }
+
+    fn tally<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> Summary {
+        let mut s = Summary::default();
         for r in results {
+            s.total += 1;
             match r.verdict {
                 Verdict::Pass => s.passed += 1,
                 Verdict::Fail(_) => s.failed += 1,
@@ -149,6 +186,23 @@ impl Report {
         }
     }
 
+    /// The interface versions and backends run, as (version, backend) in the order the reports show them: by
+    /// version as given, then by backend name.
+    fn runs(&self) -> Vec<(Interface, &str)> {
+        self.interfaces
+            .iter()
+            .flat_map(|i| self.backends.iter().map(move |b| (*i, b.as_str())))
+            .collect()
+    }
+
+    /// The results of one version on one backend, in run order.
+    fn results_of(&self, interface: Interface, backend: &str) -> Vec<&CaseResult> {
+        self.cases
+            .iter()
+            .filter(|c| c.interface == interface && c.backend == backend)
+            .collect()
+    }
+
     /// Whether the run passed: nothing failed.
     pub fn passed(&self) -> bool {
         self.summary.failed == 0
@@ -251,6 +305,15 @@ impl Report {
         );
         out
     }
+}
+
+/// The first line of a failure's detail that is not blank, trimmed: what one line can say of it.
+fn first_line(detail: &str) -> &str {
+    detail
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }
 
 fn join(items: impl Iterator<Item = String>) -> String {
