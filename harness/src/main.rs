@@ -44,6 +44,8 @@ enum Command {
 enum Format {
     Human,
     Json,
+    Junit,
+    Markdown,
 }
 
 #[derive(clap::Args)]
@@ -240,6 +242,8 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let (work_dir, _temp) = work_dir(&args.work_dir)?;
     let timeout = Duration::from_secs(args.timeout);
+    // The seed of the generated concurrent histories; the JUnit and Markdown reports name it.
+    let seed = 1;
     let mut results: Vec<CaseResult> = Vec::new();
     for backend in &backends {
         let runner = Runner::new(
@@ -257,7 +261,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
                 results.push(kvconf::history::check_histories(
                     &runner,
                     *interface,
-                    1,
+                    seed,
                     args.histories,
                     &config,
                 ));
@@ -270,9 +274,12 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
         &interfaces,
         results,
     );
+    let meta = kvconf::report::Meta::new(seed, None);
     match args.format {
         Format::Human => print!("{}", report.human()),
         Format::Json => println!("{}", report.json()),
+        Format::Junit => print!("{}", report.junit(&meta)),
+        Format::Markdown => print!("{}", report.markdown(&meta)),
     }
     Ok(if report.passed() {
         ExitCode::SUCCESS

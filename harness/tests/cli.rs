@@ -76,3 +76,84 @@ fn run_reports_the_concurrent_histories_trial() {
         serde_json::json!(["CONCURRENT-VISIBLE", "CONCURRENT-ATOMIC"])
     );
 }
+
+#[test]
+fn run_prints_a_junit_report_that_parses() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kvconf"))
+        .args([
+            "run",
+            "--interface",
+            "v1",
+            "--backend",
+            "memory",
+            "--histories",
+            "0",
+            "--format",
+            "junit",
+        ])
+        .output()
+        .expect("running kvconf");
+    let xml = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(
+        out.status.success(),
+        "{xml}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert_eq!(suites.len(), 1, "{xml}");
+    assert_eq!(suites[0].attribute("name"), Some("v1/memory"));
+    let cases = suites[0]
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert!(cases > 50, "{xml}");
+    assert_eq!(root.attribute("tests"), Some(cases.to_string().as_str()));
+    assert_eq!(root.attribute("failures"), Some("0"));
+    assert_eq!(root.attribute("errors"), Some("0"));
+    let skipped = suites[0]
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .count();
+    assert_eq!(
+        root.attribute("skipped"),
+        Some(skipped.to_string().as_str())
+    );
+    assert!(
+        !xml.contains("generated/concurrent-histories"),
+        "--histories 0 leaves the trial out"
+    );
+}
+
+#[test]
+fn run_prints_a_markdown_matrix() {
+    let (ok, out) = kvconf(&[
+        "run",
+        "--interface",
+        "v2",
+        "--backend",
+        "all",
+        "--histories",
+        "1",
+        "--format",
+        "markdown",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.starts_with("# kvconf conformance matrix\n"), "{out}");
+    assert!(out.contains("\n- expectations: none\n- seed: 1\n"), "{out}");
+    assert!(
+        out.contains("| statement | strength | v2/memory | v2/sqlite |\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| CONCURRENT-ATOMIC | MUST | pass (1) | pass (1) |\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| HANDLE-V1-CLOSE | MUST | n/a | n/a |\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("## Failures\n\nNone.\n"), "{out}");
+}
