@@ -8,7 +8,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    // Read when the script runs, not baked in when it is compiled: a build script binary can be reused for a
+    // copy of the source tree elsewhere.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let wit = Path::new(&manifest_dir).join("../wit");
     // A directory here is scanned for changes to any file under it.
     println!("cargo::rerun-if-changed={}", wit.display());
     let mut files = Vec::new();

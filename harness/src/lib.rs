@@ -15,10 +15,12 @@
 pub mod case;
 pub mod catalogue;
 pub mod driver;
+pub mod expectations;
 pub mod fuzz;
 pub mod history;
 pub mod host;
 pub mod interface;
+pub mod libtest;
 pub mod model;
 pub mod outcome;
 pub mod profile;

@@ -1,0 +1,196 @@
+//! The suite as a test binary of your own crate: every case on every version your host provides, plus the
+//! generated concurrent histories, as libtest-mimic trials, so `cargo test` filters, `--list`, `--ignored`
+//! and cargo-nextest work as for any test.
+//!
+//! In your crate's `Cargo.toml`:
+//!
+//! ```toml
+//! [[test]]
+//! name = "kvconf"
+//! harness = false
+//! ```
+//!
+//! and `tests/kvconf.rs`, for a host that implements [`HostUnderTest`](crate::host::HostUnderTest):
+//!
+//! ```no_run
+//! # use kvconf::reference::{Backend, ReferenceHost};
+//! # fn my_host() -> ReferenceHost { ReferenceHost::new(Backend::Memory, ReferenceHost::sip010_profile()) }
+//! fn main() {
+//!     kvconf::libtest::Suite::new(my_host())
+//!         .expectations("tests/kvconf-expectations.toml") // optional: known gaps, each with a reason
+//!         .run();
+//! }
+//! ```
+//!
+//! A backend author who implements kvhost's `StoreManager` and `Store` hands the suite
+//! `ReferenceHost::with_backend(...)`: the reference host's bindings then serve that backend (see the
+//! `examples/validate-a-host` crate of the kvconf repository for both ways, each in about ten lines).
+//!
+//! Trials are named `<interface>/<backend>/<case-id>`. A case for a claim the host's profile does not make is
+//! reported as ignored with the reason, never as passed. With an expectations file
+//! ([`crate::expectations`]), a listed failure passes (it is a known gap), a listed trial that no longer fails
+//! fails as a stale expectation, and a listed skip is ignored with its reason.
+
+use crate::case::{self, Case};
+use crate::catalogue::Catalogue;
+use crate::expectations::{self, Expectations};
+use crate::history::{self, HistoryConfig};
+use crate::host::HostUnderTest;
+use crate::interface::Interface;
+use crate::runner::{CaseResult, Runner, Verdict};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The conformance suite, ready to run against one host as a test binary.
+pub struct Suite<H: HostUnderTest> {
+    host: H,
+    cases: PathBuf,
+    expectations: Option<PathBuf>,
+    histories: u64,
+    timeout: Duration,
+}
+
+impl<H: HostUnderTest> Suite<H> {
+    /// The suite against `host`: kvconf's own cases, 8 concurrent histories per version, 60 s per case.
+    pub fn new(host: H) -> Self {
+        Suite {
+            host,
+            cases: case::default_dir(),
+            expectations: None,
+            histories: 8,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Runs the cases under `dir` instead of kvconf's own.
+    pub fn cases(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cases = dir.into();
+        self
+    }
+
+    /// Judges the trials against an expectations file (relative paths are relative to the test's working
+    /// directory, which cargo sets to the crate's root).
+    pub fn expectations(mut self, path: impl Into<PathBuf>) -> Self {
+        self.expectations = Some(path.into());
+        self
+    }
+
+    /// Concurrent histories per version (0 leaves the trial out).
+    pub fn histories(mut self, count: u64) -> Self {
+        self.histories = count;
+        self
+    }
+
+    /// How long a case may take before it fails as hung.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The trials, one per case and version the host provides, and one of concurrent histories per version.
+    ///
+    /// # Errors
+    ///
+    /// When the cases or the expectations file cannot be loaded: the message says which file and why.
+    pub fn trials(self) -> Result<Vec<Trial>, String> {
+        let cases = case::load_dir(&self.cases, Catalogue::builtin()).map_err(|errors| {
+            let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            format!("kvconf cannot load its cases:\n{}", list.join("\n"))
+        })?;
+        let expectations = match &self.expectations {
+            Some(path) => Some(Arc::new(
+                Expectations::load(path, &cases).map_err(|e| e.to_string())?,
+            )),
+            None => None,
+        };
+        let work = tempfile::Builder::new()
+            .prefix("kvconf-")
+            .tempdir()
+            .map_err(|e| format!("kvconf cannot create a temporary directory: {e}"))?;
+        let runner = Arc::new(Runner::new(
+            self.host,
+            work.path().to_path_buf(),
+            self.timeout,
+        ));
+        // The stores' directory lives as long as any trial does.
+        let work = Arc::new(work);
+        let interfaces: Vec<Interface> = Interface::RUNNABLE
+            .into_iter()
+            .filter(|i| runner.host().profile().interfaces.contains(i))
+            .collect();
+        let backend = runner.host().backend().to_string();
+        let mut trials = Vec::new();
+        let cases: Vec<Case> = cases;
+        for (case, interface) in runner.trials(&cases, &interfaces) {
+            let name = expectations::trial_name(interface, &backend, case.id());
+            let (runner, case, work, x) = (
+                runner.clone(),
+                case.clone(),
+                work.clone(),
+                expectations.clone(),
+            );
+            trials.push(Trial::ignorable_test(name, move || {
+                let _work = work;
+                judge(runner.run_case(&case, interface), x.as_deref())
+            }));
+        }
+        for interface in interfaces.iter().copied().filter(|_| self.histories > 0) {
+            let name = expectations::trial_name(interface, &backend, history::TRIAL_ID);
+            let (runner, work, x) = (runner.clone(), work.clone(), expectations.clone());
+            let count = self.histories;
+            trials.push(Trial::ignorable_test(name, move || {
+                let _work = work;
+                let result = history::check_histories(
+                    &runner,
+                    interface,
+                    1,
+                    count,
+                    &HistoryConfig::default(),
+                );
+                judge(result, x.as_deref())
+            }));
+        }
+        Ok(trials)
+    }
+
+    /// Runs the suite as the test binary's `main`, with libtest's command line, and exits with its status.
+    pub fn run(self) -> ! {
+        let args = Arguments::from_args();
+        match self.trials() {
+            Ok(trials) => libtest_mimic::run(&args, trials).exit(),
+            Err(message) => {
+                eprintln!("{message}");
+                std::process::exit(101);
+            }
+        }
+    }
+}
+
+/// A result as a trial's outcome, with the expectations file's word on it.
+fn judge(result: CaseResult, expectations: Option<&Expectations>) -> Result<Completion, Failed> {
+    let listed = expectations.and_then(|x| x.entries.get(&result.trial_name()));
+    match (result.verdict, listed) {
+        (Verdict::Pass, None) => Ok(Completion::Completed),
+        (Verdict::Fail(detail), None) => Err(Failed::from(detail)),
+        (Verdict::Skip(reason), None) => Ok(Completion::ignored_with(reason)),
+        (verdict, Some(e)) => {
+            let applied = expectations
+                .map(|x| x.apply(std::slice::from_ref(&CaseResult { verdict, ..result })))
+                .unwrap_or_default();
+            if let Some(stale) = applied.stale.first() {
+                return Err(Failed::from(format!("stale expectation: {stale}")));
+            }
+            if applied.declared_skips.is_empty() {
+                // A failure listed as expected: a known gap, not a regression.
+                Ok(Completion::Completed)
+            } else {
+                Ok(Completion::ignored_with(format!(
+                    "declared skip: {}",
+                    e.reason
+                )))
+            }
+        }
+    }
+}
