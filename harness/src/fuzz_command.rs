@@ -15,7 +15,21 @@ use std::time::{Duration, Instant};
 pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
     let profile = profile(&args.profile)?;
     let backends = backends(&args.backends, &[Backend::Memory, Backend::Sqlite]);
-    let interfaces = interfaces(&args.interfaces)?;
+    let mut interfaces = interfaces(&args.interfaces)?;
+    if let Some(missing) = args
+        .interfaces
+        .iter()
+        .filter_map(|n| Interface::from_name(n))
+        .find(|i| !profile.interfaces.contains(i))
+    {
+        anyhow::bail!(
+            "profile {} does not provide {}: fuzz one of the versions it claims",
+            profile.name,
+            missing.wit_name()
+        );
+    }
+    // Only the versions the host claims to provide.
+    interfaces.retain(|i| profile.interfaces.contains(i));
     if args.sequences == 0 {
         anyhow::bail!("--sequences 0 would check nothing: give at least 1");
     }

@@ -56,7 +56,9 @@ struct RunArgs {
     /// Interface versions to run (repeat); default every one kvconf has a driver for.
     #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue"])]
     interfaces: Vec<String>,
-    /// The reference host's profile: `sip010` (SIP 010's figures as hard limits) or `unbounded`.
+    /// The reference host's profile: `sip010` (SIP 010's figures as hard limits), `unbounded`, or the path of a
+    /// profile file (TOML: name, interfaces, limits, open-stores, unconfigured-label, v1-invalid-handle,
+    /// empty-key), which also configures the reference host.
     #[arg(long, default_value = "sip010")]
     profile: String,
     /// Report format.
@@ -98,7 +100,7 @@ struct FuzzArgs {
     /// Interface versions to run (repeat); default every one.
     #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue"])]
     interfaces: Vec<String>,
-    /// The reference host's profile: `sip010` or `unbounded`.
+    /// The reference host's profile: `sip010`, `unbounded`, or the path of a profile file.
     #[arg(long, default_value = "sip010")]
     profile: String,
     /// Sequences to generate per interface version and backend.
@@ -209,9 +211,26 @@ fn interfaces(names: &[String]) -> anyhow::Result<Vec<Interface>> {
     Ok(interfaces)
 }
 
+/// A named profile of the reference host, or a profile file (TOML, the fields of `kvconf::profile::Profile`).
 fn profile(name: &str) -> anyhow::Result<kvconf::profile::Profile> {
-    ReferenceHost::profile_named(name)
-        .ok_or_else(|| anyhow::anyhow!("unknown profile {name:?}: use sip010 or unbounded"))
+    if let Some(profile) = ReferenceHost::profile_named(name) {
+        return Ok(profile);
+    }
+    let path = std::path::Path::new(name);
+    if !path.is_file() {
+        bail!("unknown profile {name:?}: use sip010 or unbounded, or the path of a profile file");
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the profile file {}", path.display()))?;
+    let profile: kvconf::profile::Profile = toml::from_str(&text)
+        .with_context(|| format!("the profile file {} is not a valid profile", path.display()))?;
+    if profile.interfaces.is_empty() {
+        bail!(
+            "the profile file {} claims no interface version: list at least one in `interfaces`",
+            path.display()
+        );
+    }
+    Ok(profile)
 }
 
 /// A work directory: the one given, or a temporary one removed when the guard drops.

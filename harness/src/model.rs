@@ -377,15 +377,24 @@ impl ModelApp {
         if !granted {
             return Expected::Error(ErrorKind::AccessDenied);
         }
-        if !self.defined.contains(label) {
-            return Expected::Error(ErrorKind::NoSuchStore);
-        }
         let open = inst
             .slots
             .values()
             .filter(|s| matches!(s, Slot::Open(_)))
             .count() as u64;
-        if self.profile.open_stores.is_some_and(|bound| open >= bound) {
+        let full = self.profile.open_stores.is_some_and(|bound| open >= bound);
+        if !self.defined.contains(label) {
+            if full {
+                // A host may check either first (kvhost checks the table, the model's first draft the label):
+                // both errors conform, so no case can expect one.
+                return Expected::ScriptError(
+                    "an open of an undefined label with the open-store table full has no single conforming outcome (no-such-store or store-table-full)"
+                        .into(),
+                );
+            }
+            return Expected::Error(ErrorKind::NoSuchStore);
+        }
+        if full {
             // wasi:keyvalue has no store-table-full; its bound is reported as `other`.
             return Expected::Error(match inst.interface {
                 Interface::WasiKeyvalue => ErrorKind::Other,

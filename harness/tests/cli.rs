@@ -157,3 +157,41 @@ fn run_prints_a_markdown_matrix() {
     );
     assert!(out.ends_with("## Failures\n\nNone.\n"), "{out}");
 }
+
+#[test]
+fn a_profile_file_configures_the_reference_host_and_the_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.toml");
+    // Undefined labels answered at open and a small open-store bound: an open of an undefined label with the
+    // table full may fail either way, which the model must not pretend to know.
+    std::fs::write(
+        &file,
+        "name = \"small\"\ninterfaces = [\"v2\"]\nopen-stores = 4\nunconfigured-label = \"no-such-store\"\n\
+         v1-invalid-handle = \"trap\"\n\n[limits]\nkey-bytes = 64\nvalue-bytes = 100000\ntuples = 1024\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, out) = kvconf(&[
+        "fuzz",
+        "--profile",
+        path,
+        "--backend",
+        "memory",
+        "--sequences",
+        "150",
+        "--histories",
+        "2",
+        "--no-progress",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("profile small"), "{out}");
+    assert!(out.contains("v2/memory "), "{out}");
+    assert!(!out.contains("v1/memory"), "{out}");
+    let (ok, out) = kvconf(&["fuzz", "--profile", path, "--interface", "v3"]);
+    assert!(!ok);
+    assert!(out.contains("profile small does not provide"), "{out}");
+    std::fs::write(&file, "name = \"broken\"\nlimits = 3\n").unwrap();
+    let (ok, out) = kvconf(&["run", "--profile", path]);
+    assert!(!ok);
+    assert!(out.contains("is not a valid profile"), "{out}");
+}
