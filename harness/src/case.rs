@@ -890,8 +890,11 @@ pub fn expand_ops(entry: &OpEntry, profile: &Profile) -> Result<Vec<Operation>, 
         Some(size) => size.resolve(profile)?,
         None => 1,
     };
+    if count > crate::value::MAX_REPEAT {
+        return Err(ExpandError::TooMany(count));
+    }
     let base_slot = entry.slot.resolve(profile)?;
-    let mut ops = Vec::with_capacity(count as usize);
+    let mut ops = Vec::with_capacity(count.min(4096) as usize);
     for i in 0..count {
         ops.push(expand_op(entry, profile, base_slot, i)?);
     }

@@ -97,13 +97,17 @@ pub fn trial_name(interface: Interface, backend: &str, id: &str) -> String {
 }
 
 impl Expectations {
-    /// Loads `path` and checks every entry against `cases`: each must name a trial a case (or the generated
-    /// trials) can produce, and give a reason.
+    /// Loads `path` and checks every entry against `cases` and the host's `backends`: each must name a trial
+    /// a case (or the generated trials) can produce on one of them, and give a reason.
     ///
     /// # Errors
     ///
     /// When the file cannot be read or parsed, or an entry is unknown, duplicated or unexplained.
-    pub fn load(path: &Path, cases: &[Case]) -> Result<Expectations, ExpectationsError> {
+    pub fn load(
+        path: &Path,
+        cases: &[Case],
+        backends: &[&str],
+    ) -> Result<Expectations, ExpectationsError> {
         let err = |message: String| ExpectationsError {
             path: path.to_path_buf(),
             message,
@@ -122,7 +126,7 @@ impl Expectations {
                     e.outcome.name()
                 )));
             }
-            check_trial(&e.trial, cases, catalogue)
+            check_trial(&e.trial, cases, catalogue, backends)
                 .map_err(|m| err(format!("{:?}: {m}", e.trial)))?;
             if entries.contains_key(&e.trial) {
                 return Err(err(format!("{:?} is listed twice", e.trial)));
@@ -166,6 +170,12 @@ impl Expectations {
                 }
             }
         }
+        applied.not_run = self
+            .entries
+            .keys()
+            .filter(|t| !seen.contains(*t))
+            .cloned()
+            .collect();
         applied
     }
 }
@@ -183,6 +193,8 @@ pub struct Applied {
     pub undeclared_skips: Vec<String>,
     /// Listed, but the outcome was another: each with what to do.
     pub stale: Vec<String>,
+    /// Listed, but not part of this run (another interface, backend or filter): not judged.
+    pub not_run: Vec<String>,
 }
 
 impl Applied {
@@ -199,13 +211,14 @@ impl Applied {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "expectations {}: {} expected failure(s), {} declared skip(s), {} undeclared skip(s){}, {} stale",
+            "expectations {}: {} expected failure(s), {} declared skip(s), {} undeclared skip(s){}, {} stale, {} not in this run",
             path.display(),
             self.expected_failures.len(),
             self.declared_skips.len(),
             self.undeclared_skips.len(),
             if strict { " (--strict)" } else { "" },
-            self.stale.len()
+            self.stale.len(),
+            self.not_run.len()
         );
         for s in &self.stale {
             let _ = writeln!(out, "  stale: {s}");
@@ -227,8 +240,21 @@ impl Applied {
 
 /// The expectations file a run implies: each failure and skip, with the reason (and link) of the entry in
 /// `existing` if there is one, else the first line of what happened.
+///
+/// Entries for trials this run did not include (another interface, backend, or outside `--filter`) are kept
+/// as they are, so blessing part of a host's trials never loses the rest.
 pub fn bless(existing: Option<&Expectations>, results: &[CaseResult], host: &str) -> String {
-    let mut entries = Vec::new();
+    let ran: std::collections::BTreeSet<String> =
+        results.iter().map(CaseResult::trial_name).collect();
+    let mut entries: Vec<Expectation> = existing
+        .map(|x| {
+            x.entries
+                .values()
+                .filter(|e| !ran.contains(&e.trial))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     for r in results {
         let (outcome, what) = match &r.verdict {
             Verdict::Pass => continue,
@@ -251,6 +277,7 @@ pub fn bless(existing: Option<&Expectations>, results: &[CaseResult], host: &str
             link: kept.and_then(|e| e.link.clone()),
         });
     }
+    entries.sort_by(|a, b| a.trial.cmp(&b.trial));
     let mut out = format!(
         "# kvconf expectations for {host}, written by `kvconf run --bless`: the trials known to fail or to be\n\
          # skipped, each with why. Replace a \"seen in a run\" reason with the real one.\n"
@@ -264,7 +291,12 @@ pub fn bless(existing: Option<&Expectations>, results: &[CaseResult], host: &str
 }
 
 /// Whether a trial name is one the suite can produce.
-fn check_trial(trial: &str, cases: &[Case], catalogue: &Catalogue) -> Result<(), String> {
+fn check_trial(
+    trial: &str,
+    cases: &[Case],
+    catalogue: &Catalogue,
+    backends: &[&str],
+) -> Result<(), String> {
     let mut parts = trial.splitn(3, '/');
     let (Some(interface), Some(backend), Some(id)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -278,8 +310,11 @@ fn check_trial(trial: &str, cases: &[Case], catalogue: &Catalogue) -> Result<(),
             "unknown interface {interface:?}: use v1, v2, v3 or wasi-keyvalue"
         ));
     };
-    if backend.is_empty() {
-        return Err("the backend part is empty".into());
+    if !backends.contains(&backend) {
+        return Err(format!(
+            "the host has no backend {backend:?}: its trials are named with {}",
+            backends.join(", ")
+        ));
     }
     if id == crate::history::TRIAL_ID {
         return Ok(());
@@ -329,7 +364,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("expect.toml");
         std::fs::write(&path, text).unwrap();
-        Expectations::load(&path, &cases())
+        Expectations::load(&path, &cases(), &["mine"])
     }
 
     const ID: &str = "delete-absent/empty-store";
@@ -347,6 +382,11 @@ mod tests {
         let e = load("[[expect]]\ntrial = \"v9/mine/x\"\noutcome = \"fail\"\nreason = \"r\"\n")
             .unwrap_err();
         assert!(e.message.contains("unknown interface"), "{e}");
+        let e = load(&format!(
+            "[[expect]]\ntrial = \"v2/memroy/{ID}\"\noutcome = \"fail\"\nreason = \"r\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("no backend \"memroy\""), "{e}");
         let e = load(&format!(
             "[[expect]]\ntrial = \"v2/mine/{ID}\"\noutcome = \"fail\"\nreason = \" \"\n"
         ))
@@ -401,7 +441,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("expect.toml");
         std::fs::write(&path, &text).unwrap();
-        let x = Expectations::load(&path, &cases()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let x = Expectations::load(&path, &cases(), &["mine"])
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(x.entries.len(), 2);
         assert_eq!(
             x.entries[&format!("v2/mine/{ID}")].reason,
@@ -412,7 +453,7 @@ mod tests {
         // A reason written by a person survives the next bless.
         let edited = text.replace("seen in a run: step 1 op 2: delete", "a real reason");
         std::fs::write(&path, &edited).unwrap();
-        let x = Expectations::load(&path, &cases()).unwrap();
+        let x = Expectations::load(&path, &cases(), &["mine"]).unwrap();
         assert_eq!(bless(Some(&x), &results, "mine"), edited);
     }
 }

@@ -1401,6 +1401,8 @@ pub fn fuzz<H: HostUnderTest>(
         cases: config.sequences,
         failure_persistence: None,
         max_shrink_iters: config.max_shrink_iters,
+        // A hanging host costs a whole timeout per shrinking run: stop shrinking after five minutes.
+        max_shrink_time: 300_000,
         max_local_rejects: 1 << 20,
         ..Config::default()
     };
@@ -1645,10 +1647,11 @@ fn describe<H: HostUnderTest>(
     let title = format!("found by kvconf fuzz: {what} differs from the model");
     let generated = build(setup, moves, &id, &title, focus)?;
     let comment = format!(
-        "Found by `kvconf fuzz --interface {} --backend {backend} --seed {} --sequences {}` \
+        "Found by `kvconf fuzz --interface {} --backend {backend} --seed {} --max-moves {} --sequences {}` \
          (sequence {sequence}), shrunk to {} operation(s).\nExpectations are the model's, under profile {}.",
         interface.name(),
         config.seed,
+        config.max_moves,
         sequence,
         generated.entries,
         setup.profile.name,

@@ -1,6 +1,6 @@
 //! `kvconf fuzz`: generated sequences (and concurrent histories) against the reference host.
 
-use crate::{FuzzArgs, backends, interfaces, profile, work_dir};
+use crate::{FuzzArgs, backends, interfaces, profile, provided, work_dir};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kvconf::fuzz::{FuzzConfig, FuzzOutcome, fuzz};
@@ -15,21 +15,7 @@ use std::time::{Duration, Instant};
 pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
     let profile = profile(&args.profile)?;
     let backends = backends(&args.backends, &[Backend::Memory, Backend::Sqlite]);
-    let mut interfaces = interfaces(&args.interfaces)?;
-    if let Some(missing) = args
-        .interfaces
-        .iter()
-        .filter_map(|n| Interface::from_name(n))
-        .find(|i| !profile.interfaces.contains(i))
-    {
-        anyhow::bail!(
-            "profile {} does not provide {}: fuzz one of the versions it claims",
-            profile.name,
-            missing.wit_name()
-        );
-    }
-    // Only the versions the host claims to provide.
-    interfaces.retain(|i| profile.interfaces.contains(i));
+    let interfaces = provided(interfaces(&args.interfaces)?, &args.interfaces, &profile)?;
     if args.sequences == 0 {
         anyhow::bail!("--sequences 0 would check nothing: give at least 1");
     }
@@ -210,11 +196,12 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             println!("    {line}");
         }
         println!(
-            "\n  reproduce: kvconf fuzz --interface {} --backend {} --profile {} --seed {} --sequences {}",
+            "\n  reproduce: kvconf fuzz --interface {} --backend {} --profile {} --seed {} --max-moves {} --sequences {}",
             o.interface.name(),
             o.backend,
-            profile.name,
+            args.profile,
             args.seed,
+            args.max_moves,
             finding.sequence
         );
         if let Some(dir) = &args.save {
@@ -238,6 +225,10 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             "no difference, no violation"
         }
     );
+    // A fault in kvconf itself is not a finding about the host: exit 2, as for any error of the tool.
+    if outcomes.iter().any(|o| o.error.is_some()) {
+        return Ok(ExitCode::from(2));
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {

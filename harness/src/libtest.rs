@@ -27,7 +27,7 @@
 //! `examples/validate-a-host` crate of the kvconf repository for both ways, each in about ten lines).
 //!
 //! Trials are named `<interface>/<backend>/<case-id>`. A case for a claim the host's profile does not make is
-//! reported as ignored with the reason, never as passed. With an expectations file
+//! flagged ignored (with the reason when run with `--include-ignored`), never reported as passed. With an expectations file
 //! ([`crate::expectations`]), a listed failure passes (it is a known gap), a listed trial that no longer fails
 //! fails as a stale expectation, and a listed skip is ignored with its reason.
 
@@ -99,9 +99,10 @@ impl<H: HostUnderTest> Suite<H> {
             let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
             format!("kvconf cannot load its cases:\n{}", list.join("\n"))
         })?;
+        let backend = self.host.backend().to_string();
         let expectations = match &self.expectations {
             Some(path) => Some(Arc::new(
-                Expectations::load(path, &cases).map_err(|e| e.to_string())?,
+                Expectations::load(path, &cases, &[backend.as_str()]).map_err(|e| e.to_string())?,
             )),
             None => None,
         };
@@ -120,7 +121,6 @@ impl<H: HostUnderTest> Suite<H> {
             .into_iter()
             .filter(|i| runner.host().profile().interfaces.contains(i))
             .collect();
-        let backend = runner.host().backend().to_string();
         let mut trials = Vec::new();
         let cases: Vec<Case> = cases;
         for (case, interface) in runner.trials(&cases, &interfaces) {
@@ -131,10 +131,23 @@ impl<H: HostUnderTest> Suite<H> {
                 work.clone(),
                 expectations.clone(),
             );
-            trials.push(Trial::ignorable_test(name, move || {
-                let _work = work;
-                judge(runner.run_case(&case, interface), x.as_deref())
-            }));
+            // A case for a claim the host does not make is known to be skipped before it runs: flag it ignored,
+            // so that every harness (cargo-nextest included) reports it as ignored, never as passed.
+            let profile = runner.host().profile();
+            let skipped = case.unmet(profile).is_some()
+                || case
+                    .file
+                    .steps
+                    .iter()
+                    .filter_map(|s| s.interface)
+                    .any(|i| !profile.interfaces.contains(&i));
+            trials.push(
+                Trial::ignorable_test(name, move || {
+                    let _work = work;
+                    judge(runner.run_case(&case, interface), x.as_deref())
+                })
+                .with_ignored_flag(skipped),
+            );
         }
         for interface in interfaces.iter().copied().filter(|_| self.histories > 0) {
             let name = expectations::trial_name(interface, &backend, history::TRIAL_ID);

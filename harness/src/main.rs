@@ -211,6 +211,28 @@ fn interfaces(names: &[String]) -> anyhow::Result<Vec<Interface>> {
     Ok(interfaces)
 }
 
+/// The versions to run: those asked for (or all) that the profile provides; asking for one it does not
+/// provide is an error.
+fn provided(
+    mut interfaces: Vec<Interface>,
+    asked: &[String],
+    profile: &kvconf::profile::Profile,
+) -> anyhow::Result<Vec<Interface>> {
+    if let Some(missing) = asked
+        .iter()
+        .filter_map(|n| Interface::from_name(n))
+        .find(|i| !profile.interfaces.contains(i))
+    {
+        bail!(
+            "profile {} does not provide {}: run one of the versions it claims",
+            profile.name,
+            missing.wit_name()
+        );
+    }
+    interfaces.retain(|i| profile.interfaces.contains(i));
+    Ok(interfaces)
+}
+
 /// A named profile of the reference host, or a profile file (TOML, the fields of `kvconf::profile::Profile`).
 fn profile(name: &str) -> anyhow::Result<kvconf::profile::Profile> {
     if let Some(profile) = ReferenceHost::profile_named(name) {
@@ -261,14 +283,14 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Vec<Case>> {
 fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     let profile = profile(&args.profile)?;
     let backends = backends(&args.backends, &[Backend::Sqlite]);
-    let interfaces = interfaces(&args.interfaces)?;
+    let interfaces = provided(interfaces(&args.interfaces)?, &args.interfaces, &profile)?;
     let mut cases = load(&args.cases)?;
     // Checked before anything runs: an unknown trial in the file is a mistake to fix first. Blessing may start
     // from no file at all.
     let expectations = match &args.expectations {
-        Some(path) if !args.bless || path.exists() => {
-            Some(kvconf::expectations::Expectations::load(path, &cases)?)
-        }
+        Some(path) if !args.bless || path.exists() => Some(
+            kvconf::expectations::Expectations::load(path, &cases, &["memory", "sqlite"])?,
+        ),
         _ => None,
     };
     if let Some(filter) = &args.filter {

@@ -28,6 +28,9 @@ pub enum Size {
     Named(String),
 }
 
+/// The most repetitions one case-file entry may expand to.
+pub const MAX_REPEAT: u64 = 1_000_000;
+
 /// Why a size, key or value in a case file could not be expanded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExpandError {
@@ -49,6 +52,9 @@ pub enum ExpandError {
     /// The expression went below zero.
     #[error("`{0}` comes out below zero for this profile")]
     Negative(String),
+    /// A repeat count beyond what any case needs (and any machine can hold).
+    #[error("`repeat` comes to {0}, more than the {max} repetitions a case may have", max = MAX_REPEAT)]
+    TooMany(u64),
     /// Hex data that does not parse.
     #[error("`{0}` is not hex: write pairs of hex digits, such as \"00ff\"")]
     BadHex(String),

@@ -86,3 +86,29 @@ fn bless_round_trips_and_strict_counts_undeclared_skips() {
     assert_eq!(code, 0);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
 }
+
+#[test]
+fn blessing_part_of_the_trials_keeps_the_entries_of_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.toml");
+    let (code, _) = kvconf(&["--expectations", path(&file), "--bless"]);
+    assert_eq!(code, 0);
+    let written = std::fs::read_to_string(&file).unwrap();
+    let edited = written.replacen("reason = \"seen in a run:", "reason = \"hand-written:", 1);
+    assert_ne!(edited, written);
+    std::fs::write(&file, &edited).unwrap();
+    // A filtered run that includes none of the listed trials leaves every entry, and its reason, in place.
+    let (code, out) = kvconf(&[
+        "--expectations",
+        path(&file),
+        "--bless",
+        "--filter",
+        "exists/",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), edited);
+    // Entries outside the run are reported, not silently judged.
+    let (code, out) = kvconf(&["--expectations", path(&file), "--filter", "exists/"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("not in this run"), "{out}");
+}
