@@ -930,7 +930,28 @@ pub fn build(
             });
         }
     }
-    let registry = Registry::new(profile, written.iter().map(|w| &w.entry));
+    let mut registry = Registry::new(profile, written.iter().map(|w| &w.entry));
+    // A refusal depends on the profile's limits even when no size in the case is named after them (a small
+    // declared limit reached by plain operations): the case then requires the claims behind it.
+    for w in &written {
+        match (w.entry.op, &w.outcomes[0]) {
+            (OpKind::Open, Expected::Error(ErrorKind::StoreTableFull | ErrorKind::Other)) => {
+                registry.dimensions.insert("open");
+            }
+            (
+                OpKind::Set | OpKind::SetMany | OpKind::CasSwap,
+                Expected::Error(ErrorKind::Other),
+            ) => {
+                registry.dimensions.extend(["key", "value", "tuples"]);
+            }
+            // An increment may also fail for a value that is no counter, or an overflow; a new key past the
+            // tuple limit is the one refusal that depends on the profile.
+            (OpKind::Increment, Expected::Error(ErrorKind::Other)) => {
+                registry.dimensions.insert("tuples");
+            }
+            _ => {}
+        }
+    }
     let mut steps: Vec<StepSection> = (0..=step)
         .map(|_| StepSection {
             component: None,
