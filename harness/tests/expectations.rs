@@ -112,3 +112,42 @@ fn blessing_part_of_the_trials_keeps_the_entries_of_the_rest() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("not in this run"), "{out}");
 }
+
+#[test]
+fn an_expected_failure_is_reported_as_skipped_with_its_reason_and_the_run_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    std::fs::create_dir(&cases).unwrap();
+    // A case that fails on any conforming host: it stands in for a host's known gap.
+    std::fs::write(
+        cases.join("gap.toml"),
+        "id = \"gap/known\"\ntitle = \"a known gap\"\nstatements = [\"GET-MISSING\"]\ninterfaces = [\"v2\"]\n\n\
+         [[step]]\nops = [\n  { op = \"open\", label = \"default\", expect = \"ok\" },\n  \
+         { op = \"get\", key = \"k\", expect = { value = \"v\" } },\n]\n",
+    )
+    .unwrap();
+    let file = dir.path().join("x.toml");
+    let (code, out) = kvconf(&["--cases", path(&cases)]);
+    assert_eq!(code, 1, "{out}");
+    std::fs::write(
+        &file,
+        "[[expect]]\ntrial = \"v2/memory/gap/known\"\noutcome = \"fail\"\nreason = \"tracked as #1\"\n",
+    )
+    .unwrap();
+    let (code, out) = kvconf(&[
+        "--cases",
+        path(&cases),
+        "--expectations",
+        path(&file),
+        "--format",
+        "junit",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("<skipped message=\"expected failure, listed in"),
+        "{out}"
+    );
+    assert!(out.contains("tracked as #1"), "{out}");
+    assert!(!out.contains("<failure"), "{out}");
+    assert!(out.contains("1 expected failure(s)"), "{out}");
+}
