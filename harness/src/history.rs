@@ -50,7 +50,7 @@ use crate::driver::{Timing, complete};
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
 use crate::outcome::{ErrorKind, Operation, Outcome, render_bytes, render_key};
-use crate::runner::Runner;
+use crate::runner::{Runner, panic_message};
 use proptest::collection::vec;
 use proptest::prop_oneof;
 use proptest::strategy::{Just, Strategy, ValueTree};
@@ -384,16 +384,6 @@ impl Lineup {
         while self.arrived.load(Ordering::SeqCst) < expected && Instant::now() < until {
             std::thread::yield_now();
         }
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".into()
     }
 }
 

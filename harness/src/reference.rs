@@ -178,13 +178,7 @@ impl HostUnderTest for ReferenceHost {
         linker: &mut Linker<T>,
         get: fn(&mut T) -> &mut KeyValueState,
     ) -> anyhow::Result<()> {
-        match interface {
-            Interface::V1 => kvhost::v1::add_to_linker(linker, get)?,
-            Interface::V2 => kvhost::add_to_linker(linker, get)?,
-            Interface::V3 => kvhost::v3::add_to_linker(linker, get)?,
-            Interface::WasiKeyvalue => kvhost::wasi_keyvalue::add_to_linker(linker, get)?,
-        }
-        Ok(())
+        add_kvhost_to_linker(interface, linker, get)
     }
 
     fn load(&self, app: &AppSpec<'_>) -> anyhow::Result<ReferenceApp> {
@@ -246,6 +240,26 @@ impl HostUnderTest for ReferenceHost {
             }
         }
     }
+}
+
+/// Adds kvhost's binding of `interface` to `linker`: what a host built on kvhost's bindings (the reference
+/// host, or one serving its own [`KeyValueState`]) gives [`HostUnderTest::add_to_linker`].
+///
+/// # Errors
+///
+/// When the linker already defines the interface's functions.
+pub fn add_kvhost_to_linker<T: Send + 'static>(
+    interface: Interface,
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut KeyValueState,
+) -> anyhow::Result<()> {
+    match interface {
+        Interface::V1 => kvhost::v1::add_to_linker(linker, get)?,
+        Interface::V2 => kvhost::add_to_linker(linker, get)?,
+        Interface::V3 => kvhost::v3::add_to_linker(linker, get)?,
+        Interface::WasiKeyvalue => kvhost::wasi_keyvalue::add_to_linker(linker, get)?,
+    }
+    Ok(())
 }
 
 /// A profile's declared limits as kvhost's [`LimitedStore`](kvhost::limits::LimitedStore) enforces them.

@@ -13,7 +13,7 @@
 use kvconf::host::{AppSpec, HostUnderTest};
 use kvconf::interface::Interface;
 use kvconf::profile::Profile;
-use kvconf::reference::ReferenceHost;
+use kvconf::reference::{ReferenceHost, add_kvhost_to_linker};
 use kvhost::backend::{add_to_counter, decode_counter, encode_counter};
 use kvhost::{Error, KeyValueState, Store, StoreManager};
 use std::collections::{BTreeMap, BTreeSet};
@@ -158,13 +158,8 @@ impl HostUnderTest for MyHost {
         linker: &mut Linker<T>,
         get: fn(&mut T) -> &mut KeyValueState,
     ) -> anyhow::Result<()> {
-        match interface {
-            Interface::V1 => kvhost::v1::add_to_linker(linker, get)?,
-            Interface::V2 => kvhost::add_to_linker(linker, get)?,
-            Interface::V3 => kvhost::v3::add_to_linker(linker, get)?,
-            Interface::WasiKeyvalue => kvhost::wasi_keyvalue::add_to_linker(linker, get)?,
-        }
-        Ok(())
+        // kvhost's bindings; a host with bindings of its own adds those here instead.
+        add_kvhost_to_linker(interface, linker, get)
     }
 
     fn load(&self, app: &AppSpec<'_>) -> anyhow::Result<MyApp> {
