@@ -1,10 +1,10 @@
 //! `kvconf fuzz`: generated sequences (and concurrent histories) against the reference host.
 
-use crate::{FuzzArgs, backends, interfaces, profile, provided, work_dir};
+use crate::{FuzzArgs, work_dir};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kvconf::fuzz::{FuzzConfig, FuzzOutcome, fuzz};
-use kvconf::history::{HistoryConfig, Violation, run_history};
+use kvconf::history::{Histories, HistoryConfig, run_histories};
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::Runner;
@@ -13,9 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
-    let profile = profile(&args.profile)?;
-    let backends = backends(&args.backends, &[Backend::Memory, Backend::Sqlite]);
-    let interfaces = provided(interfaces(&args.interfaces)?, &args.interfaces, &profile)?;
+    let (profile, backends, interfaces) = args.host.resolve(&[Backend::Memory, Backend::Sqlite])?;
     if args.sequences == 0 {
         anyhow::bail!("--sequences 0 would check nothing: give at least 1");
     }
@@ -55,7 +53,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let next = Mutex::new(combos.iter());
     let outcomes: Mutex<Vec<FuzzOutcome>> = Mutex::new(Vec::new());
-    let histories: Mutex<Vec<Histories>> = Mutex::new(Vec::new());
+    let histories: Mutex<Vec<(Interface, String, Histories)>> = Mutex::new(Vec::new());
     let history_config = HistoryConfig::default();
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -90,29 +88,21 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(outcome);
-                    let mut checked = Histories {
+                    let checked = run_histories(
+                        &runner,
                         interface,
-                        backend: backend.name().to_string(),
-                        histories: 0,
-                        operations: 0,
-                        violation: None,
-                    };
-                    for index in 0..args.histories {
-                        let run =
-                            run_history(&runner, interface, args.seed, index, &history_config);
-                        checked.histories += 1;
-                        checked.operations += run.operations as u64;
-                        progress(run.operations as u64);
-                        if let Some(v) = run.violation {
-                            checked.violation = Some(v);
-                            bar.inc(args.histories - index - 1);
-                            break;
-                        }
-                    }
-                    histories
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(checked);
+                        args.seed,
+                        args.histories,
+                        &history_config,
+                        &progress,
+                    );
+                    // Histories not run after a violation: keep the bar honest.
+                    bar.inc(args.histories - checked.histories);
+                    histories.lock().unwrap_or_else(|e| e.into_inner()).push((
+                        interface,
+                        backend.name().to_string(),
+                        checked,
+                    ));
                 }
             });
         }
@@ -138,7 +128,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut histories = histories.into_inner().unwrap_or_else(|e| e.into_inner());
-    histories.sort_by_key(|h| (h.backend.clone(), h.interface));
+    histories.sort_by_key(|(interface, backend, _)| (backend.clone(), *interface));
     let (mut history_count, mut history_ops) = (0u64, 0u64);
     if args.histories > 0 {
         println!(
@@ -146,12 +136,12 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             history_config.instances, history_config.ops_per_instance, history_config.keys
         );
     }
-    for h in histories.iter().filter(|_| args.histories > 0) {
+    for (interface, backend, h) in histories.iter().filter(|_| args.histories > 0) {
         history_count += h.histories;
         history_ops += h.operations;
         println!(
             "{:<24} {:>6} histories {:>9} operations  {}",
-            format!("{}/{}", h.interface, h.backend),
+            format!("{interface}/{backend}"),
             h.histories,
             h.operations,
             h.violation
@@ -162,12 +152,12 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
                 ))
         );
     }
-    for h in &histories {
+    for (interface, backend, h) in &histories {
         if let Some(v) = &h.violation {
             failed = true;
             println!(
-                "\n{}/{}: a concurrent history breaks {}:\n{}",
-                h.interface, h.backend, v.statement, v.detail
+                "\n{interface}/{backend}: a concurrent history breaks {}:\n{}",
+                v.statement, v.detail
             );
         }
     }
@@ -199,7 +189,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             "\n  reproduce: kvconf fuzz --interface {} --backend {} --profile {} --seed {} --max-moves {} --sequences {}",
             o.interface.name(),
             o.backend,
-            args.profile,
+            args.host.profile,
             args.seed,
             args.max_moves,
             finding.sequence
@@ -234,13 +224,4 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The concurrent histories checked on one interface version and backend.
-struct Histories {
-    interface: Interface,
-    backend: String,
-    histories: u64,
-    operations: u64,
-    violation: Option<Violation>,
 }

@@ -48,12 +48,13 @@ enum Format {
     Markdown,
 }
 
+/// Which reference host to check, and on what: shared by `run` and `fuzz`.
 #[derive(clap::Args)]
-struct RunArgs {
-    /// Backends of the reference host to run on (repeat, or `all`); default sqlite.
+struct HostArgs {
+    /// Backends of the reference host to run on (repeat, or `all`); default sqlite for `run`, both for `fuzz`.
     #[arg(long = "backend", value_parser = ["memory", "sqlite", "all"])]
     backends: Vec<String>,
-    /// Interface versions to run (repeat); default every one kvconf has a driver for.
+    /// Interface versions to run (repeat); default every one the profile provides.
     #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue"])]
     interfaces: Vec<String>,
     /// The reference host's profile: `sip010` (SIP 010's figures as hard limits), `unbounded`, or the path of a
@@ -61,6 +62,25 @@ struct RunArgs {
     /// empty-key), which also configures the reference host.
     #[arg(long, default_value = "sip010")]
     profile: String,
+}
+
+impl HostArgs {
+    /// The profile, the backends (`default` when none is named) and the versions to run.
+    fn resolve(
+        &self,
+        default: &[Backend],
+    ) -> anyhow::Result<(kvconf::profile::Profile, Vec<Backend>, Vec<Interface>)> {
+        let profile = profile(&self.profile)?;
+        let backends = backends(&self.backends, default);
+        let interfaces = provided(interfaces(&self.interfaces)?, &self.interfaces, &profile)?;
+        Ok((profile, backends, interfaces))
+    }
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    host: HostArgs,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -94,15 +114,8 @@ struct RunArgs {
 
 #[derive(clap::Args)]
 struct FuzzArgs {
-    /// Backends of the reference host to run on (repeat, or `all`); default all.
-    #[arg(long = "backend", value_parser = ["memory", "sqlite", "all"])]
-    backends: Vec<String>,
-    /// Interface versions to run (repeat); default every one.
-    #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue"])]
-    interfaces: Vec<String>,
-    /// The reference host's profile: `sip010`, `unbounded`, or the path of a profile file.
-    #[arg(long, default_value = "sip010")]
-    profile: String,
+    #[command(flatten)]
+    host: HostArgs,
     /// Sequences to generate per interface version and backend.
     #[arg(long, default_value_t = 256)]
     sequences: u32,
@@ -281,9 +294,7 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Vec<Case>> {
 }
 
 fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let profile = profile(&args.profile)?;
-    let backends = backends(&args.backends, &[Backend::Sqlite]);
-    let interfaces = provided(interfaces(&args.interfaces)?, &args.interfaces, &profile)?;
+    let (profile, backends, interfaces) = args.host.resolve(&[Backend::Sqlite])?;
     let mut cases = load(&args.cases)?;
     // Checked before anything runs: an unknown trial in the file is a mistake to fix first. Blessing may start
     // from no file at all.
@@ -328,15 +339,18 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let judged = results.clone();
-    // In the reports, a failure the expectations list is shown as skipped with its reason (never as a pass),
+    // Judged once; in the reports, each expected failure is shown as skipped with its reason (never as a pass),
     // so that the report's counts, a JUnit dashboard and the exit status agree.
-    if let (Some(x), false) = (&expectations, args.bless) {
+    let applied = match (&expectations, args.bless) {
+        (Some(x), false) => Some(x.apply(&judged)),
+        _ => None,
+    };
+    if let (Some(x), Some(applied)) = (&expectations, &applied) {
         for r in &mut results {
-            let listed = x.entries.get(&r.trial_name()).filter(|e| {
-                e.outcome == kvconf::expectations::Outcome::Fail
-                    && matches!(r.verdict, kvconf::runner::Verdict::Fail(_))
-            });
-            if let Some(e) = listed {
+            let name = r.trial_name();
+            if let Some(e) = x.entries.get(&name)
+                && applied.expected_failures.contains(&name)
+            {
                 r.verdict = kvconf::runner::Verdict::Skip(format!(
                     "expected failure, listed in {}: {}",
                     x.path.display(),
@@ -380,13 +394,12 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    let none = kvconf::expectations::Expectations {
+    let expectations = expectations.unwrap_or_else(|| kvconf::expectations::Expectations {
         path: PathBuf::from("(no expectations file)"),
         entries: Default::default(),
         hash: String::new(),
-    };
-    let expectations = expectations.unwrap_or(none);
-    let applied = expectations.apply(&judged);
+    });
+    let applied = applied.unwrap_or_else(|| expectations.apply(&judged));
     let passed = applied.passed(args.strict);
     let summary = applied.summary(&expectations.path, args.strict);
     let verdict = if passed {
