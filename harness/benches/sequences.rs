@@ -26,12 +26,7 @@ fn main() {
     );
     for backend in [Backend::Memory, Backend::Sqlite] {
         for interface in Interface::ALL {
-            let work = tempfile::tempdir().expect("a temporary directory");
-            let runner = Runner::new(
-                ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
-                work.path().to_path_buf(),
-                Duration::from_secs(60),
-            );
+            let (runner, _work) = runner(backend);
             // Compile and link the driver before timing.
             runner.driver(interface).expect("the driver links");
             let config = FuzzConfig {
@@ -63,12 +58,8 @@ fn main() {
     );
     for backend in [Backend::Memory, Backend::Sqlite] {
         for interface in Interface::ALL {
-            let work = tempfile::tempdir().expect("a temporary directory");
-            let runner = Runner::new(
-                ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
-                work.path().to_path_buf(),
-                Duration::from_secs(60),
-            );
+            let (runner, _work) = runner(backend);
+            // Compile and link the driver before timing.
             runner.driver(interface).expect("the driver links");
             let config = HistoryConfig::default();
             let start = Instant::now();
@@ -89,4 +80,15 @@ fn main() {
             );
         }
     }
+}
+
+/// The reference host on `backend` under sip010, with stores in a temporary directory (kept with it).
+fn runner(backend: Backend) -> (Runner<ReferenceHost>, tempfile::TempDir) {
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let runner = Runner::new(
+        ReferenceHost::new(backend, ReferenceHost::sip010_profile()),
+        work.path().to_path_buf(),
+        Duration::from_secs(60),
+    );
+    (runner, work)
 }

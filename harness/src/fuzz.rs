@@ -1530,6 +1530,16 @@ fn run_moves<H: HostUnderTest>(
 ) -> Result<SequenceRun, String> {
     let generated = build(setup, moves, "fuzz/sequence", "a generated sequence", None)
         .map_err(|e| format!("kvconf generated an invalid sequence: {e}"))?;
+    run_generated(runner, setup, &generated, moves.len())
+}
+
+/// Runs a sequence already written as a case (`moves` of them).
+fn run_generated<H: HostUnderTest>(
+    runner: &Runner<H>,
+    setup: &Arc<Setup>,
+    generated: &Generated,
+    moves: usize,
+) -> Result<SequenceRun, String> {
     let case = generated.case()?;
     let result = runner.run_case(&case, setup.interface);
     match result.verdict {
@@ -1541,7 +1551,7 @@ fn run_moves<H: HostUnderTest>(
             let mv = result
                 .first_difference
                 .and_then(|(step, op)| generated.move_of.get(step)?.get(op).copied())
-                .unwrap_or(moves.len().saturating_sub(1));
+                .unwrap_or(moves.saturating_sub(1));
             Ok(SequenceRun {
                 difference: Some((detail, mv)),
                 operations: generated.operations,
@@ -1565,15 +1575,18 @@ fn minimise<H: HostUnderTest>(
     while changed {
         changed = false;
         for candidate in simpler(&moves) {
-            if candidate.is_empty() || build(setup, &candidate, "fuzz/sequence", "", None).is_err()
-            {
+            if candidate.is_empty() {
                 continue;
             }
+            // A candidate that is no valid sequence (a removed open its operations needed) is passed over.
+            let Ok(generated) = build(setup, &candidate, "fuzz/sequence", "", None) else {
+                continue;
+            };
             runs.fetch_add(1, Ordering::SeqCst);
             if let Ok(SequenceRun {
                 difference: Some(_),
                 ..
-            }) = run_moves(runner, setup, &candidate)
+            }) = run_generated(runner, setup, &generated, candidate.len())
             {
                 moves = candidate;
                 changed = true;

@@ -234,6 +234,45 @@ pub fn scripts(seed: u64, index: u64, config: &HistoryConfig) -> Vec<Vec<Operati
 /// The ID of the trial [`check_histories`] gives, in reports.
 pub const TRIAL_ID: &str = "generated/concurrent-histories";
 
+/// What [`run_histories`] found.
+#[derive(Debug)]
+pub struct Histories {
+    /// Histories run (up to and including the first that broke a statement).
+    pub histories: u64,
+    /// Operations they ran.
+    pub operations: u64,
+    /// The first violation, if any.
+    pub violation: Option<Violation>,
+}
+
+/// Runs histories `0..count` of `seed` on `interface`, one at a time, calling `progress` with the operations of
+/// each, and stops at the first violation.
+pub fn run_histories<H: HostUnderTest>(
+    runner: &Runner<H>,
+    interface: Interface,
+    seed: u64,
+    count: u64,
+    config: &HistoryConfig,
+    progress: &dyn Fn(u64),
+) -> Histories {
+    let mut checked = Histories {
+        histories: 0,
+        operations: 0,
+        violation: None,
+    };
+    for index in 0..count {
+        let run = run_history(runner, interface, seed, index, config);
+        checked.histories += 1;
+        checked.operations += run.operations as u64;
+        progress(run.operations as u64);
+        if run.violation.is_some() {
+            checked.violation = run.violation;
+            break;
+        }
+    }
+    checked
+}
+
 /// Runs `count` histories on `interface` (seed `seed`, indices `0..count`) and reports them as one trial citing
 /// both concurrency statements, for the suite's report: a pass when every history is linearisable, a failure
 /// with the first violation otherwise, a skip when the host does not provide `interface`.
@@ -254,13 +293,10 @@ pub fn check_histories<H: HostUnderTest>(
             interface.wit_name()
         ));
     } else {
-        for index in 0..count {
-            let run = run_history(runner, interface, seed, index, config);
-            operations += run.operations;
-            if let Some(v) = run.violation {
-                verdict = Verdict::Fail(format!("  {v}"));
-                break;
-            }
+        let checked = run_histories(runner, interface, seed, count, config, &|_| {});
+        operations = checked.operations;
+        if let Some(v) = checked.violation {
+            verdict = Verdict::Fail(format!("  {v}"));
         }
     }
     CaseResult {
