@@ -21,6 +21,10 @@ fixtures=(
   "driver-v2:kvconf-driver-v2"
   "driver-v3:kvconf-driver-v3"
   "driver-wasi-keyvalue:kvconf-driver-wasi-keyvalue"
+  "http-driver-v1:kvconf-http-driver-v1"
+  "http-driver-v2:kvconf-http-driver-v2"
+  "http-driver-v3:kvconf-http-driver-v3"
+  "http-driver-wasi-keyvalue:kvconf-http-driver-wasi-keyvalue"
 )
 target=wasm32-wasip2
 

@@ -16,6 +16,9 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "kvconf:driver/driver",
+        // The HTTP drivers' protocol (wit/http-driver.wit) is these types in serde's JSON form, derived the same
+        // way inside the guests.
+        additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }
 
@@ -327,6 +330,17 @@ fn run_async<D: Send + 'static>(
             .await??;
         Ok(outcomes)
     })
+}
+
+/// A script as the HTTP drivers take it: the JSON array of operations (wit/http-driver.wit).
+pub fn script_json(ops: &[Operation]) -> Vec<u8> {
+    let script: Vec<wit::Operation> = ops.iter().map(to_wit).collect();
+    serde_json::to_vec(&script).expect("the script types serialise to JSON")
+}
+
+/// One line of an HTTP driver's answer: an outcome in JSON.
+pub fn outcome_from_json(line: &[u8]) -> Result<Outcome, serde_json::Error> {
+    serde_json::from_slice::<wit::Outcome>(line).map(from_wit)
 }
 
 /// Fills in a trap (or the given fault) after the last observed outcome, and `NotRun` for the rest.

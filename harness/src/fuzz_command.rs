@@ -189,7 +189,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             "\n  reproduce: kvconf fuzz --interface {} --backend {} --profile {} --seed {} --max-moves {} --sequences {}",
             o.interface.name(),
             o.backend,
-            args.host.profile,
+            args.host.profile.as_deref().unwrap_or("sip010"),
             args.seed,
             args.max_moves,
             finding.sequence

@@ -12,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adapter;
 pub mod case;
 pub mod catalogue;
 pub mod driver;

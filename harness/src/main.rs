@@ -59,9 +59,9 @@ struct HostArgs {
     interfaces: Vec<String>,
     /// The reference host's profile: `sip010` (SIP 010's figures as hard limits), `unbounded`, or the path of a
     /// profile file (TOML: name, interfaces, limits, open-stores, unconfigured-label, v1-invalid-handle,
-    /// empty-key), which also configures the reference host.
-    #[arg(long, default_value = "sip010")]
-    profile: String,
+    /// empty-key), which also configures the reference host. Default sip010.
+    #[arg(long)]
+    profile: Option<String>,
 }
 
 impl HostArgs {
@@ -70,7 +70,7 @@ impl HostArgs {
         &self,
         default: &[Backend],
     ) -> anyhow::Result<(kvconf::profile::Profile, Vec<Backend>, Vec<Interface>)> {
-        let profile = profile(&self.profile)?;
+        let profile = profile(self.profile.as_deref().unwrap_or("sip010"))?;
         let backends = backends(&self.backends, default);
         let interfaces = provided(interfaces(&self.interfaces)?, &self.interfaces, &profile)?;
         Ok((profile, backends, interfaces))
@@ -110,6 +110,11 @@ struct RunArgs {
     /// Fail the run on any skip the expectations file does not declare.
     #[arg(long)]
     strict: bool,
+    /// Validate a runtime out-of-process instead of the reference host in-process: the adapter file says how to
+    /// start it for an application kvconf generates, and what it claims (adapters/kvhost.toml, adapters/spin.toml).
+    /// The concurrent histories need in-process timing and are not run this way.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -248,24 +253,7 @@ fn provided(
 
 /// A named profile of the reference host, or a profile file (TOML, the fields of `kvconf::profile::Profile`).
 fn profile(name: &str) -> anyhow::Result<kvconf::profile::Profile> {
-    if let Some(profile) = ReferenceHost::profile_named(name) {
-        return Ok(profile);
-    }
-    let path = std::path::Path::new(name);
-    if !path.is_file() {
-        bail!("unknown profile {name:?}: use sip010 or unbounded, or the path of a profile file");
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the profile file {}", path.display()))?;
-    let profile: kvconf::profile::Profile = toml::from_str(&text)
-        .with_context(|| format!("the profile file {} is not a valid profile", path.display()))?;
-    if profile.interfaces.is_empty() {
-        bail!(
-            "the profile file {} claims no interface version: list at least one in `interfaces`",
-            path.display()
-        );
-    }
-    Ok(profile)
+    ReferenceHost::profile_from(name, std::path::Path::new("."))
 }
 
 /// A work directory: the one given, or a temporary one removed when the guard drops.
@@ -294,13 +282,41 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Vec<Case>> {
 }
 
 fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (profile, backends, interfaces) = args.host.resolve(&[Backend::Sqlite])?;
+    let adapter = match &args.adapter {
+        Some(path) => {
+            if !args.host.backends.is_empty() || args.host.profile.is_some() {
+                bail!(
+                    "--backend and --profile choose the reference host's configuration; with --adapter the runtime \
+                     is the host, and its adapter file names its profile"
+                );
+            }
+            Some(kvconf::adapter::Adapter::load(path, |name, base| {
+                ReferenceHost::profile_from(name, base)
+            })?)
+        }
+        None => None,
+    };
+    let (profile, backends, interfaces) = match &adapter {
+        Some(adapter) => {
+            let interfaces = provided(
+                interfaces(&args.host.interfaces)?,
+                &args.host.interfaces,
+                &adapter.profile,
+            )?;
+            (adapter.profile.clone(), Vec::new(), interfaces)
+        }
+        None => args.host.resolve(&[Backend::Sqlite])?,
+    };
+    let host_names: Vec<&str> = match &adapter {
+        Some(adapter) => vec![adapter.name.as_str()],
+        None => vec!["memory", "sqlite"],
+    };
     let mut cases = load(&args.cases)?;
     // Checked before anything runs: an unknown trial in the file is a mistake to fix first. Blessing may start
     // from no file at all.
     let expectations = match &args.expectations {
         Some(path) if !args.bless || path.exists() => Some(
-            kvconf::expectations::Expectations::load(path, &cases, &["memory", "sqlite"])?,
+            kvconf::expectations::Expectations::load(path, &cases, &host_names)?,
         ),
         _ => None,
     };
@@ -315,6 +331,22 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     // The seed of the generated concurrent histories; the JUnit and Markdown reports name it.
     let seed = 1;
     let mut results: Vec<CaseResult> = Vec::new();
+    if let Some(adapter) = &adapter {
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let total = cases.len() * interfaces.len();
+        let progress = |r: &CaseResult| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if matches!(r.verdict, kvconf::runner::Verdict::Fail(_)) {
+                eprintln!("kvconf: [{n}/{total}] {} FAILED", r.trial_name());
+            }
+        };
+        eprintln!(
+            "kvconf: validating {} out-of-process ({}), {total} trial(s)",
+            adapter.name,
+            adapter.path.display()
+        );
+        results.extend(adapter.run(&cases, &interfaces, &work_dir, &progress));
+    }
     for backend in &backends {
         let runner = Runner::new(
             ReferenceHost::new(*backend, profile.clone()),
@@ -338,6 +370,14 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let host_name = match &adapter {
+        Some(adapter) => format!(
+            "{} (out-of-process, {})",
+            adapter.name,
+            adapter.path.display()
+        ),
+        None => "the kvconf reference host (kvhost)".to_string(),
+    };
     let judged = results.clone();
     // Judged once; in the reports, each expected failure is shown as skipped with its reason (never as a pass),
     // so that the report's counts, a JUnit dashboard and the exit status agree.
@@ -359,12 +399,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let report = Report::new(
-        "the kvconf reference host (kvhost)",
-        &profile,
-        &interfaces,
-        results,
-    );
+    let report = Report::new(&host_name, &profile, &interfaces, results);
     let meta = kvconf::report::Meta::new(seed, expectations.as_ref().map(|x| x.hash.clone()));
     match args.format {
         Format::Human => print!("{}", report.human()),
@@ -373,11 +408,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Markdown => print!("{}", report.markdown(&meta)),
     }
     if let (true, Some(path)) = (args.bless, &args.expectations) {
-        let text = kvconf::expectations::bless(
-            expectations.as_ref(),
-            &judged,
-            "the kvconf reference host",
-        );
+        let text = kvconf::expectations::bless(expectations.as_ref(), &judged, &host_name);
         std::fs::write(path, &text)
             .with_context(|| format!("writing the expectations file {}", path.display()))?;
         eprintln!(

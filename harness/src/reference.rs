@@ -106,6 +106,32 @@ impl ReferenceHost {
         }
     }
 
+    /// A profile by name (`sip010`, `unbounded`) or from a profile file (TOML of [`Profile`]), a relative path
+    /// being relative to `base`.
+    pub fn profile_from(name: &str, base: &std::path::Path) -> anyhow::Result<Profile> {
+        if let Some(profile) = Self::profile_named(name) {
+            return Ok(profile);
+        }
+        let path = base.join(name);
+        if !path.is_file() {
+            bail!(
+                "unknown profile {name:?}: use sip010 or unbounded, or the path of a profile file"
+            );
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the profile file {}", path.display()))?;
+        let profile: Profile = toml::from_str(&text).with_context(|| {
+            format!("the profile file {} is not a valid profile", path.display())
+        })?;
+        if profile.interfaces.is_empty() {
+            bail!(
+                "the profile file {} claims no interface version: list at least one in `interfaces`",
+                path.display()
+            );
+        }
+        Ok(profile)
+    }
+
     /// The reference host on one of its own backends.
     pub fn new(backend: Backend, profile: Profile) -> Self {
         ReferenceHost {

@@ -7,6 +7,7 @@ use crate::driver::{Driver, complete};
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
 use crate::outcome::Outcome;
+use crate::profile::Profile;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -53,6 +54,28 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
+    /// The result of `case` on `interface` and `backend`, judged as `judgement`, started at `start`.
+    pub(crate) fn new(
+        case: &Case,
+        interface: Interface,
+        backend: &str,
+        judgement: Judgement,
+        start: Instant,
+    ) -> CaseResult {
+        let (verdict, transcript, first_difference) = judgement;
+        CaseResult {
+            id: case.id().to_string(),
+            title: case.file.title.clone(),
+            interface,
+            backend: backend.to_string(),
+            statements: case.file.statements.clone(),
+            verdict,
+            transcript,
+            millis: start.elapsed().as_millis() as u64,
+            first_difference,
+        }
+    }
+
     /// The trial name, `<interface>/<backend>/<case-id>`.
     pub fn trial_name(&self) -> String {
         format!("{}/{}/{}", self.interface, self.backend, self.id)
@@ -168,47 +191,17 @@ impl<H: HostUnderTest> Runner<H> {
     /// Runs one case on one interface version.
     pub fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         let start = Instant::now();
-        let (verdict, transcript, first_difference) = self.verdict(case, interface);
-        CaseResult {
-            id: case.id().to_string(),
-            title: case.file.title.clone(),
-            interface,
-            backend: self.host.backend().to_string(),
-            statements: case.file.statements.clone(),
-            verdict,
-            transcript,
-            millis: start.elapsed().as_millis() as u64,
-            first_difference,
-        }
+        let judgement = self.verdict(case, interface);
+        CaseResult::new(case, interface, self.host.backend(), judgement, start)
     }
 
     fn verdict(&self, case: &Case, interface: Interface) -> Judgement {
-        let profile = self.host.profile();
-        if !profile.interfaces.contains(&interface) {
-            let reason = format!("the host does not provide {}", interface.wit_name());
-            return (Verdict::Skip(reason), String::new(), None);
-        }
-        if let Some(reason) = case.unmet(profile) {
-            return (Verdict::Skip(reason), String::new(), None);
-        }
-        let plan = match case.plan(interface, profile) {
+        let plan = match plan_case(case, interface, self.host.profile()) {
             Ok(plan) => plan,
-            Err(e) => {
-                return (
-                    Verdict::Fail(format!("the case cannot be expanded: {e}")),
-                    String::new(),
-                    None,
-                );
-            }
+            Err(judgement) => return judgement,
         };
-        // Steps may speak other versions than the case runs for (data written through one version is read
-        // through another): the host must provide each of them.
         let mut drivers = BTreeMap::new();
         for step_interface in plan.steps.iter().map(|s| s.interface) {
-            if !profile.interfaces.contains(&step_interface) {
-                let reason = format!("the host does not provide {}", step_interface.wit_name());
-                return (Verdict::Skip(reason), String::new(), None);
-            }
             match self.driver(step_interface) {
                 Ok(d) => drivers.insert(step_interface, d),
                 Err(e) => {
@@ -282,13 +275,57 @@ impl<H: HostUnderTest> Runner<H> {
     }
 }
 
+/// The plan of `case` on `interface` for a host claiming `profile`, or the verdict it gets without running: a
+/// skip when it needs what the host does not claim, a failure when it cannot be expanded.
+pub(crate) fn plan_case(
+    case: &Case,
+    interface: Interface,
+    profile: &Profile,
+) -> Result<Plan, Judgement> {
+    let skip = |reason: String| (Verdict::Skip(reason), String::new(), None);
+    if !profile.interfaces.contains(&interface) {
+        return Err(skip(format!(
+            "the host does not provide {}",
+            interface.wit_name()
+        )));
+    }
+    if let Some(reason) = case.unmet(profile) {
+        return Err(skip(reason));
+    }
+    let plan = case.plan(interface, profile).map_err(|e| {
+        (
+            Verdict::Fail(format!("the case cannot be expanded: {e}")),
+            String::new(),
+            None,
+        )
+    })?;
+    // Steps may speak other versions than the case runs for (data written through one version is read through
+    // another): the host must provide each of them.
+    if let Some(missing) = plan
+        .steps
+        .iter()
+        .map(|s| s.interface)
+        .find(|i| !profile.interfaces.contains(i))
+    {
+        return Err(skip(format!(
+            "the host does not provide {}",
+            missing.wit_name()
+        )));
+    }
+    Ok(plan)
+}
+
 /// What the worker observed: the load, then each step's outcomes as far as it got.
 #[derive(Clone, Debug, Default)]
-struct Execution {
-    load: Option<Result<(), String>>,
-    steps: Vec<Arc<Mutex<Vec<Outcome>>>>,
-    stderr: String,
-    fault: Option<String>,
+pub(crate) struct Execution {
+    /// Whether the host loaded the application, or its refusal.
+    pub(crate) load: Option<Result<(), String>>,
+    /// Each step's outcomes, as far as they were observed.
+    pub(crate) steps: Vec<Arc<Mutex<Vec<Outcome>>>>,
+    /// What the guests wrote to stderr.
+    pub(crate) stderr: String,
+    /// A fault that ended the last step (a trap, a panic, a timeout, a lost connection).
+    pub(crate) fault: Option<String>,
 }
 
 fn execute<H: HostUnderTest>(
@@ -348,10 +385,10 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A verdict, the transcript, and the first operation that differed.
-type Judgement = (Verdict, String, Option<(usize, usize)>);
+pub(crate) type Judgement = (Verdict, String, Option<(usize, usize)>);
 
 /// Compares an execution with the plan; returns the verdict, the transcript and the first difference.
-fn judge(plan: &Plan, execution: &Execution) -> Judgement {
+pub(crate) fn judge(plan: &Plan, execution: &Execution) -> Judgement {
     let mut problems: Vec<String> = Vec::new();
     let mut first_difference = None;
     let mut transcript = String::new();

@@ -17,6 +17,7 @@
 //! slot, and `forge-handle` puts any number there.
 
 /// The generated bindings, kept private: nothing here is an API for anyone else.
+#[cfg(not(feature = "http"))]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
@@ -27,30 +28,59 @@ mod bindings {
     });
 }
 
+/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
+/// the JSON protocol; the HTTP export comes from the `wasi` crate (see `http`).
+#[cfg(feature = "http")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/http-driver-v1",
+        generate_all,
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+/// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
+#[cfg(feature = "http")]
+#[path = "../../http/p2.rs"]
+mod http;
+
 use std::collections::BTreeMap;
 
 use bindings::fermyon::spin::key_value::{self as kv, Error};
-use bindings::kvconf::driver::observer::observe;
-use bindings::kvconf::driver::types::KvError;
-use bindings::{Guest, Operation, Outcome};
+// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
+#[cfg(feature = "http")]
+use bindings::exports::kvconf::driver::types::{KvError, Operation, Outcome};
+#[cfg(not(feature = "http"))]
+use bindings::kvconf::driver::types::{KvError, Operation, Outcome};
+
+/// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
+fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
+    let mut slots = Slots::default();
+    let mut outcomes = Vec::with_capacity(script.len());
+    for (index, operation) in (0u32..).zip(script) {
+        let outcome = slots.perform(operation);
+        observe(index, &outcome);
+        outcomes.push(outcome);
+    }
+    slots.close_opened();
+    outcomes
+}
 
 /// The component's export: one `run` per script, no state kept between calls.
+#[cfg(not(feature = "http"))]
 struct Driver;
 
-impl Guest for Driver {
+#[cfg(not(feature = "http"))]
+impl bindings::Guest for Driver {
     fn run(script: Vec<Operation>) -> Vec<Outcome> {
-        let mut slots = Slots::default();
-        let mut outcomes = Vec::with_capacity(script.len());
-        for (index, operation) in (0u32..).zip(script) {
-            let outcome = slots.perform(operation);
-            observe(index, &outcome);
-            outcomes.push(outcome);
-        }
-        slots.close_opened();
-        outcomes
+        run(script, &mut |index, outcome| {
+            bindings::kvconf::driver::observer::observe(index, outcome)
+        })
     }
 }
 
+#[cfg(not(feature = "http"))]
 bindings::export!(Driver with_types_in bindings);
 
 /// A handle number held in a slot, and how it got there.

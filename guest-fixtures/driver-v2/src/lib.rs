@@ -12,6 +12,7 @@
 //!   part-way through a script the harness still knows what happened before the trap.
 
 /// The generated bindings, kept private: nothing here is an API for anyone else.
+#[cfg(not(feature = "http"))]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
@@ -22,32 +23,61 @@ mod bindings {
     });
 }
 
+/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
+/// the JSON protocol; the HTTP export comes from the `wasi` crate (see `http`).
+#[cfg(feature = "http")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/http-driver-v2",
+        generate_all,
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+/// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
+#[cfg(feature = "http")]
+#[path = "../../http/p2.rs"]
+mod http;
+
 use std::collections::BTreeMap;
 
 // `spin2_0_0`, not `spin`: wit/ also holds the unversioned v1 package `fermyon:spin`, so wit-bindgen adds the
 // version to tell the two modules apart.
 use bindings::fermyon::spin2_0_0::key_value::{Error, Store};
-use bindings::kvconf::driver::observer::observe;
-use bindings::kvconf::driver::types::KvError;
-use bindings::{Guest, Operation, Outcome};
+// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
+#[cfg(feature = "http")]
+use bindings::exports::kvconf::driver::types::{KvError, Operation, Outcome};
+#[cfg(not(feature = "http"))]
+use bindings::kvconf::driver::types::{KvError, Operation, Outcome};
+
+/// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
+fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
+    let mut slots = Slots::default();
+    let mut outcomes = Vec::with_capacity(script.len());
+    for (index, operation) in (0u32..).zip(script) {
+        let outcome = slots.perform(operation);
+        observe(index, &outcome);
+        outcomes.push(outcome);
+    }
+    // The remaining handles are dropped here, which closes them: a script needs no trailing `close`.
+    outcomes
+}
 
 /// The component's export: one `run` per script, no state kept between calls.
+#[cfg(not(feature = "http"))]
 struct Driver;
 
-impl Guest for Driver {
+#[cfg(not(feature = "http"))]
+impl bindings::Guest for Driver {
     fn run(script: Vec<Operation>) -> Vec<Outcome> {
-        let mut slots = Slots::default();
-        let mut outcomes = Vec::with_capacity(script.len());
-        for (index, operation) in (0u32..).zip(script) {
-            let outcome = slots.perform(operation);
-            observe(index, &outcome);
-            outcomes.push(outcome);
-        }
-        // The remaining handles are dropped here, which closes them: a script needs no trailing `close`.
-        outcomes
+        run(script, &mut |index, outcome| {
+            bindings::kvconf::driver::observer::observe(index, outcome)
+        })
     }
 }
 
+#[cfg(not(feature = "http"))]
 bindings::export!(Driver with_types_in bindings);
 
 /// The store handles a script has open, by slot number.

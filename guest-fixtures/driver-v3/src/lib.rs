@@ -16,6 +16,7 @@
 //! what lets `concurrently` keep several of them in flight at once.
 
 /// The generated bindings, kept private: nothing here is an API for anyone else.
+#[cfg(not(feature = "http"))]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
@@ -26,78 +27,110 @@ mod bindings {
     });
 }
 
+/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
+/// the JSON protocol, and the `wasi:http/handler@0.3.0` export (as wasmtime 48 defines it, wit/deps).
+#[cfg(feature = "http")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/http-driver-v3",
+        generate_all,
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+/// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
+#[cfg(feature = "http")]
+#[path = "../../http/p3.rs"]
+mod http;
+
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
 use wit_bindgen::{StreamReader, StreamResult};
 
-use bindings::kvconf::driver::observer::observe;
-use bindings::kvconf::driver::types::KvError;
 use bindings::spin::key_value::key_value::{Error, Store};
-use bindings::{Guest, Operation, Outcome};
+// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
+#[cfg(feature = "http")]
+use bindings::exports::kvconf::driver::types::{KvError, Operation, Outcome};
+#[cfg(not(feature = "http"))]
+use bindings::kvconf::driver::types::{KvError, Operation, Outcome};
 
 /// How many keys one read of the key stream asks for at most: enough that a long listing needs few reads,
 /// few enough that a short one allocates little.
 const KEYS_PER_READ: usize = 256;
 
-/// The component's export: one `run` per script, no state kept between calls.
-struct Driver;
-
-impl Guest for Driver {
-    async fn run(script: Vec<Operation>) -> Vec<Outcome> {
-        let mut slots = Slots::default();
-        let mut report = Report::with_capacity(script.len());
-        let mut script = script.into_iter();
-        while let Some(operation) = script.next() {
-            match operation {
-                Operation::Concurrently(count) => {
-                    let group: Vec<Operation> = script.by_ref().take(count as usize).collect();
-                    if group.len() < count as usize {
-                        // Running fewer operations than the script asked for together would test something
-                        // else than the case means to, so none of them is run.
-                        let header = report.index();
+/// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
+async fn run(script: Vec<Operation>, observe: &mut impl AsyncFnMut(u32, &Outcome)) -> Vec<Outcome> {
+    let mut slots = Slots::default();
+    let mut report = Report::new(script.len(), observe);
+    let mut script = script.into_iter();
+    while let Some(operation) = script.next() {
+        match operation {
+            Operation::Concurrently(count) => {
+                let group: Vec<Operation> = script.by_ref().take(count as usize).collect();
+                if group.len() < count as usize {
+                    // Running fewer operations than the script asked for together would test something
+                    // else than the case means to, so none of them is run.
+                    let header = report.index();
+                    report.record(script_error(format!(
+                        "concurrently {count}, but only {} operation(s) follow; none of them was run",
+                        group.len()
+                    )))
+                    .await;
+                    for _ in group {
                         report.record(script_error(format!(
-                            "concurrently {count}, but only {} operation(s) follow; none of them was run",
-                            group.len()
-                        )));
-                        for _ in group {
-                            report.record(script_error(format!(
-                                "not run: part of the incomplete concurrent group of operation {header}"
-                            )));
-                        }
-                        continue;
+                            "not run: part of the incomplete concurrent group of operation {header}"
+                        ))).await;
                     }
-                    // The group's own outcome is observed before the group starts, like any operation's
-                    // before the next one; its members' outcomes follow once all of them have finished.
-                    report.record(Outcome::Done);
-                    let outcomes =
-                        join_all(group.into_iter().map(|op| slots.perform_shared(op))).await;
-                    for outcome in outcomes {
-                        report.record(outcome);
-                    }
+                    continue;
                 }
-                operation => {
-                    let outcome = slots.perform(operation).await;
-                    report.record(outcome);
+                // The group's own outcome is observed before the group starts, like any operation's
+                // before the next one; its members' outcomes follow once all of them have finished.
+                report.record(Outcome::Done).await;
+                let outcomes = join_all(group.into_iter().map(|op| slots.perform_shared(op))).await;
+                for outcome in outcomes {
+                    report.record(outcome).await;
                 }
             }
+            operation => {
+                let outcome = slots.perform(operation).await;
+                report.record(outcome).await;
+            }
         }
-        // The remaining handles are dropped here, which closes them: a script needs no trailing `close`.
-        report.outcomes
+    }
+    // The remaining handles are dropped here, which closes them: a script needs no trailing `close`.
+    report.outcomes
+}
+
+/// The component's export: one `run` per script, no state kept between calls.
+#[cfg(not(feature = "http"))]
+struct Driver;
+
+#[cfg(not(feature = "http"))]
+impl bindings::Guest for Driver {
+    async fn run(script: Vec<Operation>) -> Vec<Outcome> {
+        run(script, &mut async |index, outcome: &Outcome| {
+            bindings::kvconf::driver::observer::observe(index, outcome)
+        })
+        .await
     }
 }
 
+#[cfg(not(feature = "http"))]
 bindings::export!(Driver with_types_in bindings);
 
 /// The outcomes so far, each observed as it is recorded.
-struct Report {
+struct Report<'o, O> {
     outcomes: Vec<Outcome>,
+    observe: &'o mut O,
 }
 
-impl Report {
-    fn with_capacity(capacity: usize) -> Self {
+impl<'o, O: AsyncFnMut(u32, &Outcome)> Report<'o, O> {
+    fn new(capacity: usize, observe: &'o mut O) -> Self {
         Self {
             outcomes: Vec::with_capacity(capacity),
+            observe,
         }
     }
 
@@ -108,8 +141,9 @@ impl Report {
     }
 
     /// Observes `outcome` at the next index and keeps it.
-    fn record(&mut self, outcome: Outcome) {
-        observe(self.index(), &outcome);
+    async fn record(&mut self, outcome: Outcome) {
+        let index = self.index();
+        (self.observe)(index, &outcome).await;
         self.outcomes.push(outcome);
     }
 }

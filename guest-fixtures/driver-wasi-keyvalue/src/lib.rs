@@ -16,6 +16,7 @@
 //! operation that made it (`cas-new`), until `cas-swap` consumes it.
 
 /// The generated bindings, kept private: nothing here is an API for anyone else.
+#[cfg(not(feature = "http"))]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
@@ -26,38 +27,69 @@ mod bindings {
     });
 }
 
+/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
+/// the JSON protocol; the HTTP export comes from the `wasi` crate (see `http`).
+#[cfg(feature = "http")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/http-driver-wasi-keyvalue",
+        generate_all,
+        additional_derives: [serde::Serialize, serde::Deserialize],
+        // The JSON protocol needs the derives on kvconf's script types only; this one holds a resource.
+        additional_derives_ignore: ["cas-error"],
+    });
+}
+
+/// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
+#[cfg(feature = "http")]
+#[path = "../../http/p2.rs"]
+mod http;
+
 use std::collections::BTreeMap;
 
-use bindings::kvconf::driver::observer::observe;
-use bindings::kvconf::driver::types::{KeyPage, KvError};
 use bindings::wasi::keyvalue::atomics::{self, Cas, CasError};
 use bindings::wasi::keyvalue::batch;
 use bindings::wasi::keyvalue::store::{self, Bucket, Error};
-use bindings::{Guest, Operation, Outcome};
+// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
+#[cfg(feature = "http")]
+use bindings::exports::kvconf::driver::types::{KeyPage, KvError, Operation, Outcome};
+#[cfg(not(feature = "http"))]
+use bindings::kvconf::driver::types::{KeyPage, KvError, Operation, Outcome};
 
 /// How many pages `get-keys` reads before it gives up on a host that keeps returning cursors. Far more than
 /// any case needs (the largest listing the suite makes has a few thousand keys), and few enough to end in
 /// seconds.
 const MAX_PAGES: u32 = 100_000;
 
+/// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
+fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
+    let mut slots = Slots::default();
+    let mut outcomes = Vec::with_capacity(script.len());
+    for (index, operation) in (0u32..).zip(script) {
+        let outcome = slots.perform(operation);
+        observe(index, &outcome);
+        outcomes.push(outcome);
+    }
+    // The remaining handles are dropped here, cas handles first (see `Slots`): a script needs no
+    // trailing `close`.
+    outcomes
+}
+
 /// The component's export: one `run` per script, no state kept between calls.
+#[cfg(not(feature = "http"))]
 struct Driver;
 
-impl Guest for Driver {
+#[cfg(not(feature = "http"))]
+impl bindings::Guest for Driver {
     fn run(script: Vec<Operation>) -> Vec<Outcome> {
-        let mut slots = Slots::default();
-        let mut outcomes = Vec::with_capacity(script.len());
-        for (index, operation) in (0u32..).zip(script) {
-            let outcome = slots.perform(operation);
-            observe(index, &outcome);
-            outcomes.push(outcome);
-        }
-        // The remaining handles are dropped here, cas handles first (see `Slots`): a script needs no
-        // trailing `close`.
-        outcomes
+        run(script, &mut |index, outcome| {
+            bindings::kvconf::driver::observer::observe(index, outcome)
+        })
     }
 }
 
+#[cfg(not(feature = "http"))]
 bindings::export!(Driver with_types_in bindings);
 
 /// The handles a script holds: buckets by slot number, and cas handles by cas slot number.
