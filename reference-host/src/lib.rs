@@ -18,6 +18,9 @@
 //! - One module per interface version, each with its `add_to_linker`: [`v1`], v2 ([`add_to_linker`] at the crate
 //!   root), [`v3`] (async: it needs an engine with component-model-async) and [`wasi_keyvalue`];
 //!   [`add_to_linker_all`] links all four.
+//! - [`serve`]: `kvhost serve`, which runs a Spin HTTP application (`spin.toml`) with these stores, as `spin up`
+//!   does, for validating the reference host out of process and for running real Spin key-value apps; its
+//!   library API ([`serve::Server`], [`serve::run`]) can serve a [`StoreManager`] of the caller's.
 //!
 //! # Example
 //!
@@ -55,6 +58,7 @@ pub mod backend;
 pub mod config;
 pub mod limits;
 pub mod memory;
+pub mod serve;
 pub mod sqlite;
 mod state;
 pub mod v1;
@@ -69,6 +73,7 @@ pub use app::{
 pub use backend::{Entry, Error, Store, StoreManager};
 pub use config::RuntimeConfig;
 pub use limits::Limits;
+pub use serve::{ServeOptions, StoreManagerFactory};
 pub use v2::add_to_linker;
 
 use wasmtime::component::Linker;

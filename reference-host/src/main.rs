@@ -1,4 +1,6 @@
-//! `kvhost`: runs a `wasi:cli/run` command component with the key-value interface provided by kvhost:
+//! `kvhost`: the kvconf reference host on the command line.
+//!
+//! `kvhost run` runs a `wasi:cli/run` command component with the key-value interface provided by kvhost:
 //! `fermyon:spin/key-value` (v1), `fermyon:spin/key-value@2.0.0` (v2) and `wasi:keyvalue@0.2.0-draft2`, all
 //! serving one state, as Spin does.
 //!
@@ -6,10 +8,17 @@
 //! kvhost run app.wasm --grant default --grant cache --runtime-config-file runtime-config.toml -- arg1 arg2
 //! ```
 //!
+//! `kvhost serve` runs a Spin HTTP application (`spin.toml`, manifest version 2) like `spin up`, with every
+//! key-value version (v3 included) linked; see [`kvhost::serve`]:
+//!
+//! ```text
+//! kvhost serve --listen 127.0.0.1:0 --runtime-config-file runtime-config.toml path/to/spin.toml
+//! ```
+//!
 //! The component's id (in error messages) is its file name without the extension. "default" is the SQLite file
 //! `<state-dir>/sqlite_key_value.db` (`.spin/` unless `--state-dir` says otherwise), or memory with `--memory`.
 //!
-//! v3 (`spin:key-value/key-value@3.0.0`) is not linked. Its functions are async, and a `wasi:cli/run@0.2`
+//! In `kvhost run`, v3 (`spin:key-value/key-value@3.0.0`) is not linked. Its functions are async, and a `wasi:cli/run@0.2`
 //! command's `run` is a synchronous export, which the component model does not let call an async function:
 //! wasmtime traps with "cannot block a synchronous task before returning" at the first v3 call, even with an
 //! async-enabled engine and kvhost answering at once (tried). Leaving v3 out makes such a command fail at
@@ -21,8 +30,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use kvhost::{Application, DefaultBackend, HostConfig, KeyValueState, Limits, RuntimeConfig};
+use std::net::SocketAddr;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command as WasiCommand;
@@ -40,6 +50,8 @@ struct Cli {
 enum CliCommand {
     /// Run a wasi:cli command component with the Spin key-value interface (v1, v2 and wasi:keyvalue).
     Run(RunArgs),
+    /// Serve a Spin HTTP application (spin.toml) like `spin up`, with every key-value version.
+    Serve(ServeArgs),
 }
 
 #[derive(Args)]
@@ -49,13 +61,36 @@ struct RunArgs {
     /// A store label the component may open, like an entry of Spin's `key_value_stores`; repeat for more.
     #[arg(long = "grant", value_name = "LABEL")]
     grants: Vec<String>,
+    #[command(flatten)]
+    stores: StoreArgs,
+    /// Arguments for the component (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The application: a spin.toml (manifest version 2), or a directory holding one.
+    #[arg(value_name = "PATH", default_value = ".")]
+    manifest: PathBuf,
+    /// The address to listen on; port 0 lets the system choose (the "serving" line on stdout says which).
+    #[arg(long, value_name = "ADDRESS", default_value_t = kvhost::serve::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    #[command(flatten)]
+    stores: StoreArgs,
+}
+
+/// How the stores are configured: the same for `run` and `serve`.
+#[derive(Args)]
+struct StoreArgs {
     /// A runtime config in Spin's format defining the labels other than "default" ([key_value_store.<label>]).
     /// Relative database paths in it resolve against the file's directory.
     #[arg(long, value_name = "FILE")]
     runtime_config_file: Option<PathBuf>,
-    /// The directory of the default SQLite database, sqlite_key_value.db.
-    #[arg(long, value_name = "DIR", default_value = ".spin")]
-    state_dir: PathBuf,
+    /// The directory of the default SQLite database, sqlite_key_value.db [default: .spin in the working
+    /// directory for `run`, beside spin.toml for `serve`, as Spin does].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Serve "default" (and `type = "spin"` stores without a `path`) from memory instead of SQLite.
     #[arg(long)]
     memory: bool,
@@ -65,9 +100,74 @@ struct RunArgs {
     /// The most stores one instance may have open at once (default: no bound).
     #[arg(long, value_name = "N")]
     max_open_stores: Option<u32>,
-    /// Arguments for the component (after `--`).
-    #[arg(last = true)]
-    args: Vec<String>,
+    /// What a granted label that no runtime config defines does: refuse to load the application (as Spin
+    /// does), or load it and answer `open` with no-such-store.
+    #[arg(long, value_name = "ANSWER", default_value = "refuse-load")]
+    undefined_labels: UndefinedLabelsArg,
+    /// How v1 answers a store handle that is not open: the invalid-store error, or a trap (as Spin does).
+    #[arg(long, value_name = "ANSWER", default_value = "error")]
+    v1_invalid_handle: V1InvalidHandleArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum UndefinedLabelsArg {
+    RefuseLoad,
+    NoSuchStore,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum V1InvalidHandleArg {
+    Error,
+    Trap,
+}
+
+impl StoreArgs {
+    /// The host configuration these flags describe; the state directory is `default_state_dir` unless
+    /// `--state-dir` says otherwise, and relative runtime-config paths resolve against the runtime config file's
+    /// directory (`default_base_dir` without one).
+    fn host_config(
+        &self,
+        default_state_dir: PathBuf,
+        default_base_dir: PathBuf,
+    ) -> Result<HostConfig> {
+        let (runtime_config, base_dir) = match &self.runtime_config_file {
+            Some(file) => {
+                let config = RuntimeConfig::from_file(file)?;
+                let dir = match file.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                (Some(config), dir)
+            }
+            None => (None, default_base_dir),
+        };
+        Ok(HostConfig {
+            default_backend: if self.memory {
+                DefaultBackend::Memory
+            } else {
+                DefaultBackend::Sqlite {
+                    dir: self.state_dir.clone().unwrap_or(default_state_dir),
+                }
+            },
+            runtime_config,
+            base_dir,
+            limits: if self.sip010_limits {
+                Limits::sip010()
+            } else {
+                Limits::none()
+            },
+            max_open_stores: self.max_open_stores,
+            undefined_labels: match self.undefined_labels {
+                UndefinedLabelsArg::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
+                UndefinedLabelsArg::NoSuchStore => kvhost::UndefinedLabels::NoSuchStore,
+            },
+            wasi_page_size: kvhost::DEFAULT_WASI_PAGE_SIZE,
+            v1_invalid_handle: match self.v1_invalid_handle {
+                V1InvalidHandleArg::Error => kvhost::v1::V1InvalidHandle::Error,
+                V1InvalidHandleArg::Trap => kvhost::v1::V1InvalidHandle::Trap,
+            },
+        })
+    }
 }
 
 /// The data of the wasmtime store: WASI's context and the key-value state.
@@ -87,10 +187,11 @@ impl WasiView for Host {
 }
 
 fn main() -> ExitCode {
-    let Cli {
-        command: CliCommand::Run(args),
-    } = Cli::parse();
-    match run(args) {
+    let result = match Cli::parse().command {
+        CliCommand::Run(args) => run(args),
+        CliCommand::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("kvhost: error: {error:?}");
@@ -99,39 +200,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// `kvhost serve`: loads the application, prints the "serving" line, serves until SIGINT or SIGTERM.
+fn serve(args: ServeArgs) -> Result<()> {
+    let mut options = kvhost::serve::ServeOptions::new(&args.manifest);
+    options.listen = args.listen;
+    options.host_config = args.stores.host_config(
+        kvhost::serve::default_state_dir(&args.manifest),
+        options.host_config.base_dir.clone(),
+    )?;
+    kvhost::serve::run(options)
+}
+
 fn run(args: RunArgs) -> Result<ExitCode> {
     let component_id = component_id(&args.component);
-    let (runtime_config, base_dir) = match &args.runtime_config_file {
-        Some(file) => {
-            let config = RuntimeConfig::from_file(file)?;
-            let dir = match file.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            (Some(config), dir)
-        }
-        None => (None, PathBuf::from(".")),
-    };
-    let config = HostConfig {
-        default_backend: if args.memory {
-            DefaultBackend::Memory
-        } else {
-            DefaultBackend::Sqlite {
-                dir: args.state_dir.clone(),
-            }
-        },
-        runtime_config,
-        base_dir,
-        limits: if args.sip010_limits {
-            Limits::sip010()
-        } else {
-            Limits::none()
-        },
-        max_open_stores: args.max_open_stores,
-        undefined_labels: kvhost::UndefinedLabels::RefuseLoad,
-        wasi_page_size: kvhost::DEFAULT_WASI_PAGE_SIZE,
-        v1_invalid_handle: kvhost::v1::V1InvalidHandle::Error,
-    };
+    let config = args
+        .stores
+        .host_config(PathBuf::from(".spin"), PathBuf::from("."))?;
     let grants = BTreeMap::from([(component_id.clone(), args.grants.clone())]);
     let app = Application::load(config, grants).context("could not load the application")?;
 

@@ -1,0 +1,643 @@
+//! `kvhost serve`: runs a Spin HTTP application (a `spin.toml`) the way `spin up` does, with kvhost's key-value
+//! stores, so the reference host can be validated out of process exactly as Spin is, and real Spin key-value apps
+//! run on it.
+//!
+//! - The manifest ([`manifest`]): Spin's `spin_manifest_version = 2`, as far as HTTP components and key-value
+//!   stores go; anything kvhost cannot honour is refused with a message naming the key and the component.
+//! - Routes ([`routes`]): Spin's syntax (exact, `:name` segments, a trailing `/...`), the most specific match
+//!   wins, and a request no route matches gets a 404.
+//! - Stores: exactly kvhost's semantics. Each component's `key_value_stores` are its grants, the runtime config
+//!   and the limits come from the [`HostConfig`], and the application is loaded once with
+//!   [`Application::load`] (so an undefined label is refused before anything is served, or answered with
+//!   `no-such-store`, as [`HostConfig::undefined_labels`] says). Instead of kvhost's backends, a caller may serve
+//!   its own [`StoreManager`] ([`ServeOptions::store_manager`]).
+//! - Components: each is compiled and pre-instantiated once; every request gets a fresh instance (as in Spin)
+//!   whose key-value state is its own, linked with every key-value version, WASI p2 and p3 and wasi:http. A
+//!   component exporting `wasi:http/incoming-handler@0.2.x` (what Spin's SDKs and `wasmtime serve` run) and one
+//!   exporting `wasi:http/handler@0.3.x` (called concurrently, so it may use the async v3 interface) both work.
+//! - Responses stream: each piece of body a component writes reaches the client as it is written (chunked when
+//!   the component sets no `content-length`). A component that traps ends its own request only: the client gets
+//!   a 500 if no response was started, or a body cut off where the trap happened, and the server goes on.
+//!   Requests are served concurrently on a multi-threaded runtime; a guest that computes without end yields to
+//!   the others every few milliseconds. No time limit is put on a request.
+//! - Components get no outbound HTTP (a request fails with `HTTP-request-denied`) and no files; their stdout and
+//!   stderr are the server's.
+//!
+//! # Example
+//!
+//! Serve an application with a store manager of one's own (here kvhost's in-memory backend), on a port the
+//! system chooses, until the future given to [`Server::serve_until`] completes:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kvhost::serve::{ManagerContext, ServeOptions, Server};
+//! use kvhost::StoreManager;
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! let mut options = ServeOptions::new("apps/driver/spin.toml");
+//! options.listen = "127.0.0.1:0".parse()?;
+//! options.store_manager = Some(Arc::new(|_: &ManagerContext<'_>| {
+//!     Ok(Arc::new(kvhost::memory::MemoryStores::new()) as Arc<dyn StoreManager>)
+//! }));
+//! let server = Server::bind(options).await?;
+//! println!("serving {} on http://{}", server.app_name(), server.local_addr());
+//! server.serve_until(async { tokio::time::sleep(std::time::Duration::from_secs(60)).await }).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`run`] does all of it on a runtime of its own, prints the line `kvhost serve` prints and serves until
+//! SIGINT or SIGTERM: a binary serving a store manager of its own is `kvhost::serve::run(options)`.
+
+mod host;
+pub mod manifest;
+pub mod routes;
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use bytes::Bytes;
+use http::header::{HOST, HeaderName, HeaderValue};
+use http::{Response, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full};
+use hyper::server::conn::http1;
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::WasiBody;
+use wasmtime_wasi_http::handler::ProxyHandler;
+use wasmtime_wasi_http::io::TokioIo;
+
+use crate::{Application, HostConfig, LoadError, StoreManager, UndefinedLabels};
+pub use host::HttpWorld;
+use host::{ComponentHandler, EpochTicker, Fate, Stores};
+pub use manifest::Manifest;
+pub use routes::{RouteMatch, Router};
+
+/// Makes the [`StoreManager`] that serves every label of the application, in place of kvhost's own backends.
+///
+/// It is called once, when the application loads, with what the application needs ([`ManagerContext`]). The
+/// manager answers [`StoreManager::is_defined`] for the labels it serves: with
+/// [`UndefinedLabels::RefuseLoad`] a granted label it does not define refuses the application, as with kvhost's
+/// backends. [`HostConfig::limits`] are not applied to its stores (a backend enforces its own);
+/// [`HostConfig::max_open_stores`], [`HostConfig::wasi_page_size`] and [`HostConfig::v1_invalid_handle`] are.
+pub type StoreManagerFactory =
+    Arc<dyn Fn(&ManagerContext<'_>) -> Result<Arc<dyn StoreManager>> + Send + Sync>;
+
+/// What a [`StoreManagerFactory`] is told about the application it serves.
+#[derive(Debug)]
+pub struct ManagerContext<'a> {
+    /// The application's manifest.
+    pub manifest: &'a Manifest,
+    /// Every component's granted labels (its `key_value_stores`), by component id.
+    pub grants: &'a BTreeMap<String, Vec<String>>,
+    /// The host configuration the server was given, runtime config included.
+    pub host_config: &'a HostConfig,
+}
+
+/// How to serve an application.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// The application: a `spin.toml`, or a directory holding one.
+    pub manifest: PathBuf,
+    /// The address to listen on; port 0 lets the system choose ([`Server::local_addr`] tells which).
+    pub listen: SocketAddr,
+    /// The stores' configuration: default backend, runtime config, limits and answers to the ALLOWED choices.
+    pub host_config: HostConfig,
+    /// A store manager of the caller's, serving every label instead of kvhost's backends (see
+    /// [`StoreManagerFactory`]); `None` serves the stores [`HostConfig`] describes.
+    pub store_manager: Option<StoreManagerFactory>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("manifest", &self.manifest)
+            .field("listen", &self.listen)
+            .field("host_config", &self.host_config)
+            .field("store_manager", &self.store_manager.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// The default address: `127.0.0.1:3000`, as `spin up`.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 3000);
+
+impl ServeOptions {
+    /// Serving the application at `manifest` (a `spin.toml` or its directory) on [`DEFAULT_LISTEN`], like
+    /// `spin up` with no runtime config: "default" in the SQLite file `.spin/sqlite_key_value.db` beside the
+    /// manifest ([`default_state_dir`]), relative runtime-config paths resolved against the manifest's
+    /// directory, no limits, and undefined labels refused at load.
+    pub fn new(manifest: impl Into<PathBuf>) -> ServeOptions {
+        let manifest = manifest.into();
+        let mut host_config = HostConfig::sqlite(default_state_dir(&manifest));
+        host_config.base_dir = manifest_dir(&manifest);
+        ServeOptions {
+            manifest,
+            listen: DEFAULT_LISTEN,
+            host_config,
+            store_manager: None,
+        }
+    }
+}
+
+/// Spin's state directory for the application at `manifest` (a `spin.toml` or its directory): `.spin` in the
+/// manifest's directory.
+pub fn default_state_dir(manifest: &Path) -> PathBuf {
+    manifest_dir(manifest).join(".spin")
+}
+
+fn manifest_dir(manifest: &Path) -> PathBuf {
+    match manifest::manifest_file(manifest).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A loaded application listening on its address, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    app: Arc<LoadedApp>,
+}
+
+/// What serving needs, shared by every connection.
+struct LoadedApp {
+    manifest: Manifest,
+    router: Router,
+    handlers: HashMap<String, ProxyHandler<ComponentHandler>>,
+    local_addr: SocketAddr,
+    next_request: AtomicU64,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("app", &self.app.manifest.name)
+            .field("router", &self.app.router)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Loads the application (manifest, stores, components: every error is reported here, before anything is
+    /// served) and binds its address. Call it within a multi-threaded tokio runtime with I/O and time enabled.
+    ///
+    /// # Errors
+    ///
+    /// When the manifest is refused, the application's stores cannot be loaded (an undefined label, a database
+    /// that cannot be opened: the [`LoadError`] is in the chain), a component cannot be loaded or is not an HTTP
+    /// component, or the address cannot be bound.
+    pub async fn bind(options: ServeOptions) -> Result<Server> {
+        let manifest = Manifest::from_file(&options.manifest)?;
+        let router = Router::new(
+            &manifest.base,
+            manifest
+                .routes
+                .iter()
+                .map(|route| (route.route.as_str(), route.component.as_str())),
+        )
+        .with_context(|| format!("in the application manifest {}", manifest.path.display()))?;
+        let stores = Arc::new(load_stores(&manifest, &options)?);
+
+        let engine = host::engine()?;
+        let linker = host::linker(&engine)?;
+        let mut handlers = HashMap::new();
+        for route in &manifest.routes {
+            if handlers.contains_key(&route.component) {
+                continue;
+            }
+            let spec = &manifest.components[&route.component];
+            let handler = ComponentHandler::new(
+                &route.component,
+                &spec.source,
+                &spec.environment,
+                &linker,
+                Arc::clone(&stores),
+            )?;
+            handlers.insert(route.component.clone(), ProxyHandler::new(handler));
+        }
+
+        let listener = TcpListener::bind(options.listen)
+            .await
+            .with_context(|| format!("could not listen on {}", options.listen))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            local_addr,
+            app: Arc::new(LoadedApp {
+                manifest,
+                router,
+                handlers,
+                local_addr,
+                next_request: AtomicU64::new(0),
+                _ticker: EpochTicker::start(&engine),
+            }),
+        })
+    }
+
+    /// The address the server listens on, with the port the system chose if the options gave port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The application's name (`[application] name`).
+    pub fn app_name(&self) -> &str {
+        &self.app.manifest.name
+    }
+
+    /// The application's routes: each route (with the base) and the component serving it, in manifest order.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.app.router.routes()
+    }
+
+    /// The wasi:http world of the component `id`, or `None` if no route leads to it.
+    pub fn world(&self, component: &str) -> Option<HttpWorld> {
+        self.app
+            .handlers
+            .get(component)
+            .map(|handler| handler.state().world)
+    }
+
+    /// Serves until SIGINT or SIGTERM (Ctrl-C elsewhere), then stops as [`Server::serve_until`] does.
+    ///
+    /// # Errors
+    ///
+    /// When the signal handlers cannot be installed.
+    pub async fn serve(self) -> Result<()> {
+        let signal = shutdown_signal()?;
+        self.serve_until(signal).await
+    }
+
+    /// Serves until `shutdown` completes; then it accepts no more connections, lets the requests in flight
+    /// finish (for up to five seconds), and returns. The stores close when the last instance using them is
+    /// dropped.
+    ///
+    /// # Errors
+    ///
+    /// None today; accepting a connection that fails is reported on stderr and serving goes on.
+    pub async fn serve_until(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
+        let mut shutdown = pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        eprintln!("kvhost: could not accept a connection: {error}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                },
+            };
+            while connections.try_join_next().is_some() {}
+            // Small body pieces go out at once rather than waiting for Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
+            let app = Arc::clone(&self.app);
+            let mut stopped = stopped.clone();
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let app = Arc::clone(&app);
+                    async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+                });
+                let connection = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service);
+                let mut connection = pin!(connection);
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    _ = stopped.changed() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                // A body cut off by a failing component is reported where the failure is.
+                if let Err(error) = result
+                    && !error.is_incomplete_message()
+                    && !error.is_user()
+                {
+                    eprintln!("kvhost: connection from {peer}: {error}");
+                }
+            });
+        }
+        drop(self.listener);
+        let _ = stop.send(true);
+        let drained = tokio::time::timeout(Duration::from_secs(5), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            eprintln!("kvhost: requests still in flight after 5 s; stopping them");
+            connections.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// Loads the application's stores: kvhost's backends as the host config says, or the caller's manager.
+fn load_stores(manifest: &Manifest, options: &ServeOptions) -> Result<Stores> {
+    let grants = manifest.grants();
+    let config = &options.host_config;
+    let Some(factory) = &options.store_manager else {
+        let app = Application::load(config.clone(), grants)
+            .with_context(|| format!("could not load the application {:?}", manifest.name))?;
+        return Ok(Stores::Application(app));
+    };
+    let manager = factory(&ManagerContext {
+        manifest,
+        grants: &grants,
+        host_config: config,
+    })
+    .with_context(|| {
+        format!(
+            "could not make the store manager of the application {:?}",
+            manifest.name
+        )
+    })?;
+    if config.undefined_labels == UndefinedLabels::RefuseLoad {
+        for (component, labels) in &grants {
+            if let Some(label) = labels.iter().find(|label| !manager.is_defined(label)) {
+                return Err(anyhow::Error::new(LoadError::UnknownLabel {
+                    label: label.clone(),
+                    component: component.clone(),
+                }))
+                .with_context(|| format!("could not load the application {:?}", manifest.name));
+            }
+        }
+    }
+    Ok(Stores::Custom {
+        manager,
+        grants,
+        max_open_stores: config.max_open_stores,
+        wasi_page_size: config.wasi_page_size,
+        v1_invalid_handle: config.v1_invalid_handle,
+    })
+}
+
+impl LoadedApp {
+    /// Answers one request: routes it, and hands it to a fresh instance of its component.
+    async fn handle(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> Response<WasiBody> {
+        let path = request.uri().path().to_owned();
+        let Some(route) = self.router.route(&path) else {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("kvhost: no route of this application matches {path}\n"),
+            );
+        };
+        let Some(handler) = self.handlers.get(&route.component) else {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("kvhost: no component {:?} is loaded\n", route.component),
+            );
+        };
+        let (mut parts, body) = request.into_parts();
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .map_or_else(|| self.local_addr.to_string(), str::to_owned);
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |path_and_query| path_and_query.as_str());
+        let full_url = format!("http://{host}{path_and_query}");
+        match full_url.parse::<Uri>() {
+            Ok(uri) => parts.uri = uri,
+            Err(_) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!("kvhost: the request's host {host:?} does not make a valid URL\n"),
+                );
+            }
+        }
+        if !parts.headers.contains_key(HOST)
+            && let Ok(value) = HeaderValue::from_str(&host)
+        {
+            parts.headers.insert(HOST, value);
+        }
+        let spin_headers = [
+            ("spin-full-url", full_url.clone()),
+            ("spin-path-info", route.path_info.clone()),
+            ("spin-matched-route", route.matched_route.clone()),
+            ("spin-raw-component-route", route.raw_route.clone()),
+            ("spin-component-route", route.component_route.clone()),
+            ("spin-base-path", self.router.base().to_owned()),
+            ("spin-client-addr", peer.to_string()),
+        ];
+        let named = route
+            .named
+            .iter()
+            .map(|(name, value)| (format!("spin-path-match-{name}"), value.clone()));
+        for (name, value) in spin_headers
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .chain(named)
+        {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                parts.headers.insert(name, value);
+            }
+        }
+        let method = parts.method.clone();
+        let request = hyper::Request::from_parts(
+            parts,
+            body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync(),
+        );
+        let number = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let fate = Arc::new(Fate::default());
+        // Until the response is complete, dropping this (hyper drops the request's future when the client goes
+        // away, and the body when it is cut off) stops the instance.
+        let mut watch = Watch {
+            fate: Arc::clone(&fate),
+            done: false,
+        };
+        match handler.handle(fate, request).await {
+            Ok(response) => response.map(|body| {
+                WatchedBody {
+                    body,
+                    watch,
+                    failing: false,
+                }
+                .boxed_unsync()
+            }),
+            Err(error) => {
+                watch.done = true;
+                eprintln!(
+                    "kvhost: request {number} ({method} {path}) to the component {:?} failed: {error:#}",
+                    route.component
+                );
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(
+                        "kvhost: the component {:?} failed before it answered; the server's stderr says why\n",
+                        route.component
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The server's side of one request: abandons it (stopping its instance) if dropped before the response is
+/// complete.
+struct Watch {
+    fate: Arc<Fate>,
+    done: bool,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if !self.done {
+            self.fate.abandon();
+        }
+    }
+}
+
+/// A component's response body, ended with an error rather than cleanly when the instance writing it failed:
+/// hyper then closes the connection without the body's final chunk, so the client sees a body cut off where the
+/// failure happened and not a complete-looking one.
+struct WatchedBody {
+    body: WasiBody,
+    watch: Watch,
+    /// The instance failed and the body has ended: the error is given at the next poll, after hyper has sent
+    /// what it holds (it discards its unsent buffer when a body fails).
+    failing: bool,
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        if self.failing {
+            return Poll::Ready(Some(Err(wasmtime_wasi_http::Error::InternalError(Some(
+                "the component failed while writing the response body".into(),
+            )))));
+        }
+        match std::pin::Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(None) if self.watch.fate.failed() => {
+                self.failing = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(None) => {
+                self.watch.done = true;
+                Poll::Ready(None)
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // Only the body's end, polled, says whether it ended well.
+        false
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response<WasiBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never: Infallible| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// A future that completes at the first SIGINT or SIGTERM (on other systems, Ctrl-C).
+///
+/// # Errors
+///
+/// When the signal handlers cannot be installed (outside a tokio runtime, for one).
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("could not install a SIGINT handler")?;
+        let mut terminate =
+            signal(SignalKind::terminate()).context("could not install a SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// Serves the application as `kvhost serve` does, on a runtime of its own: loads it, binds, prints
+/// `kvhost: serving <app name> on http://<address>` on stdout (flushed, with the real port when the options gave
+/// port 0; the routes follow on stderr), serves until SIGINT or SIGTERM, and returns once the requests in flight
+/// have finished and the stores are closed.
+///
+/// # Errors
+///
+/// Everything [`Server::bind`] reports, and a runtime or signal handler that cannot be set up.
+pub fn run(options: ServeOptions) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get().max(4));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .context("could not start the tokio runtime")?;
+    let result = runtime.block_on(async {
+        let signal = shutdown_signal()?;
+        let server = Server::bind(options).await?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(
+            stdout,
+            "kvhost: serving {} on http://{}",
+            server.app_name(),
+            server.local_addr()
+        )?;
+        stdout.flush()?;
+        drop(stdout);
+        for (route, component) in server.routes() {
+            eprintln!(
+                "kvhost:   http://{}{route} -> {component}",
+                server.local_addr()
+            );
+        }
+        server.serve_until(signal).await
+    });
+    // Instances still running (a guest that never answers) are dropped with the runtime's tasks; their stores and
+    // the application's databases close with them.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
