@@ -9,6 +9,7 @@ mod drivers;
 mod guest;
 mod limits;
 mod proxy;
+mod serve;
 mod store_ops;
 mod v1;
 mod v3;

@@ -1,0 +1,447 @@
+//! `kvhost serve` as a process, the way kvconf validates it out of process: a temporary application directory with
+//! a `spin.toml` routing to the suite's HTTP driver components (`guest-fixtures/prebuilt/http-driver-*.wasm`),
+//! the server on port 0, the port read from its "serving" line, and scripts POSTed to it.
+//!
+//! The drivers answer a JSON array of operations (serde's externally tagged form of `kvconf:driver/types`'s
+//! `operation`) with one JSON outcome per line, each line written as soon as its operation finished.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A prebuilt HTTP driver fixture.
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../guest-fixtures/prebuilt")
+        .join(format!("{name}.wasm"))
+}
+
+/// A temporary application directory: a `spin.toml` and the components it names, copied in.
+struct AppDir {
+    dir: tempfile::TempDir,
+}
+
+impl AppDir {
+    /// An application named "kvconf-driver" with one component per `(id, fixture, route, key_value_stores)`.
+    fn new(components: &[(&str, &str, &str, &[&str])]) -> AppDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = String::from(
+            "spin_manifest_version = 2\n\n[application]\nname = \"kvconf-driver\"\nversion = \"0.1.0\"\n",
+        );
+        for (id, fixture_name, route, labels) in components {
+            manifest.push_str(&format!(
+                "\n[[trigger.http]]\nroute = \"{route}\"\ncomponent = \"{id}\"\n"
+            ));
+            let labels = labels
+                .iter()
+                .map(|label| format!("\"{label}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            manifest.push_str(&format!(
+                "\n[component.{id}]\nsource = \"{fixture_name}.wasm\"\nkey_value_stores = [{labels}]\nallowed_outbound_hosts = []\n"
+            ));
+            std::fs::copy(
+                fixture(fixture_name),
+                dir.path().join(format!("{fixture_name}.wasm")),
+            )
+            .unwrap_or_else(|e| panic!("the fixture {fixture_name}.wasm is there to copy: {e}"));
+        }
+        std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
+        AppDir { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Starts `kvhost serve` on this directory, on port 0, with `args` before the path.
+    fn serve(&self, args: &[&str]) -> Server {
+        Server::start(self.dir.path(), args).unwrap_or_else(|stderr| {
+            panic!("kvhost serve did not start serving; its stderr:\n{stderr}")
+        })
+    }
+}
+
+/// A running `kvhost serve`; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// Collects a child's stderr in the background, so the test can show it and the pipe never fills.
+fn collect(stderr: ChildStderr) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    text
+}
+
+impl Server {
+    /// Starts the server; `Err` with its stderr when it exits before printing its "serving" line.
+    fn start(dir: &Path, args: &[&str]) -> Result<Server, String> {
+        let mut child = kvhost_serve(dir, args).spawn().unwrap();
+        let stderr = collect(child.stderr.take().unwrap());
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        if line.is_empty() {
+            let _ = child.wait();
+            return Err(stderr.lock().unwrap().clone());
+        }
+        // Components' stdout is the server's: keep draining it.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let addr = line
+            .trim_end()
+            .strip_prefix("kvhost: serving kvconf-driver on http://")
+            .unwrap_or_else(|| {
+                panic!("the first line names the application and the address: {line:?}")
+            })
+            .parse()
+            .unwrap_or_else(|e| panic!("the address in {line:?} parses: {e}"));
+        Ok(Server {
+            child,
+            addr,
+            stderr,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// POSTs `script` (JSON) to `path`: the status and the body, which must arrive complete.
+    fn post(&self, path: &str, script: &str) -> (u16, String) {
+        let (status, body, complete) = self.post_partial(path, script);
+        assert!(
+            complete,
+            "the body of {path} arrived complete: {body:?}\n{}",
+            self.stderr()
+        );
+        (status, body)
+    }
+
+    /// POSTs `script` (JSON) to `path`: the status, the body as far as it arrived, and whether it arrived
+    /// complete (a body cut off by a trap does not: the connection closes before its end).
+    fn post_partial(&self, path: &str, script: &str) -> (u16, String, bool) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(&self.url(path))
+            .header("content-type", "application/json")
+            .send(script)
+            .unwrap_or_else(|e| {
+                panic!("POST {path}: {e}; the server's stderr:\n{}", self.stderr())
+            });
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        let mut reader = response.body_mut().as_reader();
+        let mut buffer = [0; 4096];
+        // Read until the end, or until the body breaks off.
+        let complete = loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => break true,
+                Ok(n) => body.extend_from_slice(&buffer[..n]),
+                Err(_) => break false,
+            }
+        };
+        (status, String::from_utf8(body).unwrap(), complete)
+    }
+
+    /// SIGTERM, and the exit status once it has stopped.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kvhost serve still runs 30 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kvhost_serve(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kvhost"));
+    command
+        .current_dir(dir)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The body's lines.
+fn lines(body: &str) -> Vec<&str> {
+    body.lines().collect()
+}
+
+const OPEN_DEFAULT: &str = r#"{"Open":{"slot":0,"label":"default"}}"#;
+const OPEN_CACHE: &str = r#"{"Open":{"slot":1,"label":"cache"}}"#;
+
+fn script(operations: &[&str]) -> String {
+    format!("[{}]", operations.join(","))
+}
+
+fn set(slot: u32, key: &str, value: &[u8]) -> String {
+    let value = value
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(r#"{{"Set":{{"slot":{slot},"key":"{key}","value":[{value}]}}}}"#)
+}
+
+fn get(slot: u32, key: &str) -> String {
+    format!(r#"{{"Get":{{"slot":{slot},"key":"{key}"}}}}"#)
+}
+
+#[test]
+fn a_p2_driver_runs_a_script_with_its_grants_and_is_refused_what_it_was_not_granted() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let server = app.serve(&[]);
+    let (status, body) = server.post(
+        "/v2/run",
+        &script(&[OPEN_DEFAULT, &set(0, "k", b"hi"), &get(0, "k"), OPEN_CACHE]),
+    );
+    assert_eq!(status, 200, "{body}\n{}", server.stderr());
+    assert_eq!(
+        lines(&body),
+        [
+            r#""Opened""#,
+            r#""Done""#,
+            r#"{"Value":[104,105]}"#,
+            r#"{"Failed":"AccessDenied"}"#
+        ],
+        "{}",
+        server.stderr()
+    );
+    // A fresh instance serves the next request, onto the same stores.
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "k")]));
+    assert_eq!(status, 200);
+    assert_eq!(lines(&body), [r#""Opened""#, r#"{"Value":[104,105]}"#]);
+    assert!(
+        app.path(".spin/sqlite_key_value.db").exists(),
+        "default is SQLite under .spin beside spin.toml"
+    );
+}
+
+#[test]
+fn a_path_no_route_matches_is_a_404_and_the_most_specific_route_wins() {
+    let app = AppDir::new(&[
+        ("driver-v2", "http-driver-v2", "/...", &["default"]),
+        ("driver-v1", "http-driver-v1", "/v1/...", &[]),
+    ]);
+    let server = app.serve(&[]);
+    // "/v1/..." beats "/...": the v1 driver, granted nothing, is refused "default".
+    let (status, body) = server.post("/v1/x", &script(&[OPEN_DEFAULT]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lines(&body), [r#"{"Failed":"AccessDenied"}"#]);
+    let (status, body) = server.post("/anything", &script(&[OPEN_DEFAULT]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lines(&body), [r#""Opened""#]);
+
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let server = app.serve(&[]);
+    let (status, body) = server.post("/v1/run", &script(&[OPEN_DEFAULT]));
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = server.post("/v20", &script(&[OPEN_DEFAULT]));
+    assert_eq!(status, 404, "/v2/... does not match /v20");
+}
+
+#[test]
+fn an_undefined_label_refuses_the_application_before_it_serves() {
+    let app = AppDir::new(&[(
+        "driver-v2",
+        "http-driver-v2",
+        "/v2/...",
+        &["default", "cache"],
+    )]);
+    let output = kvhost_serve(app.dir.path(), &[]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "nothing was served");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(r#"unknown key_value_stores label "cache" for component "driver-v2""#),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[key_value_store.cache]"), "{stderr}");
+}
+
+#[test]
+fn with_no_such_store_an_undefined_label_fails_at_open_and_a_defined_one_is_served() {
+    let app = AppDir::new(&[(
+        "driver-v2",
+        "http-driver-v2",
+        "/v2/...",
+        &["default", "cache"],
+    )]);
+    let server = app.serve(&["--undefined-labels", "no-such-store"]);
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_CACHE]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lines(&body), [r#"{"Failed":"NoSuchStore"}"#]);
+    drop(server);
+
+    std::fs::write(
+        app.path("runtime-config.toml"),
+        "[key_value_store.cache]\ntype = \"spin\"\npath = \"data/cache.db\"\n",
+    )
+    .unwrap();
+    let server = app.serve(&["--runtime-config-file", "runtime-config.toml"]);
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_CACHE, &set(1, "k", b"v")]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lines(&body), [r#""Opened""#, r#""Done""#]);
+    assert!(app.path("data/cache.db").exists());
+}
+
+#[test]
+fn sqlite_data_survives_a_stop_and_a_start_of_the_server() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let server = app.serve(&["--state-dir", "state"]);
+    let (status, body) = server.post(
+        "/v2/run",
+        &script(&[OPEN_DEFAULT, &set(0, "kept", b"across restarts")]),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lines(&body), [r#""Opened""#, r#""Done""#]);
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM stops the server cleanly: {status}"
+    );
+
+    let server = app.serve(&["--state-dir", "state"]);
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "kept")]));
+    assert_eq!(status, 200, "{body}");
+    let expected = format!(
+        r#"{{"Value":[{}]}}"#,
+        b"across restarts"
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(lines(&body), [r#""Opened""#, expected.as_str()]);
+
+    // With --memory nothing outlives the process.
+    drop(server);
+    let server = app.serve(&["--memory"]);
+    let (_, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "kept")]));
+    assert_eq!(lines(&body), [r#""Opened""#, r#"{"Value":null}"#]);
+}
+
+/// With `--v1-invalid-handle trap` the host traps when the v1 driver uses a closed handle: the lines written
+/// before the trap reach the client, the body ends there, and the next request is served as usual.
+#[test]
+fn a_trap_cuts_off_its_own_response_after_the_lines_written_and_the_server_goes_on() {
+    let app = AppDir::new(&[("driver-v1", "http-driver-v1", "/v1/...", &["default"])]);
+    let server = app.serve(&["--v1-invalid-handle", "trap"]);
+    let trapping = script(&[
+        OPEN_DEFAULT,
+        &set(0, "k", b"x"),
+        r#"{"Close":0}"#,
+        &get(0, "k"),
+        &get(0, "never-reached"),
+    ]);
+    let (status, body, complete) = server.post_partial("/v1/run", &trapping);
+    assert_eq!(status, 200, "the response had started before the trap");
+    assert!(!complete, "the body is cut off, not ended as if complete");
+    assert_eq!(
+        lines(&body),
+        [r#""Opened""#, r#""Done""#, r#""Done""#],
+        "{}",
+        server.stderr()
+    );
+    let (status, body) = server.post("/v1/run", &script(&[OPEN_DEFAULT, &get(0, "k")]));
+    assert_eq!(status, 200, "{}", server.stderr());
+    assert_eq!(lines(&body), [r#""Opened""#, r#"{"Value":[120]}"#]);
+    assert!(
+        server.stderr().contains("driver-v1"),
+        "the trap is reported on stderr: {}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn a_p3_driver_is_served_through_wasi_http_0_3_with_the_async_interface() {
+    let app = AppDir::new(&[
+        ("driver-v3", "http-driver-v3", "/v3/...", &["default"]),
+        ("driver-v2", "http-driver-v2", "/v2/...", &["default"]),
+    ]);
+    let server = app.serve(&[]);
+    let (status, body) = server.post(
+        "/v3/run",
+        &script(&[OPEN_DEFAULT, &set(0, "k", b"v3"), &get(0, "k"), OPEN_CACHE]),
+    );
+    assert_eq!(status, 200, "{body}\n{}", server.stderr());
+    assert_eq!(
+        lines(&body),
+        [
+            r#""Opened""#,
+            r#""Done""#,
+            r#"{"Value":[118,51]}"#,
+            r#"{"Failed":"AccessDenied"}"#
+        ]
+    );
+    // The same store through v2.
+    let (_, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "k")]));
+    assert_eq!(lines(&body), [r#""Opened""#, r#"{"Value":[118,51]}"#]);
+}
+
+#[test]
+fn a_manifest_kvhost_cannot_honour_is_refused_naming_the_key_and_the_component() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let manifest = std::fs::read_to_string(app.path("spin.toml")).unwrap();
+    std::fs::write(
+        app.path("spin.toml"),
+        manifest.replace(
+            "allowed_outbound_hosts = []",
+            "sqlite_databases = [\"default\"]",
+        ),
+    )
+    .unwrap();
+    let output = kvhost_serve(app.dir.path(), &[]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[component.driver-v2] has `sqlite_databases`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("spin.toml"), "{stderr}");
+}
