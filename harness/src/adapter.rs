@@ -38,7 +38,7 @@ use crate::driver::{complete, outcome_from_json, script_json};
 use crate::interface::Interface;
 use crate::outcome::{Operation, Outcome};
 use crate::profile::Profile;
-use crate::runner::{CaseResult, Execution, judge, plan_case};
+use crate::runner::{CaseResult, Execution, judge, plan_case, trials};
 use anyhow::Context;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -243,6 +243,11 @@ impl Adapter {
         Duration::from_secs_f64(self.file.request_timeout)
     }
 
+    /// How many trials a run of `cases` on `interfaces` has.
+    pub fn trials(&self, cases: &[Case], interfaces: &[Interface]) -> usize {
+        trials(cases, interfaces).len()
+    }
+
     /// Runs `cases` on `interfaces` (those the profile claims run; the others are skipped), starting the runtime
     /// once per application configuration, in `work_dir`. `progress` is told each result as it is known.
     pub fn run(
@@ -254,22 +259,20 @@ impl Adapter {
     ) -> Vec<CaseResult> {
         let mut results = Vec::new();
         let mut groups: BTreeMap<AppConfig, Vec<(&Case, Interface, Plan)>> = BTreeMap::new();
-        for case in cases {
-            for &interface in interfaces {
-                match plan_case(case, interface, &self.profile) {
-                    Ok(plan) => groups
-                        .entry(AppConfig {
-                            grants: plan.grants.clone(),
-                            labels: plan.labels.clone(),
-                        })
-                        .or_default()
-                        .push((case, interface, plan)),
-                    Err(judgement) => {
-                        let result =
-                            CaseResult::new(case, interface, &self.name, judgement, Instant::now());
-                        progress(&result);
-                        results.push(result);
-                    }
+        for (case, interface) in trials(cases, interfaces) {
+            match plan_case(case, interface, &self.profile) {
+                Ok(plan) => groups
+                    .entry(AppConfig {
+                        grants: plan.grants.clone(),
+                        labels: plan.labels.clone(),
+                    })
+                    .or_default()
+                    .push((case, interface, plan)),
+                Err(judgement) => {
+                    let result =
+                        CaseResult::new(case, interface, &self.name, judgement, Instant::now());
+                    progress(&result);
+                    results.push(result);
                 }
             }
         }
@@ -657,11 +660,19 @@ impl Runtime {
         }
     }
 
-    /// The runtime's output so far (its last 4 KiB).
+    /// The runtime's output so far: whole up to 8 KiB, else its first 6 KiB (where a refusal says why) and its
+    /// last 2 KiB.
     fn output(&self) -> String {
         let text = std::fs::read(&self.log).unwrap_or_default();
-        let tail = &text[text.len().saturating_sub(4096)..];
-        String::from_utf8_lossy(tail).into_owned()
+        if text.len() <= 8192 {
+            return String::from_utf8_lossy(&text).into_owned();
+        }
+        format!(
+            "{}\n[... {} bytes ...]\n{}",
+            String::from_utf8_lossy(&text[..6144]),
+            text.len() - 8192,
+            String::from_utf8_lossy(&text[text.len() - 2048..])
+        )
     }
 
     /// Runs `ops` at `route`, pushing each outcome into `observed` as its line arrives.

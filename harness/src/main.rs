@@ -333,7 +333,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut results: Vec<CaseResult> = Vec::new();
     if let Some(adapter) = &adapter {
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let total = cases.len() * interfaces.len();
+        let total = adapter.trials(&cases, &interfaces);
         let progress = |r: &CaseResult| {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if matches!(r.verdict, kvconf::runner::Verdict::Fail(_)) {

@@ -143,16 +143,7 @@ impl<H: HostUnderTest> Runner<H> {
         cases: &'a [Case],
         interfaces: &[Interface],
     ) -> Vec<(&'a Case, Interface)> {
-        let catalogue = Catalogue::builtin();
-        let mut out = Vec::new();
-        for interface in interfaces {
-            for case in cases {
-                if case.interfaces(catalogue).contains(interface) {
-                    out.push((case, *interface));
-                }
-            }
-        }
-        out
+        trials(cases, interfaces)
     }
 
     /// Runs every case on every interface version in `interfaces` that it applies to, on `threads` threads
@@ -273,6 +264,23 @@ impl<H: HostUnderTest> Runner<H> {
         }
         state
     }
+}
+
+/// The pairs (case, interface) a run of `cases` on `interfaces` covers: each case on each version it applies to.
+pub(crate) fn trials<'a>(
+    cases: &'a [Case],
+    interfaces: &[Interface],
+) -> Vec<(&'a Case, Interface)> {
+    let catalogue = Catalogue::builtin();
+    let mut out = Vec::new();
+    for interface in interfaces {
+        for case in cases {
+            if case.interfaces(catalogue).contains(interface) {
+                out.push((case, *interface));
+            }
+        }
+    }
+    out
 }
 
 /// The plan of `case` on `interface` for a host claiming `profile`, or the verdict it gets without running: a

@@ -125,21 +125,50 @@ pub fn faulty_host(fault: Fault) -> ReferenceHost {
     ReferenceHost::with_backend(
         &name,
         profile.clone(),
-        Arc::new(move |app: &AppSpec<'_>| {
-            let manager: Arc<dyn StoreManager> = Arc::new(FaultyManager {
-                inner: MemoryStores::new(),
-                defined: app
-                    .labels
-                    .iter()
-                    .cloned()
-                    .chain(["default".to_string()])
-                    .collect(),
-                fault,
-                limits: kvhost_limits(&profile),
-            });
-            Ok(manager)
-        }),
+        Arc::new(move |app: &AppSpec<'_>| Ok(faulty_manager(fault, app.labels, &profile))),
     )
+}
+
+/// The in-memory backend with `fault`, defining "default" and `labels`, enforcing `profile`'s limits itself.
+/// Served in-process by [`faulty_host`], and out-of-process by the `kvconf-faulty-host` binary.
+pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc<dyn StoreManager> {
+    Arc::new(FaultyManager {
+        inner: MemoryStores::new(),
+        defined: labels
+            .iter()
+            .cloned()
+            .chain(["default".to_string()])
+            .collect(),
+        fault,
+        limits: kvhost_limits(profile),
+    })
+}
+
+impl Fault {
+    /// Every fault, for finding one by name.
+    pub const ALL: [Fault; 16] = [
+        Fault::None,
+        Fault::DeleteAbsentErrors,
+        Fault::MissingReadsEmpty,
+        Fault::OverwriteKeepsStaleBytes,
+        Fault::ListingDropsAKey,
+        Fault::LabelsShareData,
+        Fault::RefusedWriteStillWrites,
+        Fault::GetManyOmitsMissing,
+        Fault::IncrementPanicsOnText,
+        Fault::SwapIgnoresInterveningWrites,
+        Fault::PagesRepeatTheirFirstKey,
+        Fault::ListingPanics,
+        Fault::ListingFailsAfterFirstPage,
+        Fault::ExistsPanics,
+        Fault::ExistsHangs,
+        Fault::WriteBehindCache,
+    ];
+
+    /// The fault named `name` (its Rust name, `DeleteAbsentErrors`).
+    pub fn named(name: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| format!("{f:?}") == name)
+    }
 }
 
 struct FaultyManager {
