@@ -239,6 +239,12 @@ impl Adapter {
         })
     }
 
+    /// The same adapter with `key=value` added to the command's environment (over the file's `[env]`).
+    pub fn with_env(mut self, key: &str, value: &str) -> Adapter {
+        self.file.env.insert(key.to_string(), value.to_string());
+        self
+    }
+
     fn request_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.file.request_timeout)
     }
