@@ -44,10 +44,15 @@ fn every_prebuilt_fixture_is_one_the_suite_runs() {
     let mut known: Vec<String> = kvconf::driver::FIXTURES
         .iter()
         .map(|f| f.name.to_string())
+        .chain(
+            kvconf::adapter::HTTP_FIXTURES
+                .iter()
+                .map(|f| f.name.to_string()),
+        )
         .collect();
     known.sort();
     assert_eq!(
         prebuilt, known,
-        "guest-fixtures/prebuilt/ and kvconf::driver::FIXTURES disagree"
+        "guest-fixtures/prebuilt/ and kvconf::driver::FIXTURES + kvconf::adapter::HTTP_FIXTURES disagree"
     );
 }

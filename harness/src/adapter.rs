@@ -520,6 +520,19 @@ impl Group<'_> {
         }
         self.fresh = false;
         for step in &plan.steps {
+            if step.restart {
+                // Stopped and started again on the same state directory (PERSIST-RESTART).
+                self.stop();
+                match Runtime::start(self.adapter, app) {
+                    Ok(runtime) => self.runtime = Some(runtime),
+                    Err(StartError::Exited(e) | StartError::Failed(e)) => {
+                        execution.fault = Some(format!(
+                            "the runtime did not start again after the restart: {e}"
+                        ));
+                        return execution;
+                    }
+                }
+            }
             let observed = Arc::new(Mutex::new(Vec::new()));
             execution.steps.push(observed.clone());
             let Some(route) = app.routes.get(&(step.component.clone(), step.interface)) else {

@@ -20,6 +20,7 @@
 //!
 //! [[step]]                                    # each step runs in a fresh instance of the application
 //! component = "main"                          # optional when the app has one component
+//! restart = true                              # optional: restart the host first, on the same state (PERSIST-RESTART)
 //! ops = [
 //!   { op = "open", label = "default", expect = "ok" },
 //!   { op = "set", key = "k", value = "long value", expect = "ok" },
@@ -147,6 +148,10 @@ pub struct StepSection {
     /// data written through one version is read through another).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interface: Option<Interface>,
+    /// Restart the host before this step (PERSIST-RESTART): stop it and load the application again on the same
+    /// state, as a runtime restarted on the same state directory does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart: bool,
     /// The operations.
     pub ops: Vec<OpEntry>,
 }
@@ -544,6 +549,9 @@ impl CaseFile {
             if let Some(component) = &step.component {
                 let _ = writeln!(out, "component = {}", value(component)?);
             }
+            if step.restart {
+                let _ = writeln!(out, "restart = true");
+            }
             if let Some(interface) = &step.interface {
                 let _ = writeln!(out, "interface = {}", value(interface)?);
             }
@@ -598,6 +606,8 @@ pub struct PlannedStep {
     pub component: String,
     /// The interface version its instance speaks.
     pub interface: Interface,
+    /// Whether the host restarts before it.
+    pub restart: bool,
     /// The operations, repetitions expanded.
     pub ops: Vec<Operation>,
     /// The outcome each operation must have.
@@ -804,6 +814,7 @@ impl Case {
             let mut planned = PlannedStep {
                 component,
                 interface: step_interface,
+                restart: step.restart,
                 ops: Vec::new(),
                 expected: Vec::new(),
                 groups: Vec::new(),

@@ -956,6 +956,7 @@ pub fn build(
         .map(|_| StepSection {
             component: None,
             interface: None,
+            restart: false,
             ops: Vec::new(),
         })
         .collect();

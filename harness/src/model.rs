@@ -508,6 +508,7 @@ mod tests {
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: false,
+            durable: false,
         }
     }
 

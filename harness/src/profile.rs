@@ -66,6 +66,10 @@ pub struct Profile {
     /// Whether it accepts the empty string as a key, as Spin is observed to (KEY-EMPTY); a host need not.
     #[serde(default)]
     pub empty_key: bool,
+    /// Whether its stores keep their data across a restart of the host (PERSIST-RESTART): a durable backend
+    /// (SQLite, Redis) does, an in-memory one does not, and the host declares which.
+    #[serde(default)]
+    pub durable: bool,
 }
 
 /// A claim a case can depend on.
@@ -94,11 +98,15 @@ pub enum Capability {
     UnconfiguredNoSuchStore,
     /// The host accepts the empty string as a key (KEY-EMPTY, what Spin does; not required).
     EmptyKey,
+    /// The host's stores keep their data across a restart (PERSIST-RESTART).
+    Durable,
+    /// The host's stores lose their data in a restart (PERSIST-RESTART: in memory).
+    NotDurable,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 13] = [
         Capability::KeyLimit,
         Capability::NoKeyLimit,
         Capability::ValueLimit,
@@ -110,6 +118,8 @@ impl Capability {
         Capability::UnconfiguredRefusesLoad,
         Capability::UnconfiguredNoSuchStore,
         Capability::EmptyKey,
+        Capability::Durable,
+        Capability::NotDurable,
     ];
 
     /// The name used in case files.
@@ -126,6 +136,8 @@ impl Capability {
             Capability::UnconfiguredRefusesLoad => "unconfigured-refuses-load",
             Capability::UnconfiguredNoSuchStore => "unconfigured-no-such-store",
             Capability::EmptyKey => "empty-key",
+            Capability::Durable => "durable",
+            Capability::NotDurable => "not-durable",
         }
     }
 }
@@ -169,6 +181,11 @@ impl Profile {
         if self.empty_key {
             caps.insert(Capability::EmptyKey);
         }
+        caps.insert(pick(
+            self.durable,
+            Capability::Durable,
+            Capability::NotDurable,
+        ));
         caps
     }
 
@@ -197,7 +214,7 @@ impl Profile {
     pub fn summary(&self) -> String {
         let limit = |l: Option<u64>| l.map_or("none".to_string(), |n| n.to_string());
         format!(
-            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}{}",
+            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}{}{}",
             self.name,
             limit(self.limits.key_bytes),
             limit(self.limits.value_bytes),
@@ -213,6 +230,11 @@ impl Profile {
             },
             if self.empty_key {
                 ", empty key accepted"
+            } else {
+                ""
+            },
+            if self.durable {
+                ", durable across restarts"
             } else {
                 ""
             }
@@ -233,6 +255,7 @@ mod tests {
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: false,
+            durable: false,
         }
     }
 
@@ -256,6 +279,8 @@ mod tests {
         assert!(caps.contains(&Capability::NoKeyLimit));
         assert!(!caps.contains(&Capability::KeyLimit));
         assert!(caps.contains(&Capability::UnconfiguredRefusesLoad));
-        assert_eq!(caps.len(), 5);
+        assert!(caps.contains(&Capability::NotDurable));
+        assert!(!caps.contains(&Capability::Durable));
+        assert_eq!(caps.len(), 6);
     }
 }

@@ -79,6 +79,7 @@ impl ReferenceHost {
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: true,
+            durable: false,
         }
     }
 
@@ -132,12 +133,16 @@ impl ReferenceHost {
         Ok(profile)
     }
 
-    /// The reference host on one of its own backends.
+    /// The reference host on one of its own backends. Whether its stores survive a restart is the backend's
+    /// (SQLite's do, memory's do not), whatever `profile` says.
     pub fn new(backend: Backend, profile: Profile) -> Self {
         ReferenceHost {
             name: backend.name().to_string(),
             source: Source::Builtin(backend),
-            profile,
+            profile: Profile {
+                durable: backend == Backend::Sqlite,
+                ..profile
+            },
         }
     }
 

@@ -352,8 +352,21 @@ fn execute<H: HostUnderTest>(
     let app = host.load(&spec);
     let lock = || progress.lock().unwrap_or_else(|e| e.into_inner());
     lock().load = Some(app.as_ref().map(|_| ()).map_err(|e| format!("{e:#}")));
-    let Ok(app) = app else { return };
+    let Ok(mut app) = app else { return };
     for step in &plan.steps {
+        if step.restart {
+            // The application's stores close with it, and load again on the same state directory.
+            drop(app);
+            app = match host.load(&spec) {
+                Ok(app) => app,
+                Err(e) => {
+                    lock().fault = Some(format!(
+                        "the host could not load the application again after the restart: {e:#}"
+                    ));
+                    return;
+                }
+            };
+        }
         let observed = Arc::new(Mutex::new(Vec::new()));
         lock().steps.push(observed.clone());
         let data = match host.instance_data(&app, &step.component) {
@@ -429,6 +442,9 @@ pub(crate) fn judge(plan: &Plan, execution: &Execution) -> Judgement {
             .then(|| execution.fault.clone())
             .flatten();
         let outcomes = complete(observed, step.ops.len(), fault);
+        if step.restart {
+            let _ = writeln!(transcript, "(the host restarts)");
+        }
         if step.interface == plan.interface {
             let _ = writeln!(transcript, "step {} ({})", n + 1, step.component);
         } else {

@@ -350,6 +350,7 @@ mod tests {
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: crate::profile::InvalidHandle::Error,
             empty_key: false,
+            durable: false,
         }
     }
 

@@ -34,6 +34,7 @@ fn profiles() -> Vec<Profile> {
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Trap,
             empty_key: false,
+            durable: false,
         },
         Profile {
             name: "generous".into(),
@@ -47,6 +48,7 @@ fn profiles() -> Vec<Profile> {
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Trap,
             empty_key: false,
+            durable: false,
         },
     ]
 }

@@ -45,6 +45,7 @@ fn report() -> Report {
         unconfigured_label: UnconfiguredLabel::RefuseLoad,
         v1_invalid_handle: InvalidHandle::Error,
         empty_key: false,
+        durable: false,
     };
     let fail = || Verdict::Fail(HOSTILE_DETAIL.to_string());
     let skip = || Verdict::Skip(HOSTILE_REASON.to_string());
