@@ -25,7 +25,8 @@
 //! workdir = "."                   # relative to this file (default: this file's directory)
 //! start-timeout = 60              # seconds until it must answer HTTP
 //! request-timeout = 30            # seconds one script may take
-//! stop-timeout = 5                # seconds between SIGTERM and SIGKILL
+//! stop-signal = "TERM"            # how it is asked to stop (TERM, INT, HUP or QUIT), sent to its process group
+//! stop-timeout = 5                # seconds between that signal and SIGKILL
 //! [env]                           # extra environment for the command
 //! RUST_LOG = "warn"
 //! [store]                         # each defined label's [key_value_store.<label>] table; {label} {state_dir}
@@ -104,6 +105,8 @@ struct AdapterFile {
     request_timeout: f64,
     #[serde(default = "default_stop_timeout")]
     stop_timeout: f64,
+    #[serde(default = "default_stop_signal")]
+    stop_signal: String,
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default = "default_store")]
@@ -121,6 +124,13 @@ fn default_request_timeout() -> f64 {
 fn default_stop_timeout() -> f64 {
     5.0
 }
+
+fn default_stop_signal() -> String {
+    "TERM".into()
+}
+
+/// The signals a runtime may be asked to stop with.
+const STOP_SIGNALS: &[&str] = &["TERM", "INT", "HUP", "QUIT"];
 
 fn default_store() -> toml::Table {
     let mut table = toml::Table::new();
@@ -207,6 +217,13 @@ impl Adapter {
                 )));
             }
             rest = &after[close + 1..];
+        }
+        if !STOP_SIGNALS.contains(&file.stop_signal.as_str()) {
+            return Err(problem(format!(
+                "`stop-signal` must be one of {}, not {:?}",
+                STOP_SIGNALS.join(", "),
+                file.stop_signal
+            )));
         }
         if !file.command.contains("{port}") {
             return Err(problem(
@@ -565,7 +582,10 @@ impl Group<'_> {
 
     fn stop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
-            runtime.stop(Duration::from_secs_f64(self.adapter.file.stop_timeout));
+            runtime.stop(
+                &self.adapter.file.stop_signal,
+                Duration::from_secs_f64(self.adapter.file.stop_timeout),
+            );
         }
     }
 }
@@ -668,7 +688,7 @@ impl Runtime {
             }
             if Instant::now() > deadline {
                 let output = runtime.output();
-                runtime.stop(Duration::from_secs(1));
+                runtime.stop(&adapter.file.stop_signal, Duration::from_secs(1));
                 return Err(StartError::Failed(format!(
                     "`{command}` did not answer HTTP on port {port} within {} s (start-timeout in {}); its output:\n{output}",
                     adapter.file.start_timeout,
@@ -868,11 +888,11 @@ impl Runtime {
         Ok(outcomes)
     }
 
-    /// Stops the runtime: SIGTERM to its process group, SIGKILL after `grace`.
-    fn stop(mut self, grace: Duration) {
+    /// Stops the runtime: `signal` to its process group, SIGKILL after `grace`.
+    fn stop(mut self, signal: &str, grace: Duration) {
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
+            .args([&format!("-{signal}"), "--", &group])
             .stderr(Stdio::null())
             .status();
         let deadline = Instant::now() + grace;

@@ -195,3 +195,87 @@ fn a_profile_file_configures_the_reference_host_and_the_generator() {
     assert!(!ok);
     assert!(out.contains("is not a valid profile"), "{out}");
 }
+
+#[test]
+fn a_bad_adapter_file_is_refused_before_anything_runs_saying_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let cases = [
+        (
+            "no-port.toml",
+            "name = \"x\"\nprofile = \"sip010\"\ncommand = \"exec my-runtime {manifest}\"\n",
+            "must use {port}",
+        ),
+        (
+            "placeholder.toml",
+            "name = \"x\"\nprofile = \"sip010\"\ncommand = \"exec my-runtime --port {port} {manfest}\"\n",
+            "unknown placeholder {manfest}",
+        ),
+        (
+            "signal.toml",
+            "name = \"x\"\nprofile = \"sip010\"\ncommand = \"exec r {port}\"\nstop-signal = \"STOP\"\n",
+            "`stop-signal` must be one of",
+        ),
+        (
+            "profile.toml",
+            "name = \"x\"\nprofile = \"no-such-profile\"\ncommand = \"exec r {port}\"\n",
+            "unknown profile \"no-such-profile\"",
+        ),
+        (
+            "field.toml",
+            "name = \"x\"\nprofile = \"sip010\"\ncommand = \"exec r {port}\"\nstart-timout = 3\n",
+            "unknown field `start-timout`",
+        ),
+    ];
+    for (name, text, says) in cases {
+        let path = write(name, text);
+        let (ok, out) = kvconf(&["run", "--adapter", &path]);
+        assert!(!ok, "{name} was accepted: {out}");
+        assert!(
+            out.contains(says),
+            "{name}: the error does not say {says:?}:\n{out}"
+        );
+        assert!(!out.contains("passed"), "{name}: something ran:\n{out}");
+    }
+    // The reference host's own options make no sense for a runtime the adapter starts.
+    let path = write(
+        "ok.toml",
+        "name = \"x\"\nprofile = \"sip010\"\ncommand = \"exec r {port}\"\n",
+    );
+    let (ok, out) = kvconf(&["run", "--adapter", &path, "--backend", "memory"]);
+    assert!(
+        !ok && out.contains("with --adapter the runtime is the host"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_runtime_that_never_serves_fails_each_case_with_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(
+        &path,
+        "name = \"broken\"\nprofile = \"sip010\"\ncommand = \"echo listening on {port}; echo 'no such runtime' >&2; exit 3\"\n",
+    )
+    .unwrap();
+    let (ok, out) = kvconf(&[
+        "run",
+        "--adapter",
+        &path.to_string_lossy(),
+        "--interface",
+        "v2",
+        "--filter",
+        "get-missing",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("exited (exit status: 3) before serving"),
+        "{out}"
+    );
+    assert!(out.contains("no such runtime"), "{out}");
+    assert!(out.contains("0 passed"), "{out}");
+}
