@@ -30,9 +30,11 @@ use std::collections::BTreeMap;
 
 use bindings::kvconf::driver::observer::observe;
 use bindings::kvconf::driver::types::{KeyPage, KvError};
-use bindings::wasi::keyvalue::atomics::{self, Cas, CasError};
-use bindings::wasi::keyvalue::batch;
-use bindings::wasi::keyvalue::store::{self, Bucket, Error};
+// `keyvalue0_2_0_draft2`, not `keyvalue`: wit/ also holds the older `wasi:keyvalue@0.2.0-draft` (for the draft
+// driver), and wit-bindgen names a package's module after its version when two versions of it are side by side.
+use bindings::wasi::keyvalue0_2_0_draft2::atomics::{self, Cas, CasError};
+use bindings::wasi::keyvalue0_2_0_draft2::batch;
+use bindings::wasi::keyvalue0_2_0_draft2::store::{self, Bucket, Error};
 use bindings::{Guest, Operation, Outcome};
 
 /// How many pages `get-keys` reads before it gives up on a host that keeps returning cursors. Far more than
