@@ -21,6 +21,7 @@ fixtures=(
   "driver-v2:kvconf-driver-v2"
   "driver-v3:kvconf-driver-v3"
   "driver-wasi-keyvalue:kvconf-driver-wasi-keyvalue"
+  "driver-wasi-keyvalue-draft:kvconf-driver-wasi-keyvalue-draft"
 )
 target=wasm32-wasip2
 
