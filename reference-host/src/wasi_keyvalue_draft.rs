@@ -39,6 +39,7 @@ use wasmtime::component::{HasSelf, Linker, Resource};
 
 use crate::backend::{self, Store, add_to_counter, decode_counter, encode_counter};
 use crate::state::{DraftCursor, KeyValueState, MAX_DRAFT_CURSORS};
+use crate::wasi_keyvalue::key_page;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -177,21 +178,13 @@ impl KeyValueState {
                 }
             },
         };
-        let page_size = self.wasi_page_size().get();
-        // One key more than a page, so the host knows whether this page is the last without a further call
-        // (and never hands out a cursor that leads to an empty page).
-        let mut keys = store.list_keys(after.as_deref(), page_size.saturating_add(1))?;
-        let cursor = if keys.len() > page_size {
-            keys.truncate(page_size);
-            match keys.last() {
-                Some(last) => Some(self.issue_draft_cursor(DraftCursor {
-                    label,
-                    last_key: last.clone(),
-                })?),
-                None => None,
-            }
-        } else {
-            None
+        let (keys, more) = key_page(store, after.as_deref(), self.wasi_page_size().get())?;
+        let cursor = match keys.last().filter(|_| more) {
+            Some(last) => Some(self.issue_draft_cursor(DraftCursor {
+                label,
+                last_key: last.clone(),
+            })?),
+            None => None,
         };
         Ok(KeyResponse { keys, cursor })
     }
