@@ -21,10 +21,12 @@ fixtures=(
   "driver-v2:kvconf-driver-v2"
   "driver-v3:kvconf-driver-v3"
   "driver-wasi-keyvalue:kvconf-driver-wasi-keyvalue"
+  "driver-wasi-keyvalue-draft:kvconf-driver-wasi-keyvalue-draft"
   "http-driver-v1:kvconf-http-driver-v1"
   "http-driver-v2:kvconf-http-driver-v2"
   "http-driver-v3:kvconf-http-driver-v3"
   "http-driver-wasi-keyvalue:kvconf-http-driver-wasi-keyvalue"
+  "http-driver-wasi-keyvalue-draft:kvconf-http-driver-wasi-keyvalue-draft"
 )
 target=wasm32-wasip2
 

@@ -83,6 +83,11 @@ pub const HTTP_FIXTURES: &[HttpFixture] = &[
         name: "http-driver-wasi-keyvalue",
         bytes: include_bytes!("../../guest-fixtures/prebuilt/http-driver-wasi-keyvalue.wasm"),
     },
+    HttpFixture {
+        interface: Interface::WasiKeyvalueDraft,
+        name: "http-driver-wasi-keyvalue-draft",
+        bytes: include_bytes!("../../guest-fixtures/prebuilt/http-driver-wasi-keyvalue-draft.wasm"),
+    },
 ];
 
 /// The HTTP driver fixture for `interface`, if this build has one.

@@ -1059,8 +1059,8 @@ fn expected_of(
         })),
         ExpectEntry::Exists(b) => Expected::Exists(*b),
         ExpectEntry::Keys(spec) => Expected::Keys(expand_keys(spec, profile, i)?),
-        // wasi:keyvalue has no store-table-full: a bound on open buckets is reported as `other`.
-        ExpectEntry::Error(ErrorKind::StoreTableFull) if interface == Interface::WasiKeyvalue => {
+        // wasi:keyvalue (either edition) has no store-table-full: a bound on open buckets is reported as `other`.
+        ExpectEntry::Error(ErrorKind::StoreTableFull) if interface.is_wasi() => {
             Expected::Error(ErrorKind::Other)
         }
         ExpectEntry::Error(kind) => Expected::Error(*kind),

@@ -41,6 +41,14 @@ pub struct Statement {
     pub interfaces: Vec<Interface>,
     /// The statement itself.
     pub text: String,
+    /// How the statement reads for `wasi:keyvalue@0.2.0-draft`, and why it applies to that edition or not: the
+    /// sources say nothing of that edition, so the decision is kvconf's, and written down here.
+    #[serde(
+        default,
+        rename = "draft-note",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub draft_note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +104,35 @@ mod tests {
             assert!(!s.interfaces.is_empty(), "{} applies to no interface", s.id);
             assert!(!s.text.trim().is_empty(), "{} has no text", s.id);
         }
+    }
+
+    #[test]
+    fn every_statement_of_draft2_says_how_it_reads_for_the_draft_edition() {
+        for s in Catalogue::builtin().statements() {
+            let draft2 = s.interfaces.contains(&Interface::WasiKeyvalue);
+            let draft = s.interfaces.contains(&Interface::WasiKeyvalueDraft);
+            let note = s.draft_note.as_deref().map(str::trim).unwrap_or_default();
+            if draft2 {
+                assert!(
+                    !note.is_empty(),
+                    "{} applies to wasi-keyvalue; its draft-note must say whether and how it applies to wasi-keyvalue-draft",
+                    s.id
+                );
+                let applies = note.starts_with("Applies");
+                assert_eq!(
+                    applies, draft,
+                    "{}: its draft-note and its interfaces disagree about wasi-keyvalue-draft",
+                    s.id
+                );
+            }
+            assert!(
+                !draft || draft2,
+                "{} applies to the draft edition but not to draft2",
+                s.id
+            );
+        }
+        let cas = Catalogue::builtin().get("ATOMIC-CAS").unwrap();
+        assert!(!cas.interfaces.contains(&Interface::WasiKeyvalueDraft));
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub const FIXTURES: &[Fixture] = &[
         name: "driver-wasi-keyvalue",
         bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-wasi-keyvalue.wasm"),
     },
+    Fixture {
+        interface: Interface::WasiKeyvalueDraft,
+        name: "driver-wasi-keyvalue-draft",
+        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-wasi-keyvalue-draft.wasm"),
+    },
 ];
 
 /// The fixture for `interface`, if this build has one.
@@ -178,7 +183,7 @@ pub struct Driver<H: HostUnderTest> {
     pre: Pre<Ctx<H::Data>>,
 }
 
-/// The pre-instantiated driver: a sync `run` (v1, v2, wasi) or an async one (v3).
+/// The pre-instantiated driver: a sync `run` (v1, v2, both wasi editions) or an async one (v3).
 enum Pre<T: 'static> {
     Sync(bindings::DriverPre<T>),
     Async(async_bindings::AsyncDriverPre<T>),

@@ -307,7 +307,7 @@ fn check_trial(
     };
     let Some(interface) = Interface::from_name(interface) else {
         return Err(format!(
-            "unknown interface {interface:?}: use v1, v2, v3 or wasi-keyvalue"
+            "unknown interface {interface:?}: use v1, v2, v3, wasi-keyvalue or wasi-keyvalue-draft"
         ));
     };
     if !backends.contains(&backend) {

@@ -594,7 +594,9 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
     match interface {
         Interface::V1 => v1_arms(state, &mut arms),
         Interface::V3 if !open.is_empty() => v3_arms(state, &open, &mut arms),
-        Interface::WasiKeyvalue if !open.is_empty() => wasi_arms(state, &open, &mut arms),
+        Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft if !open.is_empty() => {
+            wasi_arms(state, &open, &mut arms)
+        }
         _ => {}
     }
     Union::new_weighted(arms).boxed()
@@ -720,7 +722,10 @@ fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Mo
     ));
 }
 
+/// The arms of both wasi:keyvalue editions; the draft edition (`u64` deltas, no compare-and-swap) gets no
+/// negative delta and no cas move, which it cannot express.
 fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+    let draft = state.setup.interface == Interface::WasiKeyvalueDraft;
     let slots = || select(open.to_vec());
     let key = || key_strategy(state);
     let small_value = || {
@@ -739,7 +744,11 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
         (
             slots(),
             key(),
-            select(vec![1i64, -1, 7, i64::MAX, i64::MIN]),
+            select(if draft {
+                vec![1i64, 7, i64::MAX]
+            } else {
+                vec![1i64, -1, 7, i64::MAX, i64::MIN]
+            }),
         )
             .prop_map(|(slot, key, delta)| {
                 one(OpEntry {
@@ -751,7 +760,7 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
             .boxed(),
     ));
     let cas_slots = state.inst.cas_slots();
-    if cas_slots.len() < 3 {
+    if !draft && cas_slots.len() < 3 {
         arms.push((
             2,
             (slots(), key())
@@ -1100,8 +1109,10 @@ fn statements_of(
             });
             match interface {
                 Interface::V3 => out.push("KEYS-V3-STREAM"),
-                // The wasi driver lists every key by following the host's cursors page by page.
-                Interface::WasiKeyvalue => out.push("KEYS-WASI-CURSOR"),
+                // The wasi drivers list every key by following the host's cursors page by page.
+                Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft => {
+                    out.push("KEYS-WASI-CURSOR")
+                }
                 _ => {}
             }
         }

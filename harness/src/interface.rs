@@ -15,19 +15,23 @@ pub enum Interface {
     V3,
     /// `wasi:keyvalue@0.2.0-draft2`: store, atomics and batch.
     WasiKeyvalue,
+    /// `wasi:keyvalue@0.2.0-draft`, the older edition wasmtime's `wasmtime-wasi-keyvalue` implements: store,
+    /// atomics and batch with a `u64` cursor, `increment` by a `u64`, and no compare-and-swap.
+    WasiKeyvalueDraft,
 }
 
 impl Interface {
     /// Every version the statement catalogue speaks of.
-    pub const ALL: [Interface; 4] = [
+    pub const ALL: [Interface; 5] = [
         Interface::V1,
         Interface::V2,
         Interface::V3,
         Interface::WasiKeyvalue,
+        Interface::WasiKeyvalueDraft,
     ];
 
     /// The versions this build of kvconf has a driver fixture for, and so can check.
-    pub const RUNNABLE: [Interface; 4] = Interface::ALL;
+    pub const RUNNABLE: [Interface; 5] = Interface::ALL;
 
     /// The short name used in trial names, case files and reports (`v2`, `wasi-keyvalue`).
     pub fn name(self) -> &'static str {
@@ -36,6 +40,7 @@ impl Interface {
             Interface::V2 => "v2",
             Interface::V3 => "v3",
             Interface::WasiKeyvalue => "wasi-keyvalue",
+            Interface::WasiKeyvalueDraft => "wasi-keyvalue-draft",
         }
     }
 
@@ -46,7 +51,13 @@ impl Interface {
             Interface::V2 => "fermyon:spin/key-value@2.0.0",
             Interface::V3 => "spin:key-value/key-value@3.0.0",
             Interface::WasiKeyvalue => "wasi:keyvalue@0.2.0-draft2",
+            Interface::WasiKeyvalueDraft => "wasi:keyvalue@0.2.0-draft",
         }
+    }
+
+    /// Whether this is an edition of wasi:keyvalue (either), whose error variant has no `store-table-full`.
+    pub fn is_wasi(self) -> bool {
+        matches!(self, Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft)
     }
 
     /// Parses a short name as [`Interface::name`] gives it.

@@ -189,11 +189,20 @@ fn judge(result: CaseResult, expectations: Option<&Expectations>) -> Result<Comp
         (Verdict::Fail(detail), None) => Err(Failed::from(detail)),
         (Verdict::Skip(reason), None) => Ok(Completion::ignored_with(reason)),
         (verdict, Some(e)) => {
+            let result = CaseResult { verdict, ..result };
             let applied = expectations
-                .map(|x| x.apply(std::slice::from_ref(&CaseResult { verdict, ..result })))
+                .map(|x| x.apply(std::slice::from_ref(&result)))
                 .unwrap_or_default();
             if let Some(stale) = applied.stale.first() {
                 return Err(Failed::from(format!("stale expectation: {stale}")));
+            }
+            // Listed as a skip, but it ran and failed: a failure like any other, never a pass.
+            if let (false, Verdict::Fail(detail)) =
+                (applied.unexpected_failures.is_empty(), &result.verdict)
+            {
+                return Err(Failed::from(format!(
+                    "listed as expected to be skipped, but it ran and failed:\n{detail}"
+                )));
             }
             if applied.declared_skips.is_empty() {
                 // A failure listed as expected: a known gap, not a regression.
@@ -205,5 +214,63 @@ fn judge(result: CaseResult, expectations: Option<&Expectations>) -> Result<Comp
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case;
+
+    fn result(id: &str, verdict: Verdict) -> CaseResult {
+        CaseResult {
+            id: id.into(),
+            title: "t".into(),
+            interface: Interface::V2,
+            backend: "mine".into(),
+            statements: vec![],
+            verdict,
+            transcript: String::new(),
+            millis: 0,
+            first_difference: None,
+        }
+    }
+
+    fn expectations(outcome: &str) -> Expectations {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        std::fs::write(
+            &path,
+            format!("[[expect]]\ntrial = \"v2/mine/{ID}\"\noutcome = \"{outcome}\"\nreason = \"known\"\n"),
+        )
+        .unwrap();
+        let cases = case::load_dir(&case::default_dir(), Catalogue::builtin()).unwrap();
+        Expectations::load(&path, &cases, &["mine"]).unwrap()
+    }
+
+    const ID: &str = "delete-absent/empty-store";
+
+    #[test]
+    fn a_listed_failure_passes_and_a_listed_failure_that_passes_is_stale() {
+        let x = expectations("fail");
+        assert!(judge(result(ID, Verdict::Fail("boom".into())), Some(&x)).is_ok());
+        let Err(stale) = judge(result(ID, Verdict::Pass), Some(&x)) else {
+            panic!("a listed failure that passed was not stale");
+        };
+        assert!(
+            format!("{stale:?}").contains("stale expectation"),
+            "{stale:?}"
+        );
+    }
+
+    #[test]
+    fn a_trial_listed_as_skipped_that_fails_fails() {
+        let x = expectations("skip");
+        assert!(judge(result(ID, Verdict::Skip("no".into())), Some(&x)).is_ok());
+        let Err(failed) = judge(result(ID, Verdict::Fail("boom".into())), Some(&x)) else {
+            panic!("a trial listed as skipped that failed passed");
+        };
+        assert!(format!("{failed:?}").contains("boom"), "{failed:?}");
+        assert!(judge(result(ID, Verdict::Pass), Some(&x)).is_err());
     }
 }

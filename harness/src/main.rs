@@ -55,7 +55,7 @@ struct HostArgs {
     #[arg(long = "backend", value_parser = ["memory", "sqlite", "all"])]
     backends: Vec<String>,
     /// Interface versions to run (repeat); default every one the profile provides.
-    #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue"])]
+    #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue", "wasi-keyvalue-draft"])]
     interfaces: Vec<String>,
     /// The reference host's profile: `sip010` (SIP 010's figures as hard limits), `unbounded`, or the path of a
     /// profile file (TOML: name, interfaces, limits, open-stores, unconfigured-label, v1-invalid-handle,

@@ -203,8 +203,16 @@ impl ModelApp {
                 })
             }
             Operation::ListKeys { slot, cursor } => {
+                let draft = inst.interface == Interface::WasiKeyvalueDraft;
                 self.with_store(inst, *slot, |_, store| match cursor {
                     None => Expected::FirstPage(store.keys().cloned().collect()),
+                    // The draft's cursor is a u64 whose meaning is the host's: any number may be a valid
+                    // position to some conforming host (an offset, say), so a number a case makes up has no
+                    // single conforming answer; and text that is not a number cannot be sent at all.
+                    Some(_) if draft => Expected::ScriptError(
+                        "a cursor a case makes up has no single conforming outcome in wasi:keyvalue@0.2.0-draft (a u64 cursor means what its host makes it mean)"
+                            .into(),
+                    ),
                     // Cases pass only cursors no host issued; KEYS-WASI-CURSOR: an unsupported cursor is `other`.
                     Some(_) => Expected::Error(ErrorKind::Other),
                 })
@@ -262,6 +270,12 @@ impl ModelApp {
                 Expected::Entries(entries)
             }),
             Operation::Increment { slot, key, delta } => {
+                let draft = inst.interface == Interface::WasiKeyvalueDraft;
+                if draft && *delta < 0 {
+                    return Expected::ScriptError(format!(
+                        "increment by {delta}: wasi:keyvalue@0.2.0-draft increments by a u64, so a delta below zero cannot be sent"
+                    ));
+                }
                 self.with_store(inst, *slot, |profile, store| {
                     let current = match store.get(key) {
                         None => {
@@ -275,10 +289,20 @@ impl ModelApp {
                         Some(Stored::Bytes(_)) => return Expected::Error(ErrorKind::Other),
                     };
                     match current.checked_add(*delta) {
+                        // Only a counter made negative through another edition gets here.
+                        Some(next) if draft && next < 0 => Expected::ScriptError(format!(
+                            "a counter of {next} has no u64 to answer with in wasi:keyvalue@0.2.0-draft: no single conforming outcome"
+                        )),
                         Some(next) => {
                             store.insert(key.clone(), Stored::Counter(next));
                             Expected::Counter(next)
                         }
+                        // A host counting in the draft's u64 accepts a sum past i64::MAX; one keeping the other
+                        // edition's s64 counters refuses it.
+                        None if draft => Expected::ScriptError(
+                            "a counter past i64::MAX in wasi:keyvalue@0.2.0-draft has no single conforming outcome (a u64 counter holds it, an s64 one refuses it)"
+                                .into(),
+                        ),
                         None => Expected::Error(ErrorKind::Other),
                     }
                 })
@@ -395,10 +419,11 @@ impl ModelApp {
             return Expected::Error(ErrorKind::NoSuchStore);
         }
         if full {
-            // wasi:keyvalue has no store-table-full; its bound is reported as `other`.
-            return Expected::Error(match inst.interface {
-                Interface::WasiKeyvalue => ErrorKind::Other,
-                _ => ErrorKind::StoreTableFull,
+            // wasi:keyvalue (either edition) has no store-table-full; its bound is reported as `other`.
+            return Expected::Error(if inst.interface.is_wasi() {
+                ErrorKind::Other
+            } else {
+                ErrorKind::StoreTableFull
             });
         }
         inst.slots.insert(slot, Slot::Open(label.to_string()));
@@ -467,12 +492,15 @@ fn unavailable(op: &Operation, interface: Interface) -> Option<String> {
         Operation::GetKeysPartial { .. } | Operation::Concurrently { .. } => only(&[Interface::V3]),
         Operation::ListKeys { .. }
         | Operation::Increment { .. }
-        | Operation::CasNew { .. }
-        | Operation::CasCurrent { .. }
-        | Operation::CasSwap { .. }
         | Operation::GetMany { .. }
         | Operation::SetMany { .. }
-        | Operation::DeleteMany { .. } => only(&[Interface::WasiKeyvalue]),
+        | Operation::DeleteMany { .. } => {
+            only(&[Interface::WasiKeyvalue, Interface::WasiKeyvalueDraft])
+        }
+        // wasi:keyvalue@0.2.0-draft has no compare-and-swap.
+        Operation::CasNew { .. } | Operation::CasCurrent { .. } | Operation::CasSwap { .. } => {
+            only(&[Interface::WasiKeyvalue])
+        }
         _ => None,
     }
 }
@@ -737,6 +765,77 @@ mod tests {
             },
         );
         assert!(got.matches(&crate::outcome::Outcome::Value(Some(b"between".to_vec()))));
+    }
+
+    #[test]
+    fn the_draft_edition_counts_in_u64_has_no_cas_and_reports_a_full_table_as_other() {
+        let p = profile(Limits::default(), Some(1));
+        let mut a = app(&p, &["default"]);
+        let mut i = a.instance("main", Interface::WasiKeyvalueDraft);
+        assert_eq!(a.apply(&mut i, &open(0, "default")), Expected::Opened);
+        assert_eq!(
+            a.apply(&mut i, &open(1, "default")),
+            Expected::Error(ErrorKind::Other)
+        );
+        let inc = |d| Operation::Increment {
+            slot: 0,
+            key: key("n"),
+            delta: d,
+        };
+        assert_eq!(a.apply(&mut i, &inc(i64::MAX)), Expected::Counter(i64::MAX));
+        // Past i64::MAX a u64 counter holds the sum and an s64 one refuses it: no case can expect either.
+        assert!(matches!(a.apply(&mut i, &inc(1)), Expected::ScriptError(_)));
+        assert!(matches!(
+            a.apply(&mut i, &inc(-1)),
+            Expected::ScriptError(_)
+        ));
+        for op in [
+            Operation::CasNew {
+                slot: 0,
+                key: key("n"),
+                cas: 0,
+            },
+            Operation::ListKeys {
+                slot: 0,
+                cursor: Some("7".into()),
+            },
+        ] {
+            assert!(
+                matches!(a.apply(&mut i, &op), Expected::ScriptError(_)),
+                "{op}"
+            );
+        }
+        assert!(matches!(
+            a.apply(
+                &mut i,
+                &Operation::ListKeys {
+                    slot: 0,
+                    cursor: None
+                }
+            ),
+            Expected::FirstPage(_)
+        ));
+    }
+
+    #[test]
+    fn a_negative_counter_from_draft2_has_no_draft_answer() {
+        let p = profile(Limits::default(), None);
+        let mut a = app(&p, &["default"]);
+        let mut draft2 = a.instance("main", Interface::WasiKeyvalue);
+        a.apply(&mut draft2, &open(0, "default"));
+        let inc = |d| Operation::Increment {
+            slot: 0,
+            key: key("n"),
+            delta: d,
+        };
+        assert_eq!(a.apply(&mut draft2, &inc(-5)), Expected::Counter(-5));
+        let mut draft = a.instance("main", Interface::WasiKeyvalueDraft);
+        a.apply(&mut draft, &open(0, "default"));
+        assert!(matches!(
+            a.apply(&mut draft, &inc(3)),
+            Expected::ScriptError(_)
+        ));
+        assert_eq!(a.apply(&mut draft, &inc(5)), Expected::Counter(0));
     }
 
     #[test]

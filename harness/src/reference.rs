@@ -289,6 +289,7 @@ pub fn add_kvhost_to_linker<T: Send + 'static>(
         Interface::V2 => kvhost::add_to_linker(linker, get)?,
         Interface::V3 => kvhost::v3::add_to_linker(linker, get)?,
         Interface::WasiKeyvalue => kvhost::wasi_keyvalue::add_to_linker(linker, get)?,
+        Interface::WasiKeyvalueDraft => kvhost::wasi_keyvalue_draft::add_to_linker(linker, get)?,
     }
     Ok(())
 }

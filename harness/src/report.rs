@@ -227,7 +227,7 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<22} {:<9} {:<14} {:>5}  result",
+            "{:<22} {:<9} {:<19} {:>5}  result",
             "statement", "strength", "interface", "cases"
         );
         for row in &self.statements {
@@ -242,7 +242,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "{:<22} {:<9} {:<14} {:>5}  {counts}",
+                "{:<22} {:<9} {:<19} {:>5}  {counts}",
                 row.id,
                 row.strength.to_string(),
                 row.interface.to_string(),

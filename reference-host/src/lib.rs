@@ -1,7 +1,8 @@
 //! kvhost: the kvconf reference host, a wasmtime host for the Spin key-value interface.
 //!
 //! It implements every version of the interface, `fermyon:spin/key-value` (v1), `fermyon:spin/key-value@2.0.0`
-//! (v2), `spin:key-value/key-value@3.0.0` (v3) and `wasi:keyvalue@0.2.0-draft2`, the way the suite's statement
+//! (v2), `spin:key-value/key-value@3.0.0` (v3), `wasi:keyvalue@0.2.0-draft2` and the older
+//! `wasi:keyvalue@0.2.0-draft`, the way the suite's statement
 //! catalogue says a conforming host must (statement IDs such as [OPEN-GRANT] in these docs are those of the
 //! kvconf specification), over two backends: SQLite in Spin's file format, and memory. As in Spin, one
 //! [`KeyValueState`] per instance serves all versions: the same grants, handle numbers and open bound, and data
@@ -16,8 +17,8 @@
 //! - [`app`]: [`Application`], the stores of one loaded application, and [`KeyValueState`], one instance's grants
 //!   and open handles: the dispatcher every interface version is implemented against.
 //! - One module per interface version, each with its `add_to_linker`: [`v1`], v2 ([`add_to_linker`] at the crate
-//!   root), [`v3`] (async: it needs an engine with component-model-async) and [`wasi_keyvalue`];
-//!   [`add_to_linker_all`] links all four.
+//!   root), [`v3`] (async: it needs an engine with component-model-async), [`wasi_keyvalue`] and
+//!   [`wasi_keyvalue_draft`]; [`add_to_linker_all`] links all five.
 //! - [`serve`]: `kvhost serve`, which runs a Spin HTTP application (`spin.toml`) with these stores, as `spin up`
 //!   does, for validating the reference host out of process and for running real Spin key-value apps; its
 //!   library API ([`serve::Server`], [`serve::run`]) can serve a [`StoreManager`] of the caller's.
@@ -65,6 +66,7 @@ pub mod v1;
 mod v2;
 pub mod v3;
 pub mod wasi_keyvalue;
+pub mod wasi_keyvalue_draft;
 
 pub use app::{
     Application, DEFAULT_WASI_PAGE_SIZE, DefaultBackend, HostConfig, KeyValueState, LoadError,
@@ -78,7 +80,8 @@ pub use v2::add_to_linker;
 
 use wasmtime::component::Linker;
 
-/// Adds every interface version to `linker`: v1, v2, v3 and wasi:keyvalue (store, atomics and batch), all reaching
+/// Adds every interface version to `linker`: v1, v2, v3 and both editions of wasi:keyvalue (store, atomics and
+/// batch at `0.2.0-draft2` and at `0.2.0-draft`), all reaching
 /// each instance's one [`KeyValueState`] through `get`. Because v3 is async, the engine must have
 /// `Config::wasm_component_model_async(true)` and guests must be called with wasmtime's async entry points when
 /// they use v3.
@@ -107,5 +110,6 @@ pub fn add_to_linker_all<T: Send + 'static>(
     v1::add_to_linker(linker, get)?;
     v2::add_to_linker(linker, get)?;
     v3::add_to_linker(linker, get)?;
-    wasi_keyvalue::add_to_linker(linker, get)
+    wasi_keyvalue::add_to_linker(linker, get)?;
+    wasi_keyvalue_draft::add_to_linker(linker, get)
 }

@@ -1,13 +1,14 @@
 //! The dispatcher: one instance's grants and open store handles, with the operations every interface version
 //! shares.
 //!
-//! Each interface version (`crate::v1`, `crate::v2`, `crate::v3`, `crate::wasi_keyvalue`) is a thin layer that turns
+//! Each interface version (`crate::v1`, `crate::v2`, `crate::v3`, `crate::wasi_keyvalue`,
+//! `crate::wasi_keyvalue_draft`) is a thin layer that turns
 //! its own calling convention into these operations: v2, v3 and wasi wrap a handle number in a `Resource`, v1 hands
 //! the number to the guest as it is. All of them share one table, so the grants, the open bound and the handle
 //! numbers are the same whichever version a guest uses (as in Spin, where one state serves every version), and
 //! keeping the checks here means every version applies them in the same order.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct KeyValueState {
     max_open_stores: Option<u32>,
     swaps: HashMap<u32, PendingSwap>,
     next_swap: u32,
+    draft_cursors: BTreeMap<u64, DraftCursor>,
+    next_draft_cursor: u64,
     wasi_page_size: NonZeroUsize,
     v1_invalid_handle: crate::v1::V1InvalidHandle,
 }
@@ -45,6 +48,19 @@ pub(crate) struct PendingSwap {
     pub(crate) key: String,
     pub(crate) current: Option<Vec<u8>>,
 }
+
+/// Where a `wasi:keyvalue@0.2.0-draft` `list-keys` cursor continues: after `last_key` of the store with `label`.
+/// The draft's cursor is a `u64`, too small to carry a key, so the instance keeps what each cursor stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DraftCursor {
+    pub(crate) label: String,
+    pub(crate) last_key: String,
+}
+
+/// How many draft cursors one instance keeps; past this the oldest is forgotten (and then refused as unknown).
+/// A guest following cursors needs only the latest, so this bounds the memory a guest can make the host hold
+/// while leaving room to go back a thousand pages.
+pub(crate) const MAX_DRAFT_CURSORS: usize = 1024;
 
 /// The default number of keys in a page of wasi:keyvalue `list-keys` ([`KeyValueState::wasi_page_size`]).
 pub const DEFAULT_WASI_PAGE_SIZE: NonZeroUsize = NonZeroUsize::new(100).unwrap();
@@ -79,6 +95,9 @@ impl KeyValueState {
             max_open_stores,
             swaps: HashMap::new(),
             next_swap: 1,
+            draft_cursors: BTreeMap::new(),
+            // 0 is never issued, so a guest that starts from a zero it made up is told so.
+            next_draft_cursor: 1,
             wasi_page_size: DEFAULT_WASI_PAGE_SIZE,
             v1_invalid_handle: crate::v1::V1InvalidHandle::Error,
         }
@@ -210,6 +229,29 @@ impl KeyValueState {
     /// Forgets the `cas` numbered `id`, returning it if this instance held it.
     pub(crate) fn end_swap(&mut self, id: u32) -> Option<PendingSwap> {
         self.swaps.remove(&id)
+    }
+
+    /// Issues a new `wasi:keyvalue@0.2.0-draft` cursor standing for `cursor`; numbers are never reused. At
+    /// [`MAX_DRAFT_CURSORS`] the oldest cursor is forgotten first.
+    pub(crate) fn issue_draft_cursor(&mut self, cursor: DraftCursor) -> Result<u64, Error> {
+        if self.next_draft_cursor == u64::MAX {
+            return Err(Error::Other(
+                "this instance has issued as many key-listing cursors as the host can number"
+                    .to_owned(),
+            ));
+        }
+        if self.draft_cursors.len() >= MAX_DRAFT_CURSORS {
+            self.draft_cursors.pop_first();
+        }
+        let id = self.next_draft_cursor;
+        self.next_draft_cursor += 1;
+        self.draft_cursors.insert(id, cursor);
+        Ok(id)
+    }
+
+    /// What the draft cursor `id` stands for, if this instance issued it and still keeps it.
+    pub(crate) fn draft_cursor(&self, id: u64) -> Option<&DraftCursor> {
+        self.draft_cursors.get(&id)
     }
 }
 

@@ -160,17 +160,27 @@ impl KeyValueState {
                 ))
             })?),
         };
-        // One key more than a page, so the host knows whether this page is the last without a further call
-        // (and never hands out a cursor that leads to an empty page).
-        let mut keys = store.list_keys(after.as_deref(), page_size.saturating_add(1))?;
-        let cursor = if keys.len() > page_size {
-            keys.truncate(page_size);
-            keys.last().map(|last| encode_cursor(last))
-        } else {
-            None
-        };
+        let (keys, more) = key_page(store, after.as_deref(), page_size)?;
+        let cursor = more
+            .then(|| keys.last().map(|last| encode_cursor(last)))
+            .flatten();
         Ok(KeyResponse { keys, cursor })
     }
+}
+
+/// One page of wasi `list-keys` (either edition): at most `page_size` keys after `after`, and whether more follow.
+///
+/// It asks for one key more than a page, so the host knows whether this page is the last without a further call
+/// (and never hands out a cursor that leads to an empty page).
+pub(crate) fn key_page(
+    store: &dyn Store,
+    after: Option<&str>,
+    page_size: usize,
+) -> Result<(Vec<String>, bool), backend::Error> {
+    let mut keys = store.list_keys(after, page_size.saturating_add(1))?;
+    let more = keys.len() > page_size;
+    keys.truncate(page_size);
+    Ok((keys, more))
 }
 
 impl store::Host for KeyValueState {

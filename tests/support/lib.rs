@@ -73,7 +73,7 @@ pub enum Fault {
 impl Fault {
     /// The backend faults the self-test checks, each with the statement a case must fail on and the
     /// interface version it is checked through.
-    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 12] = [
+    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 14] = [
         (Fault::DeleteAbsentErrors, "DELETE-ABSENT", Interface::V2),
         (Fault::MissingReadsEmpty, "GET-MISSING", Interface::V2),
         (
@@ -100,9 +100,19 @@ impl Fault {
             Interface::WasiKeyvalue,
         ),
         (
+            Fault::PagesRepeatTheirFirstKey,
+            "KEYS-WASI-CURSOR",
+            Interface::WasiKeyvalueDraft,
+        ),
+        (
             Fault::GetManyOmitsMissing,
             "BATCH-GET-MANY",
             Interface::WasiKeyvalue,
+        ),
+        (
+            Fault::GetManyOmitsMissing,
+            "BATCH-GET-MANY",
+            Interface::WasiKeyvalueDraft,
         ),
         (
             Fault::IncrementPanicsOnText,

@@ -48,9 +48,11 @@ mod http;
 
 use std::collections::BTreeMap;
 
-use bindings::wasi::keyvalue::atomics::{self, Cas, CasError};
-use bindings::wasi::keyvalue::batch;
-use bindings::wasi::keyvalue::store::{self, Bucket, Error};
+// `keyvalue0_2_0_draft2`, not `keyvalue`: wit/ also holds the older `wasi:keyvalue@0.2.0-draft` (for the draft
+// driver), and wit-bindgen names a package's module after its version when two versions of it are side by side.
+use bindings::wasi::keyvalue0_2_0_draft2::atomics::{self, Cas, CasError};
+use bindings::wasi::keyvalue0_2_0_draft2::batch;
+use bindings::wasi::keyvalue0_2_0_draft2::store::{self, Bucket, Error};
 // The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
 #[cfg(feature = "http")]
 use bindings::exports::kvconf::driver::types::{KeyPage, KvError, Operation, Outcome};

@@ -63,6 +63,7 @@ enum Version {
     V1,
     V3,
     Wasi,
+    WasiDraft,
 }
 
 impl Version {
@@ -71,6 +72,7 @@ impl Version {
             Version::V1 => "driver-v1",
             Version::V3 => "driver-v3",
             Version::Wasi => "driver-wasi-keyvalue",
+            Version::WasiDraft => "driver-wasi-keyvalue-draft",
         }
     }
 }
@@ -109,6 +111,7 @@ fn run(version: Version, app: &Application, script: Vec<Operation>) -> Vec<Outco
         Version::V1 => kvhost::v1::add_to_linker(&mut linker, get).unwrap(),
         Version::V3 => kvhost::v3::add_to_linker(&mut linker, get).unwrap(),
         Version::Wasi => kvhost::wasi_keyvalue::add_to_linker(&mut linker, get).unwrap(),
+        Version::WasiDraft => kvhost::wasi_keyvalue_draft::add_to_linker(&mut linker, get).unwrap(),
     }
     let guest = Guest {
         wasi: WasiCtx::builder().inherit_stderr().build(),
@@ -326,6 +329,180 @@ fn the_wasi_driver_pages_listings_and_uses_atomics_and_batches() {
     assert_eq!(outcomes[15], Outcome::Value(None));
     assert_eq!(store.get("counter").unwrap(), Some(b"meanwhile".to_vec()));
     assert_eq!(store.get("fresh").unwrap(), Some(b"mine".to_vec()));
+}
+
+fn list(slot: u32, cursor: Option<&str>) -> Operation {
+    Operation::ListKeys(ListOp {
+        slot,
+        cursor: cursor.map(str::to_owned),
+    })
+}
+
+fn increment(key: &str, delta: i64) -> Operation {
+    Operation::Increment(IncrementOp {
+        slot: 0,
+        key: key.to_owned(),
+        delta,
+    })
+}
+
+fn is_script_error(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::ScriptError(_))
+}
+
+fn is_other(outcome: &Outcome, says: &str) -> bool {
+    matches!(outcome, Outcome::Failed(KvError::Other(text)) if text.contains(says))
+}
+
+#[test]
+fn the_draft_driver_pages_with_u64_cursors_the_instance_issued() {
+    let app = crate::proxy::app(&["default", "cache"], |config| {
+        config.wasi_page_size = std::num::NonZeroUsize::new(2).unwrap();
+        config.runtime_config = Some(
+            kvhost::RuntimeConfig::parse("[key_value_store.cache]\ntype = \"memory\"\n").unwrap(),
+        );
+    });
+    let store = app.store("default").unwrap();
+    for key in keys(5) {
+        store.set(&key, b"v").unwrap();
+    }
+    app.store("cache").unwrap().set("c", b"v").unwrap();
+    let outcomes = run(
+        Version::WasiDraft,
+        &app,
+        vec![
+            open(0, "default"),
+            Operation::GetKeys(0),
+            list(0, None),
+            // The first page's cursor is the instance's first: 1. It goes on after "key-001".
+            list(0, Some("1")),
+            // Through another bucket of the same label, after the first is dropped: still valid.
+            open(1, "default"),
+            Operation::Close(0),
+            list(1, Some("1")),
+            // Not a number: the driver does not call the host.
+            list(1, Some("not a cursor")),
+            list(1, Some("-1")),
+            // Numbers the instance never issued.
+            list(1, Some("0")),
+            list(1, Some("18446744073709551615")),
+            // A cursor of "default" used on "cache".
+            open(2, "cache"),
+            list(2, Some("1")),
+            list(2, None),
+        ],
+    );
+    assert_eq!(outcomes[0], Outcome::Opened);
+    assert_eq!(
+        sorted(&outcomes[1]),
+        keys(5),
+        "the driver follows every cursor"
+    );
+    let page = |keys: &[&str], cursor: Option<&str>| {
+        Outcome::Page(KeyPage {
+            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            cursor: cursor.map(str::to_owned),
+        })
+    };
+    // get-keys issued cursors 1 and 2; the first list-keys page issues 3.
+    assert_eq!(outcomes[2], page(&["key-000", "key-001"], Some("3")));
+    assert_eq!(outcomes[3], page(&["key-002", "key-003"], Some("4")));
+    assert_eq!(outcomes[4..6], [Outcome::Opened, Outcome::Done]);
+    assert_eq!(outcomes[6], page(&["key-002", "key-003"], Some("5")));
+    assert!(is_script_error(&outcomes[7]), "{:?}", outcomes[7]);
+    assert!(is_script_error(&outcomes[8]), "{:?}", outcomes[8]);
+    assert!(is_other(&outcomes[9], "not issued"), "{:?}", outcomes[9]);
+    assert!(is_other(&outcomes[10], "not issued"), "{:?}", outcomes[10]);
+    assert_eq!(outcomes[11], Outcome::Opened);
+    assert!(
+        is_other(&outcomes[12], "another store") || is_other(&outcomes[12], "of the store"),
+        "{:?}",
+        outcomes[12]
+    );
+    assert_eq!(outcomes[13], page(&["c"], None));
+}
+
+#[test]
+fn the_draft_driver_counts_in_u64_batches_by_position_and_has_no_cas() {
+    let app = crate::proxy::app(&["default"], |_| {});
+    let store = app.store("default").unwrap();
+    // A counter made negative through draft2 (the shared encoding), and one at the top of the shared range.
+    store.set("negative", b"-5").unwrap();
+    store.set("top", b"9223372036854775807").unwrap();
+    let outcomes = run(
+        Version::WasiDraft,
+        &app,
+        vec![
+            open(0, "default"),
+            increment("n", 41),
+            increment("n", 1),
+            increment("n", 0),
+            increment("n", -1),
+            increment("negative", 3),
+            increment("negative", 5),
+            increment("top", 1),
+            set(0, "text", b"hello"),
+            increment("text", 1),
+            Operation::SetMany(SetManyOp {
+                slot: 0,
+                entries: vec![
+                    ("a".to_owned(), b"1".to_vec()),
+                    ("b".to_owned(), b"2".to_vec()),
+                ],
+            }),
+            Operation::GetMany(KeysOp {
+                slot: 0,
+                keys: vec!["b".to_owned(), "missing".to_owned(), "a".to_owned()],
+            }),
+            Operation::DeleteMany(KeysOp {
+                slot: 0,
+                keys: vec!["a".to_owned(), "never".to_owned()],
+            }),
+            Operation::Get(key(0, "a")),
+            Operation::CasNew(CasOp {
+                slot: 0,
+                key: "n".to_owned(),
+                cas: 0,
+            }),
+            Operation::CasCurrent(0),
+            Operation::CasSwap(SwapOp {
+                cas: 0,
+                value: b"x".to_vec(),
+            }),
+        ],
+    );
+    assert_eq!(outcomes[0], Outcome::Opened);
+    assert_eq!(
+        outcomes[1..4],
+        [
+            Outcome::Counter(41),
+            Outcome::Counter(42),
+            Outcome::Counter(42)
+        ]
+    );
+    assert!(is_script_error(&outcomes[4]), "{:?}", outcomes[4]);
+    assert!(is_other(&outcomes[5], "below zero"), "{:?}", outcomes[5]);
+    assert_eq!(outcomes[6], Outcome::Counter(0), "-5 + 5");
+    assert!(is_other(&outcomes[7], "overflow"), "{:?}", outcomes[7]);
+    assert_eq!(outcomes[8], Outcome::Done);
+    assert!(is_other(&outcomes[9], "not a counter"), "{:?}", outcomes[9]);
+    assert_eq!(
+        outcomes[11],
+        Outcome::Entries(vec![
+            ("b".to_owned(), Some(b"2".to_vec())),
+            ("missing".to_owned(), None),
+            ("a".to_owned(), Some(b"1".to_vec())),
+        ])
+    );
+    assert_eq!(outcomes[13], Outcome::Value(None));
+    assert!(outcomes[14..].iter().all(is_script_error), "{outcomes:?}");
+    // Refusals change nothing.
+    assert_eq!(
+        store.get("top").unwrap(),
+        Some(b"9223372036854775807".to_vec())
+    );
+    assert_eq!(store.get("text").unwrap(), Some(b"hello".to_vec()));
+    assert_eq!(store.get("n").unwrap(), Some(b"42".to_vec()));
 }
 
 #[test]

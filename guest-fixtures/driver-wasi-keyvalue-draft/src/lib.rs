@@ -1,0 +1,310 @@
+//! The kvconf driver for `wasi:keyvalue@0.2.0-draft`, the older edition of wasi:keyvalue that wasmtime's
+//! `wasmtime-wasi-keyvalue` crate implements (store, atomics and batch).
+//!
+//! The suite cannot call a host's key-value interface directly: only a component can. This component is the
+//! suite's hands inside the host. It receives a script (a list of operations on numbered slots), performs each
+//! operation against the host's wasi:keyvalue interfaces, and reports what the host answered, exactly and
+//! without judging it: deciding whether an answer conforms is the harness's job, so that one driver serves
+//! every profile.
+//!
+//! Two rules keep the report faithful:
+//! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `other` text,
+//!   the keys and batch entries in the order the host gave them, nothing reordered or filled in.
+//! - Each outcome is passed to `observer.observe` before the next operation starts, so that if the host traps
+//!   part-way through a script the harness still knows what happened before the trap.
+//!
+//! # How the script vocabulary maps onto this edition
+//!
+//! The script vocabulary (`kvconf:driver/types`) is shared by every driver and speaks the `0.2.0-draft2`
+//! edition's types; this edition differs in four places, mapped here and nowhere else:
+//! - `list-keys` takes and returns a `u64` cursor. A script's cursor is decimal text: one made of ASCII digits
+//!   that fits a `u64` is passed as that number, anything else is a `script-error` and the host is not called.
+//!   A page's cursor comes back as its decimal text, so a cursor the host gave is handed back unchanged.
+//! - `increment` adds a `u64` and returns a `u64`. A script's delta below zero has no `u64` and is a
+//!   `script-error` (the host is not called). A new value above `i64::MAX` has no `counter(s64)` outcome; it is
+//!   reported as a `script-error` naming the value the host gave, so that the answer is still shown and no case
+//!   can pass on it (no case expects such a value: the model gives it no single conforming outcome).
+//! - `get-many` answers `option<tuple<key, value>>` per requested key, `none` for a missing one, so a missing
+//!   key's entry carries no key. The edition's text pairs the answer with the request by position ("it returns
+//!   a `none` value for that pair in the list"), so a `none` at position `i` is reported as the `i`-th requested
+//!   key with no value; a `none` beyond the request's length (the host answered more entries than it was asked
+//!   for) is reported with the empty key, so the comparison with the request still fails.
+//! - There is no compare-and-swap: `cas-new`, `cas-current` and `cas-swap` are `script-error`s.
+
+/// The generated bindings, kept private: nothing here is an API for anyone else.
+#[cfg(not(feature = "http"))]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/driver-wasi-keyvalue-draft",
+        // Every interface this world imports comes from the project's own wit/ directory; no other crate
+        // already provides bindings for them.
+        generate_all,
+    });
+}
+
+/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
+/// the JSON protocol; the HTTP export comes from the `wasi` crate (see `http`).
+#[cfg(feature = "http")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/http-driver-wasi-keyvalue-draft",
+        generate_all,
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+/// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
+#[cfg(feature = "http")]
+#[path = "../../http/p2.rs"]
+mod http;
+
+use std::collections::BTreeMap;
+
+use bindings::wasi::keyvalue0_2_0_draft::atomics;
+use bindings::wasi::keyvalue0_2_0_draft::batch;
+use bindings::wasi::keyvalue0_2_0_draft::store::{self, Bucket, Error};
+// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
+#[cfg(feature = "http")]
+use bindings::exports::kvconf::driver::types::{KeyPage, KvError, Operation, Outcome};
+#[cfg(not(feature = "http"))]
+use bindings::kvconf::driver::types::{KeyPage, KvError, Operation, Outcome};
+
+/// How many pages `get-keys` reads before it gives up on a host that keeps returning cursors. Far more than
+/// any case needs (the largest listing the suite makes has a few thousand keys), and few enough to end in
+/// seconds.
+const MAX_PAGES: u32 = 100_000;
+
+/// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
+fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
+    let mut slots = Slots::default();
+    let mut outcomes = Vec::with_capacity(script.len());
+    for (index, operation) in (0u32..).zip(script) {
+        let outcome = slots.perform(operation);
+        observe(index, &outcome);
+        outcomes.push(outcome);
+    }
+    // The remaining buckets are dropped here: a script needs no trailing `close`.
+    outcomes
+}
+
+/// The component's export: one `run` per script, no state kept between calls.
+#[cfg(not(feature = "http"))]
+struct Driver;
+
+#[cfg(not(feature = "http"))]
+impl bindings::Guest for Driver {
+    fn run(script: Vec<Operation>) -> Vec<Outcome> {
+        run(script, &mut |index, outcome| {
+            bindings::kvconf::driver::observer::observe(index, outcome)
+        })
+    }
+}
+
+#[cfg(not(feature = "http"))]
+bindings::export!(Driver with_types_in bindings);
+
+/// The buckets a script holds, by slot number.
+///
+/// A `BTreeMap` rather than a `HashMap`: a hash map's random seed would make the component import
+/// `wasi:random` for nothing, and the slot numbers a script uses are few and small.
+#[derive(Default)]
+struct Slots {
+    buckets: BTreeMap<u32, Bucket>,
+}
+
+impl Slots {
+    /// Performs one operation and says what the host answered.
+    ///
+    /// A script that names an empty slot, opens into an occupied one, passes a value this edition cannot
+    /// express (a cursor that is not a `u64`, a negative delta), or asks for an operation this edition lacks
+    /// gets a `script-error` and the host is not called: that is a fault of the script, and reporting it as a
+    /// host result would blame the host.
+    fn perform(&mut self, operation: Operation) -> Outcome {
+        match operation {
+            Operation::Open(op) => {
+                if self.buckets.contains_key(&op.slot) {
+                    return script_error(format!(
+                        "open into slot {} which already holds a bucket; close it first",
+                        op.slot
+                    ));
+                }
+                match store::open(&op.label) {
+                    Ok(bucket) => {
+                        self.buckets.insert(op.slot, bucket);
+                        Outcome::Opened
+                    }
+                    Err(error) => failed(error),
+                }
+            }
+            Operation::Get(op) => self.with(op.slot, "get", |bucket| {
+                bucket.get(&op.key).map_or_else(failed, Outcome::Value)
+            }),
+            Operation::Set(op) => self.with(op.slot, "set", |bucket| {
+                done_or_failed(bucket.set(&op.key, &op.value))
+            }),
+            Operation::Delete(op) => self.with(op.slot, "delete", |bucket| {
+                done_or_failed(bucket.delete(&op.key))
+            }),
+            Operation::Exists(op) => self.with(op.slot, "exists", |bucket| {
+                bucket.exists(&op.key).map_or_else(failed, Outcome::Exists)
+            }),
+            Operation::GetKeys(slot) => self.with(slot, "get-keys", list_all_keys),
+            Operation::ListKeys(op) => {
+                let cursor = match op.cursor.as_deref().map(parse_cursor) {
+                    None => None,
+                    Some(Some(cursor)) => Some(cursor),
+                    Some(None) => {
+                        return script_error(format!(
+                            "list-keys with the cursor {:?}: a cursor of wasi:keyvalue@0.2.0-draft is a u64, \
+                             written as decimal digits",
+                            op.cursor.unwrap_or_default()
+                        ));
+                    }
+                };
+                self.with(op.slot, "list-keys", |bucket| {
+                    bucket.list_keys(cursor).map_or_else(failed, |page| {
+                        Outcome::Page(KeyPage {
+                            keys: page.keys,
+                            cursor: page.cursor.map(|c| c.to_string()),
+                        })
+                    })
+                })
+            }
+            Operation::Increment(op) => {
+                let Ok(delta) = u64::try_from(op.delta) else {
+                    return script_error(format!(
+                        "increment by {}: wasi:keyvalue@0.2.0-draft increments by a u64, so a delta below zero \
+                         cannot be sent",
+                        op.delta
+                    ));
+                };
+                self.with(op.slot, "increment", |bucket| {
+                    match atomics::increment(bucket, &op.key, delta) {
+                        Ok(value) => match i64::try_from(value) {
+                            Ok(value) => Outcome::Counter(value),
+                            Err(_) => script_error(format!(
+                                "the host answered increment with the counter {value}, beyond the s64 of the \
+                                 driver's counter outcome"
+                            )),
+                        },
+                        Err(error) => failed(error),
+                    }
+                })
+            }
+            Operation::GetMany(op) => self.with(op.slot, "get-many", |bucket| {
+                batch::get_many(bucket, &op.keys)
+                    .map_or_else(failed, |answers| entries(&op.keys, answers))
+            }),
+            Operation::SetMany(op) => self.with(op.slot, "set-many", |bucket| {
+                done_or_failed(batch::set_many(bucket, &op.entries))
+            }),
+            Operation::DeleteMany(op) => self.with(op.slot, "delete-many", |bucket| {
+                done_or_failed(batch::delete_many(bucket, &op.keys))
+            }),
+            // wasi:keyvalue has no `close`: dropping the resource is how a guest closes a bucket.
+            Operation::Close(slot) => match self.buckets.remove(&slot) {
+                Some(bucket) => {
+                    drop(bucket);
+                    Outcome::Done
+                }
+                None => empty_slot(slot, "close"),
+            },
+            Operation::CasNew(_) => not_in_draft("cas-new"),
+            Operation::CasCurrent(_) => not_in_draft("cas-current"),
+            Operation::CasSwap(_) => not_in_draft("cas-swap"),
+            Operation::ForgeHandle(_) => not_in_draft("forge-handle"),
+            Operation::GetKeysPartial(_) => not_in_draft("get-keys-partial"),
+            Operation::Concurrently(_) => not_in_draft("concurrently"),
+        }
+    }
+
+    /// Calls `call` with the bucket in `slot`, or reports the empty slot without calling the host.
+    fn with(&self, slot: u32, operation: &str, call: impl FnOnce(&Bucket) -> Outcome) -> Outcome {
+        match self.buckets.get(&slot) {
+            Some(bucket) => call(bucket),
+            None => empty_slot(slot, operation),
+        }
+    }
+}
+
+/// A script's cursor as this edition's `u64`: one or more ASCII digits whose number fits; `None` otherwise.
+fn parse_cursor(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `get-many`'s answers as entries: an answer with a pair as the host gave it, a `none` (which carries no key in
+/// this edition) as the key requested at its position with no value, or the empty key past the request's end.
+fn entries(requested: &[String], answers: Vec<Option<(String, Vec<u8>)>>) -> Outcome {
+    Outcome::Entries(
+        answers
+            .into_iter()
+            .enumerate()
+            .map(|(i, answer)| match answer {
+                Some((key, value)) => (key, Some(value)),
+                None => (requested.get(i).cloned().unwrap_or_default(), None),
+            })
+            .collect(),
+    )
+}
+
+/// Every key of `bucket`: `list-keys` from the first page, following each cursor the host returns until it
+/// returns none, the pages' keys concatenated in the order the host gave them.
+fn list_all_keys(bucket: &Bucket) -> Outcome {
+    let mut keys = Vec::new();
+    let mut cursor: Option<u64> = None;
+    for _ in 0..MAX_PAGES {
+        match bucket.list_keys(cursor) {
+            Ok(page) => {
+                keys.extend(page.keys);
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Outcome::Keys(keys),
+                }
+            }
+            Err(error) => return failed(error),
+        }
+    }
+    script_error(format!(
+        "get-keys gave up after {MAX_PAGES} pages: the host kept returning a cursor ({} keys so far)",
+        keys.len()
+    ))
+}
+
+/// `done` for an operation with no result, or the host's error.
+fn done_or_failed(result: Result<(), Error>) -> Outcome {
+    result.map_or_else(failed, |()| Outcome::Done)
+}
+
+/// The host's error as the suite's error type: the same variant, and the same text for `other`.
+fn failed(error: Error) -> Outcome {
+    Outcome::Failed(match error {
+        Error::NoSuchStore => KvError::NoSuchStore,
+        Error::AccessDenied => KvError::AccessDenied,
+        Error::Other(text) => KvError::Other(text),
+    })
+}
+
+/// The script named a slot that holds no bucket.
+fn empty_slot(slot: u32, operation: &str) -> Outcome {
+    script_error(format!(
+        "{operation} on slot {slot}, which holds no bucket; open one there first"
+    ))
+}
+
+/// The script asked for an operation this edition does not have (the protocol is shared by every interface
+/// version); nothing is sent to the host.
+fn not_in_draft(operation: &str) -> Outcome {
+    script_error(format!(
+        "{operation} is not an operation of wasi:keyvalue@0.2.0-draft; the draft driver does not perform it"
+    ))
+}
+
+/// An operation the driver refused to attempt.
+fn script_error(message: String) -> Outcome {
+    Outcome::ScriptError(message)
+}
