@@ -242,7 +242,7 @@ impl ComponentHandler {
                 format!(
                     "could not link the component {id:?}; kvhost serve provides WASI p2 and p3, wasi:http and the \
                      key-value interfaces (fermyon:spin/key-value, fermyon:spin/key-value@2.0.0, \
-                     spin:key-value/key-value@3.0.0, wasi:keyvalue@0.2.0-draft2), and no other Spin interface"
+                     spin:key-value/key-value@3.0.0, wasi:keyvalue@0.2.0-draft2 and @0.2.0-draft), and no other Spin interface"
                 )
             })?;
         let pre = match world {

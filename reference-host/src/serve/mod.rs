@@ -173,6 +173,8 @@ struct LoadedApp {
     manifest: Manifest,
     router: Router,
     handlers: HashMap<String, ProxyHandler<ComponentHandler>>,
+    /// Where instances run: a runtime of their own, apart from the connections' (see [`InstanceRuntime`]).
+    instances: InstanceRuntime,
     local_addr: SocketAddr,
     next_request: AtomicU64,
     _ticker: EpochTicker,
@@ -238,6 +240,7 @@ impl Server {
                 manifest,
                 router,
                 handlers,
+                instances: InstanceRuntime::new()?,
                 local_addr,
                 next_request: AtomicU64::new(0),
                 _ticker: EpochTicker::start(&engine),
@@ -468,7 +471,17 @@ impl LoadedApp {
             fate: Arc::clone(&fate),
             done: false,
         };
-        match handler.handle(fate, request).await {
+        let handler = handler.clone();
+        let answer = self
+            .instances
+            .spawn(async move { handler.handle(fate, request).await })
+            .await
+            .unwrap_or_else(|join_error| {
+                Err(wasmtime::format_err!(
+                    "the task serving the request ended: {join_error}"
+                ))
+            });
+        match answer {
             Ok(response) => response.map(|body| {
                 WatchedBody {
                     body,
@@ -491,6 +504,53 @@ impl LoadedApp {
                     ),
                 )
             }
+        }
+    }
+}
+
+/// The runtime the instances run on, apart from the one serving the connections.
+///
+/// A key-value call is a synchronous host call, and one that takes long (a slow or stuck backend) holds its
+/// worker thread. On one runtime that would also hold the connection task the instance had just woken to send a
+/// line of body: tokio runs a task woken from a worker next on that same worker (its LIFO slot, which no other
+/// worker steals), so the lines written before the slow call would wait for it. Woken from another runtime, the
+/// connection task is queued where any of its own workers takes it, and each line leaves as it is written.
+struct InstanceRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl InstanceRuntime {
+    fn new() -> Result<InstanceRuntime> {
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get().max(4));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("kvhost-instance")
+            .enable_all()
+            .build()
+            .context("could not start the instances' tokio runtime")?;
+        Ok(InstanceRuntime {
+            runtime: Some(runtime),
+        })
+    }
+
+    fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime
+            .as_ref()
+            .expect("the runtime is taken only when dropped")
+            .spawn(future)
+    }
+}
+
+impl Drop for InstanceRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code (the last connection's task), where waiting is not allowed: instances still
+        // running are dropped in the background, and their stores close with them.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
@@ -610,9 +670,9 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
 ///
 /// Everything [`Server::bind`] reports, and a runtime or signal handler that cannot be set up.
 pub fn run(options: ServeOptions) -> Result<()> {
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get().max(4));
+    // The connections' runtime; instances run on one of their own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("could not start the tokio runtime")?;

@@ -445,3 +445,222 @@ fn a_manifest_kvhost_cannot_honour_is_refused_naming_the_key_and_the_component()
     );
     assert!(stderr.contains("spin.toml"), "{stderr}");
 }
+
+/// The library API, in process: a store manager of the test's own whose store holds back every read of the key
+/// "gated" until the test opens the gate.
+mod library {
+    use std::io::{BufRead, BufReader};
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+
+    use kvhost::memory::MemoryStores;
+    use kvhost::serve::{ManagerContext, ServeOptions, Server};
+    use kvhost::{Entry, Error, Store, StoreManager};
+
+    use super::{AppDir, OPEN_DEFAULT, get, script, set};
+
+    /// Open or shut; reads of "gated" wait while it is shut.
+    #[derive(Default)]
+    struct Gate {
+        open: Mutex<bool>,
+        changed: Condvar,
+    }
+
+    impl Gate {
+        fn wait(&self) {
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.changed.wait(open).unwrap();
+            }
+        }
+
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.changed.notify_all();
+        }
+    }
+
+    struct GatedStores {
+        stores: MemoryStores,
+        gate: Arc<Gate>,
+    }
+
+    impl StoreManager for GatedStores {
+        fn get(&self, label: &str) -> Result<Arc<dyn Store>, Error> {
+            if label != "default" {
+                return Err(Error::NoSuchStore);
+            }
+            Ok(Arc::new(GatedStore {
+                inner: self.stores.store(label),
+                gate: Arc::clone(&self.gate),
+            }))
+        }
+
+        fn is_defined(&self, label: &str) -> bool {
+            label == "default"
+        }
+    }
+
+    struct GatedStore {
+        inner: Arc<kvhost::memory::MemoryStore>,
+        gate: Arc<Gate>,
+    }
+
+    impl Store for GatedStore {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+            if key == "gated" {
+                self.gate.wait();
+            }
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), Error> {
+            self.inner.delete(key)
+        }
+        fn exists(&self, key: &str) -> Result<bool, Error> {
+            self.inner.exists(key)
+        }
+        fn get_keys(&self) -> Result<Vec<String>, Error> {
+            self.inner.get_keys()
+        }
+        fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+            self.inner.list_keys(after, limit)
+        }
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+            self.inner.increment(key, delta)
+        }
+        fn compare_and_swap(
+            &self,
+            key: &str,
+            expected: Option<&[u8]>,
+            new: &[u8],
+        ) -> Result<bool, Error> {
+            self.inner.compare_and_swap(key, expected, new)
+        }
+        fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
+            self.inner.get_many(keys)
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Serving `app` with the gated manager; the manager factory records the grants it was told of.
+    fn options(app: &AppDir, gate: &Arc<Gate>, told: &Arc<Mutex<Vec<String>>>) -> ServeOptions {
+        let mut options = ServeOptions::new(app.path("spin.toml"));
+        options.listen = "127.0.0.1:0".parse().unwrap();
+        let gate = Arc::clone(gate);
+        let told = Arc::clone(told);
+        options.store_manager = Some(Arc::new(move |context: &ManagerContext<'_>| {
+            told.lock().unwrap().extend(
+                context
+                    .grants
+                    .iter()
+                    .map(|(component, labels)| format!("{component}: {labels:?}")),
+            );
+            Ok(Arc::new(GatedStores {
+                stores: MemoryStores::new(),
+                gate: Arc::clone(&gate),
+            }) as Arc<dyn StoreManager>)
+        }));
+        options
+    }
+
+    /// Each outcome line reaches the client when its operation finishes: while the script's fourth operation
+    /// waits at the gate, the first three lines have arrived; the rest follow once it opens.
+    #[test]
+    fn lines_stream_as_operations_finish_from_a_custom_store_manager() {
+        let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+        let gate = Arc::new(Gate::default());
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let runtime = runtime();
+        // Whatever happens, the held-back read ends (before the runtime is dropped), so the test cannot hang.
+        struct OpenOnDrop(Arc<Gate>);
+        impl Drop for OpenOnDrop {
+            fn drop(&mut self) {
+                self.0.open();
+            }
+        }
+        let _open = OpenOnDrop(Arc::clone(&gate));
+        let server = runtime
+            .block_on(Server::bind(options(&app, &gate, &told)))
+            .unwrap();
+        assert_eq!(server.app_name(), "kvconf-driver");
+        assert_eq!(
+            server.world("driver-v2"),
+            Some(kvhost::serve::HttpWorld::P2)
+        );
+        assert_eq!(*told.lock().unwrap(), [r#"driver-v2: ["default"]"#]);
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = runtime.spawn(server.serve_until(async {
+            let _ = stopped.await;
+        }));
+
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let body = script(&[
+            OPEN_DEFAULT,
+            &set(0, "k", b"v"),
+            &get(0, "k"),
+            &get(0, "gated"),
+            &get(0, "k"),
+        ]);
+        let mut response = agent
+            .post(&format!("http://{addr}/v2/run"))
+            .send(&body)
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let mut reader = BufReader::new(response.body_mut().as_reader());
+        let mut read_line = || {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            line.trim_end().to_owned()
+        };
+        let before: Vec<String> = (0..3).map(|_| read_line()).collect();
+        assert_eq!(before, [r#""Opened""#, r#""Done""#, r#"{"Value":[118]}"#]);
+        gate.open();
+        let after: Vec<String> = (0..3).map(|_| read_line()).collect();
+        assert_eq!(after, [r#"{"Value":null}"#, r#"{"Value":[118]}"#, ""]);
+
+        stop.send(()).unwrap();
+        runtime.block_on(serving).unwrap().unwrap();
+    }
+
+    /// With a custom manager, a granted label it does not define refuses the application as kvhost's own
+    /// backends do.
+    #[test]
+    fn a_label_the_custom_manager_does_not_define_refuses_the_application() {
+        let app = AppDir::new(&[(
+            "driver-v2",
+            "http-driver-v2",
+            "/v2/...",
+            &["default", "cache"],
+        )]);
+        let gate = Arc::new(Gate::default());
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let error = runtime()
+            .block_on(Server::bind(options(&app, &gate, &told)))
+            .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains(r#"unknown key_value_stores label "cache" for component "driver-v2""#),
+            "{message}"
+        );
+        assert!(
+            error
+                .chain()
+                .any(|cause| cause.downcast_ref::<kvhost::LoadError>().is_some()),
+            "the LoadError is in the chain: {error:?}"
+        );
+    }
+}
