@@ -192,7 +192,8 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Loads the application (manifest, stores, components: every error is reported here, before anything is
-    /// served) and binds its address. Call it within a multi-threaded tokio runtime with I/O and time enabled.
+    /// served) and binds its address. Call it within a tokio runtime with I/O and time enabled; the
+    /// connections are served on that runtime and the instances on one the server starts for them.
     ///
     /// # Errors
     ///

@@ -664,3 +664,39 @@ mod library {
         );
     }
 }
+
+/// One application with every version's HTTP driver: what one writes, each of the others reads, as in Spin,
+/// whose one state serves every version.
+#[test]
+fn every_versions_driver_in_one_application_shares_the_stores() {
+    let app = AppDir::new(&[
+        ("driver-v1", "http-driver-v1", "/v1/...", &["default"]),
+        ("driver-v2", "http-driver-v2", "/v2/...", &["default"]),
+        ("driver-v3", "http-driver-v3", "/v3/...", &["default"]),
+        (
+            "driver-wasi",
+            "http-driver-wasi-keyvalue",
+            "/wasi/...",
+            &["default"],
+        ),
+        (
+            "driver-draft",
+            "http-driver-wasi-keyvalue-draft",
+            "/draft/...",
+            &["default"],
+        ),
+    ]);
+    let server = app.serve(&[]);
+    let (status, body) = server.post("/wasi/run", &script(&[OPEN_DEFAULT, &set(0, "k", b"all")]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lines(&body), [r#""Opened""#, r#""Done""#]);
+    for route in ["/v1/run", "/v2/run", "/v3/run", "/wasi/run", "/draft/run"] {
+        let (status, body) = server.post(route, &script(&[OPEN_DEFAULT, &get(0, "k")]));
+        assert_eq!(status, 200, "{route}: {body}");
+        assert_eq!(
+            lines(&body),
+            [r#""Opened""#, r#"{"Value":[97,108,108]}"#],
+            "{route}"
+        );
+    }
+}
