@@ -283,8 +283,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes; then it accepts no more connections, lets the requests in flight
-    /// finish (for up to five seconds), and returns. The stores close when the last instance using them is
-    /// dropped.
+    /// finish (for up to five seconds), stops the instances still running, closes the stores, and returns.
     ///
     /// # Errors
     ///
@@ -345,6 +344,11 @@ impl Server {
             eprintln!("kvhost: requests still in flight after 5 s; stopping them");
             connections.shutdown().await;
         }
+        // Every connection has ended, so this is the last reference: stop the instances still running and close
+        // the stores now rather than whenever the background threads get to it.
+        if let Some(app) = Arc::into_inner(self.app) {
+            app.close().await;
+        }
         Ok(())
     }
 }
@@ -390,6 +394,18 @@ fn load_stores(manifest: &Manifest, options: &ServeOptions) -> Result<Stores> {
 }
 
 impl LoadedApp {
+    /// Stops the instances (waiting up to two seconds for those in a host call) and drops the stores, which
+    /// closes their databases.
+    async fn close(mut self) {
+        self.handlers.clear();
+        if let Some(runtime) = self.instances.runtime.take() {
+            let _ = tokio::task::spawn_blocking(move || {
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            })
+            .await;
+        }
+    }
+
     /// Answers one request: routes it, and hands it to a fresh instance of its component.
     async fn handle(
         &self,

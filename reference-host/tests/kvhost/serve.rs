@@ -345,6 +345,11 @@ fn sqlite_data_survives_a_stop_and_a_start_of_the_server() {
         status.success(),
         "SIGTERM stops the server cleanly: {status}"
     );
+    assert!(app.path("state/sqlite_key_value.db").exists());
+    assert!(
+        !app.path("state/sqlite_key_value.db-wal").exists(),
+        "the database was closed: SQLite checkpoints and removes the WAL file when its last connection closes"
+    );
 
     let server = app.serve(&["--state-dir", "state"]);
     let (status, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "kept")]));
