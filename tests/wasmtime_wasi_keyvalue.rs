@@ -91,7 +91,11 @@ impl WasmtimeWasiKeyvalue {
                 v1_invalid_handle: InvalidHandle::Error,
                 // A `HashMap<String, _>` key like any other.
                 empty_key: true,
+                // Its one provider keeps data in memory, per bucket.
                 durable: false,
+                // `list-keys` returns every key in one page with cursor `none` (src/lib.rs list_keys).
+                wasi_paging: Some(kvconf::profile::WasiPaging::SinglePage),
+                wasi_page_keys: None,
             },
         }
     }

@@ -1089,7 +1089,11 @@ fn expected_of(
             of: expand_keys(of, profile, i)?,
             count: *count,
         },
-        ExpectEntry::FirstPage(of) => Expected::FirstPage(expand_keys(of, profile, i)?),
+        ExpectEntry::FirstPage(of) => {
+            let of = expand_keys(of, profile, i)?;
+            let rule = profile.page_rule(of.len());
+            Expected::FirstPage(of, rule)
+        }
     })
 }
 

@@ -1341,7 +1341,7 @@ impl Registry {
                 count: *count,
                 of: self.listing(of),
             },
-            Expected::FirstPage(keys) => ExpectEntry::FirstPage(self.listing(keys)),
+            Expected::FirstPage(keys, _) => ExpectEntry::FirstPage(self.listing(keys)),
             // Never reached: a move with these outcomes fails its precondition.
             Expected::Trap | Expected::ScriptError(_) | Expected::NotRun => ExpectEntry::Ok,
         }

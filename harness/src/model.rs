@@ -140,6 +140,14 @@ impl ModelApp {
         })
     }
 
+    /// The host restarts (PERSIST-RESTART): a durable host's stores keep their contents, an in-memory one's are
+    /// empty again.
+    pub fn restart(&mut self) {
+        if !self.profile.durable {
+            self.stores.clear();
+        }
+    }
+
     /// A fresh instance of `component` speaking `interface`, with nothing open.
     pub fn instance(&self, component: &str, interface: Interface) -> ModelInstance {
         ModelInstance {
@@ -204,8 +212,12 @@ impl ModelApp {
             }
             Operation::ListKeys { slot, cursor } => {
                 let draft = inst.interface == Interface::WasiKeyvalueDraft;
+                let profile = self.profile.clone();
                 self.with_store(inst, *slot, |_, store| match cursor {
-                    None => Expected::FirstPage(store.keys().cloned().collect()),
+                    None => Expected::FirstPage(
+                        store.keys().cloned().collect(),
+                        profile.page_rule(store.len()),
+                    ),
                     // The draft's cursor is a u64 whose meaning is the host's: any number may be a valid
                     // position to some conforming host (an offset, say), so a number a case makes up has no
                     // single conforming answer; and text that is not a number cannot be sent at all.
@@ -516,6 +528,9 @@ pub fn predict(profile: &Profile, plan: &crate::case::Plan) -> Result<Vec<Vec<Ex
         .steps
         .iter()
         .map(|step| {
+            if step.restart {
+                app.restart();
+            }
             let mut inst = app.instance(&step.component, step.interface);
             step.ops.iter().map(|op| app.apply(&mut inst, op)).collect()
         })
@@ -537,6 +552,8 @@ mod tests {
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: false,
             durable: false,
+            wasi_paging: None,
+            wasi_page_keys: None,
         }
     }
 
@@ -813,7 +830,7 @@ mod tests {
                     cursor: None
                 }
             ),
-            Expected::FirstPage(_)
+            Expected::FirstPage(..)
         ));
     }
 

@@ -3,6 +3,7 @@
 //! These types are the suite's own, independent of any generated bindings, so the model, the case files and
 //! the driver all speak one vocabulary.
 
+use crate::profile::PageRule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -262,8 +263,9 @@ pub enum Expected {
         /// How many must be read.
         count: usize,
     },
-    /// A first wasi page: distinct keys from this set, and every one of them if the cursor is `none`.
-    FirstPage(BTreeSet<String>),
+    /// A first wasi page: distinct keys from this set, and every one of them if the cursor is `none`; stricter
+    /// where the host claims how it pages (KEYS-WASI-CURSOR).
+    FirstPage(BTreeSet<String>, PageRule),
     /// `increment` returns this.
     Counter(i64),
     /// `get-many` returns exactly these entries, in this order.
@@ -297,11 +299,16 @@ impl Expected {
                 let set: BTreeSet<&String> = got.iter().collect();
                 set.len() == got.len() && got.len() == *count && got.iter().all(|k| of.contains(k))
             }
-            (Expected::FirstPage(all), Outcome::Page { keys, cursor }) => {
+            (Expected::FirstPage(all, rule), Outcome::Page { keys, cursor }) => {
                 let set: BTreeSet<&String> = keys.iter().collect();
                 set.len() == keys.len()
                     && keys.iter().all(|k| all.contains(k))
                     && (cursor.is_some() || keys.len() == all.len())
+                    && match rule {
+                        PageRule::Either => true,
+                        PageRule::Whole => cursor.is_none(),
+                        PageRule::Paged(n) => cursor.is_some() && keys.len() as u64 <= *n,
+                    }
             }
             (Expected::Counter(want), Outcome::Counter(got)) => want == got,
             (Expected::Entries(want), Outcome::Entries(got)) => {
@@ -414,8 +421,17 @@ impl fmt::Display for Expected {
             Expected::SomeKeys { of, count } => {
                 write!(f, "{count} of the keys {}", render_keys(of.iter()))
             }
-            Expected::FirstPage(all) => {
-                write!(f, "a first page of the keys {}", render_keys(all.iter()))
+            Expected::FirstPage(all, rule) => {
+                write!(f, "a first page of the keys {}", render_keys(all.iter()))?;
+                match rule {
+                    PageRule::Either => Ok(()),
+                    PageRule::Whole => {
+                        f.write_str(", all of them, cursor none (as the host claims)")
+                    }
+                    PageRule::Paged(n) => {
+                        write!(f, ", at most {n} of them and a cursor (as the host claims)")
+                    }
+                }
             }
             Expected::Counter(n) => write!(f, "counter {n}"),
             Expected::Entries(entries) => {

@@ -70,6 +70,34 @@ pub struct Profile {
     /// (SQLite, Redis) does, an in-memory one does not, and the host declares which.
     #[serde(default)]
     pub durable: bool,
+    /// Its choice for KEYS-WASI-CURSOR, if it declares one: every key in one page (`single-page`), or pages of at
+    /// most `wasi-page-keys` keys (`pages`). Without a claim, either answer conforms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasi_paging: Option<WasiPaging>,
+    /// With `wasi-paging = "pages"`: the most keys one page holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasi_page_keys: Option<u64>,
+}
+
+/// How a host answers a wasi `list-keys` (KEYS-WASI-CURSOR, ALLOWED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WasiPaging {
+    /// Every key in the first page, with cursor `none`.
+    SinglePage,
+    /// Pages of at most `wasi-page-keys` keys: a listing of more keys than that is paged with a cursor.
+    Pages,
+}
+
+/// How strictly a first wasi page is judged, from what the profile claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageRule {
+    /// No claim, or a claim the listing is too short to test: any first page the spec allows.
+    Either,
+    /// Claimed `single-page`: every key, cursor `none`.
+    Whole,
+    /// Claimed pages of at most this many keys, and the store holds more: at most this many, and a cursor.
+    Paged(u64),
 }
 
 /// A claim a case can depend on.
@@ -210,11 +238,36 @@ impl Profile {
             .map_or(SPEC_TUPLES, |l| l.min(SPEC_TUPLES))
     }
 
+    /// How a first `list-keys` page of a store holding `keys` keys must look under this profile's claim.
+    pub fn page_rule(&self, keys: usize) -> PageRule {
+        match (self.wasi_paging, self.wasi_page_keys) {
+            (Some(WasiPaging::SinglePage), _) => PageRule::Whole,
+            (Some(WasiPaging::Pages), Some(n)) if keys as u64 > n => PageRule::Paged(n),
+            _ => PageRule::Either,
+        }
+    }
+
+    /// Checks that the claims fit together; the message says what to change.
+    pub fn check(&self) -> Result<(), String> {
+        if self.interfaces.is_empty() {
+            return Err("it claims no interface version: list at least one in `interfaces`".into());
+        }
+        match (self.wasi_paging, self.wasi_page_keys) {
+            (Some(WasiPaging::Pages), None | Some(0)) => Err(
+                "`wasi-paging = \"pages\"` needs `wasi-page-keys`, the most keys one page holds (at least 1)".into(),
+            ),
+            (Some(WasiPaging::SinglePage) | None, Some(_)) => Err(
+                "`wasi-page-keys` goes with `wasi-paging = \"pages\"`; a single-page host has no page size".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// One line describing the profile's claims, for reports.
     pub fn summary(&self) -> String {
         let limit = |l: Option<u64>| l.map_or("none".to_string(), |n| n.to_string());
         format!(
-            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}{}{}",
+            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}{}{}{}",
             self.name,
             limit(self.limits.key_bytes),
             limit(self.limits.value_bytes),
@@ -237,6 +290,11 @@ impl Profile {
                 ", durable across restarts"
             } else {
                 ""
+            },
+            match (self.wasi_paging, self.wasi_page_keys) {
+                (Some(WasiPaging::SinglePage), _) => ", wasi list-keys in one page".to_string(),
+                (Some(WasiPaging::Pages), Some(n)) => format!(", wasi list-keys in pages of {n}"),
+                _ => String::new(),
             }
         )
     }
@@ -256,6 +314,8 @@ mod tests {
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: false,
             durable: false,
+            wasi_paging: None,
+            wasi_page_keys: None,
         }
     }
 

@@ -6,7 +6,7 @@
 
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
-use crate::profile::{InvalidHandle, Limits, Profile, UnconfiguredLabel};
+use crate::profile::{InvalidHandle, Limits, Profile, UnconfiguredLabel, WasiPaging};
 use anyhow::{Context, bail};
 use kvhost::{Application, HostConfig, KeyValueState, StoreManager};
 use std::collections::BTreeMap;
@@ -80,6 +80,8 @@ impl ReferenceHost {
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: true,
             durable: false,
+            wasi_paging: Some(WasiPaging::Pages),
+            wasi_page_keys: Some(kvhost::DEFAULT_WASI_PAGE_SIZE.get() as u64),
         }
     }
 
@@ -124,11 +126,8 @@ impl ReferenceHost {
         let profile: Profile = toml::from_str(&text).with_context(|| {
             format!("the profile file {} is not a valid profile", path.display())
         })?;
-        if profile.interfaces.is_empty() {
-            bail!(
-                "the profile file {} claims no interface version: list at least one in `interfaces`",
-                path.display()
-            );
+        if let Err(problem) = profile.check() {
+            bail!("the profile file {}: {problem}", path.display());
         }
         Ok(profile)
     }
@@ -170,6 +169,19 @@ impl ReferenceHost {
         match self.profile.v1_invalid_handle {
             InvalidHandle::Error => kvhost::v1::V1InvalidHandle::Error,
             InvalidHandle::Trap => kvhost::v1::V1InvalidHandle::Trap,
+        }
+    }
+
+    /// The most keys of a wasi `list-keys` page, as the profile claims: kvhost's default without a claim, every
+    /// key for `single-page`.
+    fn wasi_page_size(&self) -> std::num::NonZeroUsize {
+        match (self.profile.wasi_paging, self.profile.wasi_page_keys) {
+            (Some(WasiPaging::SinglePage), _) => std::num::NonZeroUsize::MAX,
+            (Some(WasiPaging::Pages), Some(n)) => usize::try_from(n)
+                .ok()
+                .and_then(std::num::NonZeroUsize::new)
+                .unwrap_or(kvhost::DEFAULT_WASI_PAGE_SIZE),
+            _ => kvhost::DEFAULT_WASI_PAGE_SIZE,
         }
     }
 
@@ -223,6 +235,7 @@ impl HostUnderTest for ReferenceHost {
                 config.limits = self.limits();
                 config.max_open_stores = self.open_bound();
                 config.v1_invalid_handle = self.v1_invalid_handle();
+                config.wasi_page_size = self.wasi_page_size();
                 config.undefined_labels = match self.profile.unconfigured_label {
                     UnconfiguredLabel::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
                     UnconfiguredLabel::NoSuchStore => kvhost::UndefinedLabels::NoSuchStore,
@@ -266,7 +279,8 @@ impl HostUnderTest for ReferenceHost {
                     .with_context(|| format!("the application has no component {component:?}"))?;
                 Ok(
                     KeyValueState::new(manager.clone(), granted.clone(), self.open_bound())
-                        .with_v1_invalid_handle(self.v1_invalid_handle()),
+                        .with_v1_invalid_handle(self.v1_invalid_handle())
+                        .with_wasi_page_size(self.wasi_page_size()),
                 )
             }
         }

@@ -351,6 +351,8 @@ mod tests {
             v1_invalid_handle: crate::profile::InvalidHandle::Error,
             empty_key: false,
             durable: false,
+            wasi_paging: None,
+            wasi_page_keys: None,
         }
     }
 

@@ -3,10 +3,11 @@
 
 use kvconf::case::{self, Case, LoadExpectation};
 use kvconf::catalogue::{Catalogue, Strength};
+use kvconf::host::HostUnderTest;
 use kvconf::interface::Interface;
 use kvconf::model;
-use kvconf::profile::{InvalidHandle, Limits, Profile, UnconfiguredLabel};
-use kvconf::reference::ReferenceHost;
+use kvconf::profile::{InvalidHandle, Limits, Profile, UnconfiguredLabel, WasiPaging};
+use kvconf::reference::{Backend, ReferenceHost};
 use std::path::Path;
 
 fn cases() -> Vec<Case> {
@@ -17,7 +18,8 @@ fn cases() -> Vec<Case> {
 }
 
 /// The profiles the agreement check runs under: the reference host's two, and two more that take the other
-/// branch of every claim (a lower key limit than SIP 010's, undefined labels failing at open).
+/// branch of every claim (a lower key limit than SIP 010's, undefined labels failing at open, durable stores,
+/// wasi listings in one page).
 fn profiles() -> Vec<Profile> {
     vec![
         ReferenceHost::sip010_profile(),
@@ -35,6 +37,8 @@ fn profiles() -> Vec<Profile> {
             v1_invalid_handle: InvalidHandle::Trap,
             empty_key: false,
             durable: false,
+            wasi_paging: None,
+            wasi_page_keys: None,
         },
         Profile {
             name: "generous".into(),
@@ -48,7 +52,9 @@ fn profiles() -> Vec<Profile> {
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Trap,
             empty_key: false,
-            durable: false,
+            durable: true,
+            wasi_paging: Some(WasiPaging::SinglePage),
+            wasi_page_keys: None,
         },
     ]
 }
@@ -158,10 +164,17 @@ fn the_reference_hosts_allowed_choices_are_each_checked_by_a_case_it_runs() {
 
 #[test]
 fn every_case_runs_under_some_reference_profile() {
-    let reference = [
+    // As the reference host runs: each named profile on each backend (SQLite's stores are durable, memory's not).
+    let reference: Vec<Profile> = [
         ReferenceHost::sip010_profile(),
         ReferenceHost::unbounded_profile(),
-    ];
+    ]
+    .into_iter()
+    .flat_map(|p| {
+        [Backend::Memory, Backend::Sqlite]
+            .map(|b| ReferenceHost::new(b, p.clone()).profile().clone())
+    })
+    .collect();
     for case in cases() {
         assert!(
             reference.iter().any(|p| case.unmet(p).is_none()),

@@ -46,6 +46,8 @@ fn report() -> Report {
         v1_invalid_handle: InvalidHandle::Error,
         empty_key: false,
         durable: false,
+        wasi_paging: None,
+        wasi_page_keys: None,
     };
     let fail = || Verdict::Fail(HOSTILE_DETAIL.to_string());
     let skip = || Verdict::Skip(HOSTILE_REASON.to_string());
