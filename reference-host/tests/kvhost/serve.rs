@@ -579,9 +579,10 @@ mod library {
     }
 
     /// Each outcome line reaches the client when its operation finishes: while the script's fourth operation
-    /// waits at the gate, the first three lines have arrived; the rest follow once it opens.
+    /// waits at the gate, the first three lines have arrived and another request is served; the rest follow
+    /// once the gate opens.
     #[test]
-    fn lines_stream_as_operations_finish_from_a_custom_store_manager() {
+    fn lines_stream_as_operations_finish_and_a_held_request_holds_no_other() {
         let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
         let gate = Arc::new(Gate::default());
         let told = Arc::new(Mutex::new(Vec::new()));
@@ -633,6 +634,15 @@ mod library {
         };
         let before: Vec<String> = (0..3).map(|_| read_line()).collect();
         assert_eq!(before, [r#""Opened""#, r#""Done""#, r#"{"Value":[118]}"#]);
+        // A request held up in a host call holds up no other.
+        let mut other = agent
+            .post(&format!("http://{addr}/v2/run"))
+            .send(&script(&[OPEN_DEFAULT, &get(0, "k")]))
+            .unwrap();
+        assert_eq!(
+            other.body_mut().read_to_string().unwrap(),
+            "\"Opened\"\n{\"Value\":[118]}\n"
+        );
         gate.open();
         let after: Vec<String> = (0..3).map(|_| read_line()).collect();
         assert_eq!(after, [r#"{"Value":null}"#, r#"{"Value":[118]}"#, ""]);
