@@ -18,8 +18,12 @@
 //! - Responses stream: each piece of body a component writes reaches the client as it is written (chunked when
 //!   the component sets no `content-length`). A component that traps ends its own request only: the client gets
 //!   a 500 if no response was started, or a body cut off where the trap happened, and the server goes on.
-//!   Requests are served concurrently on a multi-threaded runtime; a guest that computes without end yields to
-//!   the others every few milliseconds. No time limit is put on a request.
+//!   Requests are served concurrently, the instances on a multi-threaded runtime of their own (so a host call
+//!   that blocks holds up neither the lines already written nor other requests); a guest that computes without
+//!   end yields to the others every 10 ms. No time limit is put on a request, but an instance whose client went
+//!   away is stopped.
+//! - Stopping (SIGINT or SIGTERM for [`run`] and [`Server::serve`]): no new connections, up to five seconds for
+//!   the requests in flight, then the instances are stopped and the stores closed.
 //! - Components get no outbound HTTP (a request fails with `HTTP-request-denied`) and no files; their stdout and
 //!   stderr are the server's.
 //!
