@@ -6,9 +6,10 @@ use kvconf::case::{self, Case};
 use kvconf::catalogue::Catalogue;
 use kvconf::host::HostUnderTest;
 use kvconf::interface::Interface;
+use kvconf::profile::{Profile, WasiPaging};
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{CaseResult, Runner, Verdict};
-use kvconf_workspace::{Fault, faulty_host, future_lies_host, trapping_host};
+use kvconf_workspace::{ClaimingHost, Fault, faulty_host, future_lies_host, trapping_host};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -249,5 +250,98 @@ fn a_v3_host_whose_future_says_ok_after_a_failed_listing_fails_a_keys_v3_stream_
             f.id,
             same.verdict
         );
+    }
+}
+
+/// The cases citing `statement`, run on `interface` against `host`.
+fn run_citing<H: HostUnderTest>(host: H, statement: &str, interface: Interface) -> Vec<CaseResult> {
+    let citing: Vec<Case> = cases()
+        .iter()
+        .filter(|c| c.file.statements.iter().any(|s| s == statement))
+        .cloned()
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    Runner::new(host, work.path().to_path_buf(), TIMEOUT).run_all(&citing, &[interface], 2)
+}
+
+#[test]
+fn a_false_durability_claim_fails_either_way() {
+    let profile = ReferenceHost::sip010_profile();
+    // In memory, claiming its stores survive a restart.
+    let memory = ReferenceHost::new(Backend::Memory, profile.clone());
+    let claims_durable = Profile {
+        durable: true,
+        ..memory.profile().clone()
+    };
+    let results = run_citing(
+        ClaimingHost::new(memory, claims_durable),
+        "PERSIST-RESTART",
+        Interface::V2,
+    );
+    assert_eq!(
+        names(&failed(&results)),
+        "persist-restart/durable-keeps-data",
+        "{results:?}"
+    );
+    // On SQLite, claiming its stores are lost in a restart.
+    let sqlite = ReferenceHost::new(Backend::Sqlite, profile);
+    let claims_memory = Profile {
+        durable: false,
+        ..sqlite.profile().clone()
+    };
+    let results = run_citing(
+        ClaimingHost::new(sqlite, claims_memory),
+        "PERSIST-RESTART",
+        Interface::WasiKeyvalue,
+    );
+    assert_eq!(
+        names(&failed(&results)),
+        "persist-restart/in-memory-forgets",
+        "{results:?}"
+    );
+}
+
+#[test]
+fn a_false_paging_claim_fails_either_way() {
+    // The reference host pages wasi listings at 100 keys.
+    let host = || ReferenceHost::new(Backend::Memory, ReferenceHost::sip010_profile());
+    let claiming = |paging, page_keys| Profile {
+        wasi_paging: Some(paging),
+        wasi_page_keys: page_keys,
+        ..host().profile().clone()
+    };
+    for (claimed, what) in [
+        (
+            claiming(WasiPaging::SinglePage, None),
+            "every key in one page",
+        ),
+        (claiming(WasiPaging::Pages, Some(50)), "pages of at most 50"),
+    ] {
+        let results = run_citing(
+            ClaimingHost::new(host(), claimed),
+            "KEYS-WASI-CURSOR",
+            Interface::WasiKeyvalue,
+        );
+        let failed = failed(&results);
+        assert!(
+            failed
+                .iter()
+                .any(|r| r.id == "keys-wasi-cursor/first-page-large"),
+            "a host paging at 100 that claims {what} passes: failed {}",
+            names(&failed)
+        );
+    }
+    // The true claim, and a looser true one (pages of at most 1000), pass.
+    for claimed in [
+        claiming(WasiPaging::Pages, Some(100)),
+        claiming(WasiPaging::Pages, Some(1000)),
+    ] {
+        let results = run_citing(
+            ClaimingHost::new(host(), claimed),
+            "KEYS-WASI-CURSOR",
+            Interface::WasiKeyvalue,
+        );
+        assert!(failed(&results).is_empty(), "{}", names(&failed(&results)));
+        assert!(passed(&results) >= 5);
     }
 }

@@ -75,7 +75,7 @@ fn the_shipped_kvhost_adapter_validates_the_reference_host_as_in_process() {
     assert!(failed.is_empty(), "out-of-process failures:\n{failed}");
 
     let inside = Runner::new(
-        ReferenceHost::new(Backend::Sqlite, ReferenceHost::sip010_profile()),
+        ReferenceHost::new(Backend::Sqlite, adapter.profile.clone()),
         work.path().join("in-process"),
         Duration::from_secs(30),
     )
@@ -108,7 +108,14 @@ fn the_shipped_kvhost_adapter_validates_the_reference_host_as_in_process() {
         differing.join("\n")
     );
     let passed = outside.values().filter(|r| **r == "pass").count();
-    assert!(passed >= 400, "only {passed} trials passed out-of-process");
+    let skipped = outside.values().filter(|r| **r == "skip").count();
+    // Every version the adapter's profile claims, and the skips only the cases for claims kvhost does not make
+    // (no limit, no-such-store at open, a trap for a bad v1 handle, not durable): 573 and 30 when written.
+    assert!(passed >= 570, "only {passed} trials passed out-of-process");
+    assert!(
+        skipped <= 30,
+        "{skipped} trials were skipped out-of-process"
+    );
 }
 
 /// An adapter serving `fault` with the `kvconf-faulty-host` binary.

@@ -312,6 +312,7 @@ impl Adapter {
                 app: None,
                 runtime: None,
                 fresh: false,
+                unstartable: None,
             };
             for (case, interface, plan) in members {
                 let start = Instant::now();
@@ -422,6 +423,7 @@ impl App {
             Interface::V1,
             Interface::V3,
             Interface::WasiKeyvalue,
+            Interface::WasiKeyvalueDraft,
         ]
         .into_iter()
         .find(|i| interfaces.contains(i));
@@ -499,12 +501,20 @@ struct Group<'a> {
     runtime: Option<Runtime>,
     /// Whether the stores are known to be empty (the runtime has just started on a new state directory).
     fresh: bool,
+    /// Why the runtime could not be started for this configuration, once it could not: the group's other cases
+    /// fail at once with the same reason rather than each waiting out the start timeout again.
+    unstartable: Option<String>,
 }
 
 impl Group<'_> {
     fn execute(&mut self, plan: &Plan) -> Execution {
         let app = self.app.expect("set before execute");
         let mut execution = Execution::default();
+        if let Some(reason) = &self.unstartable {
+            execution.load = Some(Ok(()));
+            execution.fault = Some(reason.clone());
+            return execution;
+        }
         if self.runtime.is_none() {
             let first = !app.log.exists();
             match Runtime::start(self.adapter, app) {
@@ -517,6 +527,7 @@ impl Group<'_> {
                     return execution;
                 }
                 Err(StartError::Failed(text)) => {
+                    self.unstartable = Some(text.clone());
                     execution.load = Some(Ok(()));
                     execution.fault = Some(text);
                     return execution;
@@ -543,10 +554,15 @@ impl Group<'_> {
         self.fresh = false;
         for step in &plan.steps {
             if step.restart {
-                // Stopped and started again on the same state directory (PERSIST-RESTART).
+                // Stopped and started again on the same state directory (PERSIST-RESTART). The step is recorded
+                // first, so a failed restart is this step's fault, not the previous one's.
+                execution.steps.push(Arc::new(Mutex::new(Vec::new())));
                 self.stop();
                 match Runtime::start(self.adapter, app) {
-                    Ok(runtime) => self.runtime = Some(runtime),
+                    Ok(runtime) => {
+                        self.runtime = Some(runtime);
+                        execution.steps.pop();
+                    }
                     Err(StartError::Exited(e) | StartError::Failed(e)) => {
                         execution.fault = Some(format!(
                             "the runtime did not start again after the restart: {e}"
@@ -617,6 +633,8 @@ struct Runtime {
     base: String,
     agent: ureq::Agent,
     log: PathBuf,
+    /// Where this start's output begins in the log (which every start of the group appends to).
+    log_start: u64,
 }
 
 impl Runtime {
@@ -644,6 +662,7 @@ impl Runtime {
             .map_err(|e| {
                 StartError::Failed(format!("kvconf cannot write {}: {e}", app.log.display()))
             })?;
+        let log_start = log.metadata().map_or(0, |m| m.len());
         let log_err = log.try_clone().map_err(|e| {
             StartError::Failed(format!("kvconf cannot write {}: {e}", app.log.display()))
         })?;
@@ -674,6 +693,7 @@ impl Runtime {
             base: format!("http://127.0.0.1:{port}"),
             agent,
             log: app.log.clone(),
+            log_start,
         };
         let deadline = Instant::now() + Duration::from_secs_f64(adapter.file.start_timeout);
         loop {
@@ -704,12 +724,13 @@ impl Runtime {
         }
     }
 
-    /// The runtime's output so far: whole up to 8 KiB, else its first 6 KiB (where a refusal says why) and its
+    /// This start's output so far: whole up to 8 KiB, else its first 6 KiB (where a refusal says why) and its
     /// last 2 KiB.
     fn output(&self) -> String {
-        let text = std::fs::read(&self.log).unwrap_or_default();
+        let all = std::fs::read(&self.log).unwrap_or_default();
+        let text = all.get(self.log_start as usize..).unwrap_or_default();
         if text.len() <= 8192 {
-            return String::from_utf8_lossy(&text).into_owned();
+            return String::from_utf8_lossy(text).into_owned();
         }
         format!(
             "{}\n[... {} bytes ...]\n{}",

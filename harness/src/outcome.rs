@@ -613,4 +613,38 @@ mod tests {
         assert!(!want.matches(&Outcome::Value(None)));
         assert!(!Expected::Value(None).matches(&Outcome::Value(Some(vec![]))));
     }
+
+    #[test]
+    fn a_first_page_is_judged_by_the_paging_the_host_claims() {
+        let all: BTreeSet<String> = (0..5).map(|i| format!("k{i}")).collect();
+        let page = |n: usize, cursor: Option<&str>| Outcome::Page {
+            keys: all.iter().take(n).cloned().collect(),
+            cursor: cursor.map(str::to_string),
+        };
+        let either = Expected::FirstPage(all.clone(), PageRule::Either);
+        assert!(either.matches(&page(5, None)));
+        assert!(either.matches(&page(2, Some("c"))));
+        assert!(!either.matches(&page(2, None)), "a short last page");
+        let whole = Expected::FirstPage(all.clone(), PageRule::Whole);
+        assert!(whole.matches(&page(5, None)));
+        assert!(
+            !whole.matches(&page(2, Some("c"))),
+            "paged, claiming one page"
+        );
+        assert!(
+            !whole.matches(&page(5, Some("c"))),
+            "a cursor after every key"
+        );
+        let paged = Expected::FirstPage(all.clone(), PageRule::Paged(3));
+        assert!(paged.matches(&page(3, Some("c"))));
+        assert!(paged.matches(&page(1, Some("c"))));
+        assert!(
+            !paged.matches(&page(4, Some("c"))),
+            "a page over the claimed size"
+        );
+        assert!(
+            !paged.matches(&page(5, None)),
+            "one page, claiming pages of 3"
+        );
+    }
 }

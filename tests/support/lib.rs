@@ -715,3 +715,48 @@ impl Shadow for FutureLies {
         Ok(())
     }
 }
+
+/// A correct host that claims what it does not do: `host` runs as it is configured, and `claimed` is the profile
+/// it declares. The self-test uses it to show that a false claim (durable stores that are in memory, one page
+/// of keys from a host that pages) fails the cases that check the claim.
+pub struct ClaimingHost {
+    host: ReferenceHost,
+    claimed: Profile,
+}
+
+impl ClaimingHost {
+    /// `host`, declaring `claimed`.
+    pub fn new(host: ReferenceHost, claimed: Profile) -> Self {
+        ClaimingHost { host, claimed }
+    }
+}
+
+impl HostUnderTest for ClaimingHost {
+    type Data = KeyValueState;
+    type App = ReferenceApp;
+
+    fn backend(&self) -> &str {
+        self.host.backend()
+    }
+
+    fn profile(&self) -> &Profile {
+        &self.claimed
+    }
+
+    fn add_to_linker<T: Send + 'static>(
+        &self,
+        interface: Interface,
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut KeyValueState,
+    ) -> Result<()> {
+        self.host.add_to_linker(interface, linker, get)
+    }
+
+    fn load(&self, app: &AppSpec<'_>) -> Result<ReferenceApp> {
+        self.host.load(app)
+    }
+
+    fn instance_data(&self, app: &ReferenceApp, component: &str) -> Result<KeyValueState> {
+        self.host.instance_data(app, component)
+    }
+}
