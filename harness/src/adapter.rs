@@ -848,39 +848,28 @@ impl Runtime {
         let Some((route, _)) = &app.reset else {
             return Ok(());
         };
-        let opens = || {
-            app.labels
-                .iter()
-                .zip(0u32..)
-                .map(|(label, slot)| Operation::Open {
-                    slot,
-                    label: label.clone(),
-                })
-        };
-        let mut listing: Vec<Operation> = opens().collect();
-        listing.extend((0..app.labels.len() as u32).map(|slot| Operation::GetKeys { slot }));
-        let keys = self.call(route, &listing, timeout)?;
-        let mut clearing: Vec<Operation> = opens().collect();
-        for (slot, outcome) in (0u32..).zip(&keys[app.labels.len()..]) {
-            let Outcome::Keys(keys) = outcome else {
-                return Err(format!(
-                    "listing {:?} gave {}",
-                    app.labels[slot as usize],
-                    outcome.render(None)
-                ));
+        // One label per script, so a host bounding its open stores at one still resets.
+        for label in &app.labels {
+            let open = Operation::Open {
+                slot: 0,
+                label: label.clone(),
             };
-            clearing.extend(keys.iter().map(|key| Operation::Delete {
-                slot,
-                key: key.clone(),
-            }));
-        }
-        clearing.extend((0..app.labels.len() as u32).map(|slot| Operation::GetKeys { slot }));
-        let after = self.call(route, &clearing, timeout)?;
-        for (outcome, label) in after[after.len() - app.labels.len()..]
-            .iter()
-            .zip(&app.labels)
-        {
-            if !matches!(outcome, Outcome::Keys(k) if k.is_empty()) {
+            let listing = [open.clone(), Operation::GetKeys { slot: 0 }];
+            let keys = match &self.call(route, &listing, timeout)?[1] {
+                Outcome::Keys(keys) => keys.clone(),
+                other => return Err(format!("listing {label:?} gave {}", other.render(None))),
+            };
+            let mut clearing = vec![open];
+            clearing.extend(
+                keys.into_iter()
+                    .map(|key| Operation::Delete { slot: 0, key }),
+            );
+            clearing.push(Operation::GetKeys { slot: 0 });
+            let after = self.call(route, &clearing, timeout)?;
+            if let Some(outcome) = after
+                .last()
+                .filter(|o| !matches!(o, Outcome::Keys(k) if k.is_empty()))
+            {
                 return Err(format!(
                     "after deleting every key of {label:?}, listing it gave {}",
                     outcome.render(None)

@@ -90,9 +90,10 @@ struct RunArgs {
     /// Run only cases whose ID contains this text.
     #[arg(long)]
     filter: Option<String>,
-    /// Seconds a case may take before it fails as hung.
-    #[arg(long, default_value_t = 30)]
-    timeout: u64,
+    /// Seconds a case may take before it fails as hung (default 30; with --adapter, the adapter file's
+    /// request-timeout applies instead).
+    #[arg(long)]
+    timeout: Option<u64>,
     /// Where case stores live (default: a temporary directory, removed afterwards).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -290,6 +291,12 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
                      is the host, and its adapter file names its profile"
                 );
             }
+            if args.timeout.is_some() {
+                bail!(
+                    "--timeout is for the reference host in-process; with --adapter, set request-timeout (and \
+                     start-timeout) in the adapter file"
+                );
+            }
             Some(kvconf::adapter::Adapter::load(path, |name, base| {
                 ReferenceHost::profile_from(name, base)
             })?)
@@ -327,7 +334,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let (work_dir, _temp) = work_dir(&args.work_dir)?;
-    let timeout = Duration::from_secs(args.timeout);
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(30));
     // The seed of the generated concurrent histories; the JUnit and Markdown reports name it.
     let seed = 1;
     let mut results: Vec<CaseResult> = Vec::new();

@@ -251,6 +251,8 @@ fn a_bad_adapter_file_is_refused_before_anything_runs_saying_what_to_fix() {
         !ok && out.contains("with --adapter the runtime is the host"),
         "{out}"
     );
+    let (ok, out) = kvconf(&["run", "--adapter", &path, "--timeout", "5"]);
+    assert!(!ok && out.contains("set request-timeout"), "{out}");
 }
 
 #[test]
