@@ -35,7 +35,7 @@
 //! ```
 
 use crate::case::{Case, LoadExpectation, Plan};
-use crate::driver::{complete, outcome_from_json, script_json};
+use crate::driver::{Fixture, complete, outcome_from_json, script_json};
 use crate::interface::Interface;
 use crate::outcome::{Operation, Outcome};
 use crate::profile::Profile;
@@ -50,40 +50,30 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// An HTTP driver fixture: the driver of one interface version as a Spin HTTP component.
-#[derive(Clone, Copy, Debug)]
-pub struct HttpFixture {
-    /// The interface version it drives.
-    pub interface: Interface,
-    /// Its file name without `.wasm`.
-    pub name: &'static str,
-    /// The component.
-    pub bytes: &'static [u8],
-}
-
-/// Every HTTP driver fixture this build carries (committed under `guest-fixtures/prebuilt/`).
-pub const HTTP_FIXTURES: &[HttpFixture] = &[
-    HttpFixture {
+/// Every HTTP driver fixture this build carries (committed under `guest-fixtures/prebuilt/`): the driver of each
+/// interface version as a Spin HTTP component.
+pub const HTTP_FIXTURES: &[Fixture] = &[
+    Fixture {
         interface: Interface::V1,
         name: "http-driver-v1",
         bytes: include_bytes!("../../guest-fixtures/prebuilt/http-driver-v1.wasm"),
     },
-    HttpFixture {
+    Fixture {
         interface: Interface::V2,
         name: "http-driver-v2",
         bytes: include_bytes!("../../guest-fixtures/prebuilt/http-driver-v2.wasm"),
     },
-    HttpFixture {
+    Fixture {
         interface: Interface::V3,
         name: "http-driver-v3",
         bytes: include_bytes!("../../guest-fixtures/prebuilt/http-driver-v3.wasm"),
     },
-    HttpFixture {
+    Fixture {
         interface: Interface::WasiKeyvalue,
         name: "http-driver-wasi-keyvalue",
         bytes: include_bytes!("../../guest-fixtures/prebuilt/http-driver-wasi-keyvalue.wasm"),
     },
-    HttpFixture {
+    Fixture {
         interface: Interface::WasiKeyvalueDraft,
         name: "http-driver-wasi-keyvalue-draft",
         bytes: include_bytes!("../../guest-fixtures/prebuilt/http-driver-wasi-keyvalue-draft.wasm"),
@@ -91,7 +81,7 @@ pub const HTTP_FIXTURES: &[HttpFixture] = &[
 ];
 
 /// The HTTP driver fixture for `interface`, if this build has one.
-pub fn http_fixture(interface: Interface) -> Option<&'static HttpFixture> {
+pub fn http_fixture(interface: Interface) -> Option<&'static Fixture> {
     HTTP_FIXTURES.iter().find(|f| f.interface == interface)
 }
 
@@ -903,43 +893,34 @@ impl Runtime {
         Ok(outcomes)
     }
 
-    /// Stops the runtime: `signal` to its process group, SIGKILL after `grace`.
-    fn stop(mut self, signal: &str, grace: Duration) {
-        let group = format!("-{}", self.child.id());
+    /// Sends `signal` to the runtime's process group: the shell and whatever it started.
+    fn signal_group(&self, signal: &str) {
         let _ = Command::new("kill")
-            .args([&format!("-{signal}"), "--", &group])
+            .args([
+                &format!("-{signal}"),
+                "--",
+                &format!("-{}", self.child.id()),
+            ])
             .stderr(Stdio::null())
             .status();
+    }
+
+    /// Stops the runtime: `signal` to its process group, then waits up to `grace` for the shell to exit; dropping
+    /// it kills what is left.
+    fn stop(mut self, signal: &str, grace: Duration) {
+        self.signal_group(signal);
         let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                // The shell is gone; make sure nothing it started lingers.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &group])
-                    .stderr(Stdio::null())
-                    .status();
-                return;
-            }
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
     }
 }
 
 impl Drop for Runtime {
+    /// Kills whatever of the process group is still running (nothing it started may linger) and reaps the shell.
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let group = format!("-{}", self.child.id());
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &group])
-                .stderr(Stdio::null())
-                .status();
-            let _ = self.child.wait();
-        }
+        self.signal_group("KILL");
+        let _ = self.child.wait();
     }
 }
 

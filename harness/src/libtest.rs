@@ -227,17 +227,7 @@ mod tests {
     use crate::case;
 
     fn result(id: &str, verdict: Verdict) -> CaseResult {
-        CaseResult {
-            id: id.into(),
-            title: "t".into(),
-            interface: Interface::V2,
-            backend: "mine".into(),
-            statements: vec![],
-            verdict,
-            transcript: String::new(),
-            millis: 0,
-            first_difference: None,
-        }
+        CaseResult::for_test(id, verdict)
     }
 
     fn expectations(outcome: &str) -> Expectations {

@@ -76,6 +76,22 @@ impl CaseResult {
         }
     }
 
+    /// A result of case `id` on v2 and the backend "mine", for unit tests of what consumes results.
+    #[cfg(test)]
+    pub(crate) fn for_test(id: &str, verdict: Verdict) -> CaseResult {
+        CaseResult {
+            id: id.into(),
+            title: "t".into(),
+            interface: Interface::V2,
+            backend: "mine".into(),
+            statements: vec![],
+            verdict,
+            transcript: String::new(),
+            millis: 0,
+            first_difference: None,
+        }
+    }
+
     /// The trial name, `<interface>/<backend>/<case-id>`.
     pub fn trial_name(&self) -> String {
         format!("{}/{}/{}", self.interface, self.backend, self.id)
