@@ -212,8 +212,7 @@ impl ModelApp {
             }
             Operation::ListKeys { slot, cursor } => {
                 let draft = inst.interface == Interface::WasiKeyvalueDraft;
-                let profile = self.profile.clone();
-                self.with_store(inst, *slot, |_, store| match cursor {
+                self.with_store(inst, *slot, |profile, store| match cursor {
                     None => Expected::FirstPage(
                         store.keys().cloned().collect(),
                         profile.page_rule(store.len()),
