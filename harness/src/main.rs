@@ -252,6 +252,49 @@ fn provided(
     Ok(interfaces)
 }
 
+/// The profile the reference host ran under, for the report's header: its durability is its backends' (SQLite's
+/// stores survive a restart, memory's do not), whatever `profile` claimed. When the backends of one run differ,
+/// the profile's name says which is durable. A claim the backend cannot keep is pointed out on stderr.
+fn as_run(profile: &kvconf::profile::Profile, backends: &[Backend]) -> kvconf::profile::Profile {
+    use kvconf::host::HostUnderTest;
+    let ran: Vec<(Backend, bool)> = backends
+        .iter()
+        .map(|b| {
+            (
+                *b,
+                ReferenceHost::new(*b, profile.clone()).profile().durable,
+            )
+        })
+        .collect();
+    for (backend, durable) in &ran {
+        if profile.durable && !durable {
+            eprintln!(
+                "kvconf: profile {} claims durable stores, but the {} backend keeps nothing across a restart: \
+                 it runs as not durable (PERSIST-RESTART is judged on what it is)",
+                profile.name,
+                backend.name()
+            );
+        }
+    }
+    let mut shown = profile.clone();
+    match ran.as_slice() {
+        [(_, durable), rest @ ..] if rest.iter().all(|(_, d)| d == durable) => {
+            shown.durable = *durable
+        }
+        [] => {}
+        _ => {
+            shown.durable = false;
+            let durable: Vec<&str> = ran
+                .iter()
+                .filter(|(_, d)| *d)
+                .map(|(b, _)| b.name())
+                .collect();
+            shown.name = format!("{} (durable on {} only)", profile.name, durable.join(", "));
+        }
+    }
+    shown
+}
+
 /// A named profile of the reference host, or a profile file (TOML, the fields of `kvconf::profile::Profile`).
 fn profile(name: &str) -> anyhow::Result<kvconf::profile::Profile> {
     ReferenceHost::profile_from(name, std::path::Path::new("."))
@@ -406,7 +449,11 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let report = Report::new(&host_name, &profile, &interfaces, results);
+    let report_profile = match &adapter {
+        Some(_) => profile.clone(),
+        None => as_run(&profile, &backends),
+    };
+    let report = Report::new(&host_name, &report_profile, &interfaces, results);
     let meta = kvconf::report::Meta::new(seed, expectations.as_ref().map(|x| x.hash.clone()));
     match args.format {
         Format::Human => print!("{}", report.human()),

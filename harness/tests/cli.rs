@@ -196,6 +196,53 @@ fn a_profile_file_configures_the_reference_host_and_the_generator() {
     assert!(out.contains("is not a valid profile"), "{out}");
 }
 
+/// The report's header says what ran: the reference host's durability is its backend's, whatever the profile
+/// file claims, and a claim the backend cannot keep is pointed out.
+#[test]
+fn the_report_header_shows_each_backends_real_durability() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("durable.toml");
+    std::fs::write(
+        &file,
+        "name = \"claims-durable\"\ninterfaces = [\"v2\"]\ndurable = true\nunconfigured-label = \"refuse-load\"\nv1-invalid-handle = \"error\"\n\n[limits]\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let run = |backend: &str| {
+        kvconf(&[
+            "run",
+            "--profile",
+            path,
+            "--backend",
+            backend,
+            "--filter",
+            "persist-restart/",
+        ])
+    };
+    let (ok, out) = run("memory");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(
+            "claims durable stores, but the memory backend keeps nothing across a restart"
+        ),
+        "{out}"
+    );
+    let header = out.lines().find(|l| l.starts_with("profile ")).unwrap();
+    assert!(!header.contains(", durable across restarts"), "{header}");
+    let (ok, out) = run("sqlite");
+    assert!(ok, "{out}");
+    assert!(!out.contains("keeps nothing"), "{out}");
+    let header = out.lines().find(|l| l.starts_with("profile ")).unwrap();
+    assert!(header.contains(", durable across restarts"), "{header}");
+    let (ok, out) = run("all");
+    assert!(ok, "{out}");
+    let header = out.lines().find(|l| l.starts_with("profile ")).unwrap();
+    assert!(
+        header.starts_with("profile claims-durable (durable on sqlite only):"),
+        "{header}"
+    );
+}
+
 #[test]
 fn a_bad_adapter_file_is_refused_before_anything_runs_saying_what_to_fix() {
     let dir = tempfile::tempdir().unwrap();
