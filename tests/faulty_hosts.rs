@@ -345,3 +345,51 @@ fn a_false_paging_claim_fails_either_way() {
         assert!(passed(&results) >= 5);
     }
 }
+
+#[test]
+fn a_host_that_reuses_handle_numbers_fails_only_a_claim_that_it_does_not() {
+    // Without the claim, the reference host gives each v1 `open` the lowest closed number.
+    for base in [
+        ReferenceHost::sip010_profile(),
+        ReferenceHost::unbounded_profile(),
+    ] {
+        let reuses = Profile {
+            v1_fresh_handles: false,
+            ..base
+        };
+        let host = || ReferenceHost::new(Backend::Memory, reuses.clone());
+        // Claiming it never reuses them fails the case that checks it.
+        let claims_fresh = Profile {
+            v1_fresh_handles: true,
+            ..reuses.clone()
+        };
+        let results = run_citing(
+            ClaimingHost::new(host(), claims_fresh),
+            "HANDLE-REUSE",
+            Interface::V1,
+        );
+        assert_eq!(
+            names(&failed(&results)),
+            "handle-reuse/closed-numbers-stay-closed",
+            "{results:?}"
+        );
+        // Declaring what it does, it passes every v1 case, and the one for the claim is skipped, not passed.
+        let work = tempfile::tempdir().unwrap();
+        let results = Runner::new(host(), work.path().to_path_buf(), TIMEOUT).run_all(
+            cases(),
+            &[Interface::V1],
+            2,
+        );
+        assert!(failed(&results).is_empty(), "{}", names(&failed(&results)));
+        assert!(passed(&results) > 50, "{}", passed(&results));
+        let reuse = results
+            .iter()
+            .find(|r| r.id == "handle-reuse/closed-numbers-stay-closed")
+            .unwrap();
+        assert!(
+            matches!(&reuse.verdict, Verdict::Skip(why) if why.contains("v1-fresh-handles")),
+            "{:?}",
+            reuse.verdict
+        );
+    }
+}

@@ -91,6 +91,7 @@ impl WasmtimeWasiKeyvalue {
                 v1_invalid_handle: InvalidHandle::Error,
                 // A `HashMap<String, _>` key like any other.
                 empty_key: true,
+                v1_fresh_handles: false,
                 // Its one provider keeps data in memory, per bucket.
                 durable: false,
                 // `list-keys` returns every key in one page with cursor `none` (src/lib.rs list_keys).

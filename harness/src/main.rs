@@ -59,7 +59,7 @@ struct HostArgs {
     interfaces: Vec<String>,
     /// The reference host's profile: `sip010` (SIP 010's figures as hard limits), `unbounded`, or the path of a
     /// profile file (TOML: name, interfaces, limits, open-stores, unconfigured-label, v1-invalid-handle,
-    /// empty-key), which also configures the reference host. Default sip010.
+    /// empty-key, v1-fresh-handles, durable, wasi-paging), which also configures the reference host. Default sip010.
     #[arg(long)]
     profile: Option<String>,
 }

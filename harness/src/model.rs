@@ -550,6 +550,7 @@ mod tests {
             unconfigured_label: UnconfiguredLabel::NoSuchStore,
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: false,
+            v1_fresh_handles: false,
             durable: false,
             wasi_paging: None,
             wasi_page_keys: None,

@@ -66,6 +66,10 @@ pub struct Profile {
     /// Whether it accepts the empty string as a key, as Spin is observed to (KEY-EMPTY); a host need not.
     #[serde(default)]
     pub empty_key: bool,
+    /// Whether it never gives a v1 handle number again after it was closed, within one instance, as Spin is
+    /// observed not to (HANDLE-REUSE); a host may reuse numbers.
+    #[serde(default)]
+    pub v1_fresh_handles: bool,
     /// Whether its stores keep their data across a restart of the host (PERSIST-RESTART): a durable backend
     /// (SQLite, Redis) does, an in-memory one does not, and the host declares which.
     #[serde(default)]
@@ -126,6 +130,9 @@ pub enum Capability {
     UnconfiguredNoSuchStore,
     /// The host accepts the empty string as a key (KEY-EMPTY, what Spin does; not required).
     EmptyKey,
+    /// The host never reuses a closed v1 handle number in an instance (HANDLE-REUSE, what Spin does; not
+    /// required).
+    V1FreshHandles,
     /// The host's stores keep their data across a restart (PERSIST-RESTART).
     Durable,
     /// The host's stores lose their data in a restart (PERSIST-RESTART: in memory).
@@ -134,7 +141,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::KeyLimit,
         Capability::NoKeyLimit,
         Capability::ValueLimit,
@@ -146,6 +153,7 @@ impl Capability {
         Capability::UnconfiguredRefusesLoad,
         Capability::UnconfiguredNoSuchStore,
         Capability::EmptyKey,
+        Capability::V1FreshHandles,
         Capability::Durable,
         Capability::NotDurable,
     ];
@@ -164,6 +172,7 @@ impl Capability {
             Capability::UnconfiguredRefusesLoad => "unconfigured-refuses-load",
             Capability::UnconfiguredNoSuchStore => "unconfigured-no-such-store",
             Capability::EmptyKey => "empty-key",
+            Capability::V1FreshHandles => "v1-fresh-handles",
             Capability::Durable => "durable",
             Capability::NotDurable => "not-durable",
         }
@@ -208,6 +217,9 @@ impl Profile {
         });
         if self.empty_key {
             caps.insert(Capability::EmptyKey);
+        }
+        if self.v1_fresh_handles {
+            caps.insert(Capability::V1FreshHandles);
         }
         caps.insert(pick(
             self.durable,
@@ -267,7 +279,7 @@ impl Profile {
     pub fn summary(&self) -> String {
         let limit = |l: Option<u64>| l.map_or("none".to_string(), |n| n.to_string());
         format!(
-            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}{}{}{}",
+            "{}: key bytes {}, value bytes {}, tuples {}, open stores {}, undefined label {}, v1 invalid handle {}{}{}{}{}",
             self.name,
             limit(self.limits.key_bytes),
             limit(self.limits.value_bytes),
@@ -283,6 +295,11 @@ impl Profile {
             },
             if self.empty_key {
                 ", empty key accepted"
+            } else {
+                ""
+            },
+            if self.v1_fresh_handles {
+                ", v1 handle numbers never reused"
             } else {
                 ""
             },
@@ -313,6 +330,7 @@ mod tests {
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: false,
+            v1_fresh_handles: false,
             durable: false,
             wasi_paging: None,
             wasi_page_keys: None,

@@ -65,7 +65,7 @@ impl ReferenceHost {
     /// The profile the reference host runs with by default: SIP 010's figures as hard limits (256-byte keys,
     /// 1 MiB values, 1024 tuples, refused past them), a bound of 64 open stores, and undefined labels refused
     /// at load as Spin does. Every ALLOWED refusal path is exercised under it. Like Spin, it accepts the empty
-    /// key (KEY-EMPTY).
+    /// key (KEY-EMPTY) and never reuses a closed v1 handle number (HANDLE-REUSE).
     pub fn sip010_profile() -> Profile {
         Profile {
             name: "sip010".into(),
@@ -79,6 +79,7 @@ impl ReferenceHost {
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: InvalidHandle::Error,
             empty_key: true,
+            v1_fresh_handles: true,
             durable: false,
             wasi_paging: Some(WasiPaging::Pages),
             wasi_page_keys: Some(kvhost::DEFAULT_WASI_PAGE_SIZE.get() as u64),
@@ -185,6 +186,13 @@ impl ReferenceHost {
         }
     }
 
+    /// Whether `open` gives the lowest closed number again: when the profile does not claim fresh v1 handles,
+    /// the reference host takes the other conforming answer to HANDLE-REUSE, so that the rest of the suite is
+    /// seen to hold whichever a host chooses.
+    fn reuses_handles(&self) -> bool {
+        !self.profile.v1_fresh_handles
+    }
+
     fn open_bound(&self) -> Option<u32> {
         self.profile.open_stores.map(|n| n as u32)
     }
@@ -272,7 +280,9 @@ impl HostUnderTest for ReferenceHost {
 
     fn instance_data(&self, app: &ReferenceApp, component: &str) -> anyhow::Result<KeyValueState> {
         match app {
-            ReferenceApp::Builtin(app) => Ok(app.instance_state(component)?),
+            ReferenceApp::Builtin(app) => Ok(app
+                .instance_state(component)?
+                .with_handle_reuse(self.reuses_handles())),
             ReferenceApp::Custom { manager, grants } => {
                 let granted = grants
                     .get(component)
@@ -280,7 +290,8 @@ impl HostUnderTest for ReferenceHost {
                 Ok(
                     KeyValueState::new(manager.clone(), granted.clone(), self.open_bound())
                         .with_v1_invalid_handle(self.v1_invalid_handle())
-                        .with_wasi_page_size(self.wasi_page_size()),
+                        .with_wasi_page_size(self.wasi_page_size())
+                        .with_handle_reuse(self.reuses_handles()),
                 )
             }
         }

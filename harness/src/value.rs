@@ -350,6 +350,7 @@ mod tests {
             unconfigured_label: UnconfiguredLabel::RefuseLoad,
             v1_invalid_handle: crate::profile::InvalidHandle::Error,
             empty_key: false,
+            v1_fresh_handles: false,
             durable: false,
             wasi_paging: None,
             wasi_page_keys: None,

@@ -45,6 +45,7 @@ fn report() -> Report {
         unconfigured_label: UnconfiguredLabel::RefuseLoad,
         v1_invalid_handle: InvalidHandle::Error,
         empty_key: false,
+        v1_fresh_handles: false,
         durable: false,
         wasi_paging: None,
         wasi_page_keys: None,

@@ -26,6 +26,7 @@ pub struct KeyValueState {
     manager: Arc<dyn StoreManager>,
     handles: HashMap<u32, OpenStore>,
     next_handle: u32,
+    reuse_handles: bool,
     max_open_stores: Option<u32>,
     swaps: HashMap<u32, PendingSwap>,
     next_swap: u32,
@@ -89,9 +90,10 @@ impl KeyValueState {
             grants,
             manager,
             handles: HashMap::new(),
-            // Handle numbers start at 1 and are never reused ([HANDLE-REUSE], as Spin does), so a stale or
-            // zero-initialised handle never reaches another store.
+            // Handle numbers start at 1 and, unless configured otherwise, are never reused ([HANDLE-REUSE], as
+            // Spin does), so a stale or zero-initialised handle never reaches another store.
             next_handle: 1,
+            reuse_handles: false,
             max_open_stores,
             swaps: HashMap::new(),
             next_swap: 1,
@@ -107,6 +109,14 @@ impl KeyValueState {
     /// `invalid-store`).
     pub fn with_v1_invalid_handle(mut self, answer: crate::v1::V1InvalidHandle) -> Self {
         self.v1_invalid_handle = answer;
+        self
+    }
+
+    /// This state giving each `open` the lowest handle number not open, so a closed number comes back, as a host
+    /// may ([HANDLE-REUSE] is what Spin is observed to do, not a requirement: Spin never reuses one). By default
+    /// numbers are never reused. A v1 guest holding a closed number then reaches whichever store reuses it.
+    pub fn with_handle_reuse(mut self, reuse: bool) -> Self {
+        self.reuse_handles = reuse;
         self
     }
 
@@ -169,12 +179,20 @@ impl KeyValueState {
         }
         // u32::MAX is never handed out, so every number issued stays unique; an instance that has opened four
         // billion stores gets `store-table-full` from then on.
-        if self.next_handle == u32::MAX {
+        if !self.reuse_handles && self.next_handle == u32::MAX {
             return Err(Error::StoreTableFull);
         }
         let store = self.manager.get(label)?;
-        let handle = self.next_handle;
-        self.next_handle += 1;
+        let handle = if self.reuse_handles {
+            // At most u32::MAX - 1 handles can be open (the map would not fit in memory long before), so a free
+            // number below u32::MAX exists.
+            (1..u32::MAX)
+                .find(|n| !self.handles.contains_key(n))
+                .ok_or(Error::StoreTableFull)?
+        } else {
+            self.next_handle += 1;
+            self.next_handle - 1
+        };
         self.handles.insert(
             handle,
             OpenStore {

@@ -7,16 +7,15 @@ use wasmtime::component::Val;
 use crate::proxy::{self, Proxy, WitError, bytes, err, outcome, string, to_bytes, to_strings};
 
 fn v1_proxy(app: &kvhost::Application) -> Proxy {
+    v1_proxy_with(app.instance_state("proxy").unwrap())
+}
+
+fn v1_proxy_with(state: kvhost::KeyValueState) -> Proxy {
     let engine = Engine::default();
     let component = proxy::component(&engine, &[proxy::V1]);
-    Proxy::new(
-        &engine,
-        &component,
-        app.instance_state("proxy").unwrap(),
-        |linker| {
-            kvhost::v1::add_to_linker(linker, |state| state).unwrap();
-        },
-    )
+    Proxy::new(&engine, &component, state, |linker| {
+        kvhost::v1::add_to_linker(linker, |state| state).unwrap();
+    })
 }
 
 /// The v1 operations, as a guest calls them.
@@ -130,6 +129,30 @@ fn a_closed_handle_is_invalid_and_closing_it_again_does_nothing() {
         "[HANDLE-REUSE] numbers are never reused"
     );
     assert_eq!(guest.0.store.data().open_count(), 2);
+}
+
+#[test]
+fn configured_to_reuse_handles_an_open_takes_the_lowest_closed_number() {
+    let app = proxy::app(&["default"], |_| {});
+    let state = app.instance_state("proxy").unwrap().with_handle_reuse(true);
+    let mut guest = V1(v1_proxy_with(state));
+    let first = guest.open("default").unwrap();
+    let second = guest.open("default").unwrap();
+    let third = guest.open("default").unwrap();
+    assert_eq!((first, second, third), (1, 2, 3));
+    guest.set(second, "k", b"v").unwrap();
+    guest.close(second);
+    guest.close(first);
+    assert_eq!(guest.get(second, "k"), Err(err("invalid-store")));
+    assert_eq!(guest.open("default").unwrap(), first);
+    let reused = guest.open("default").unwrap();
+    assert_eq!(reused, second, "the closed number comes back");
+    assert_eq!(
+        guest.get(second, "k").unwrap(),
+        b"v",
+        "the old number reaches the store that reused it"
+    );
+    assert_eq!(guest.open("default").unwrap(), 4);
 }
 
 #[test]
