@@ -7,9 +7,10 @@ use kvconf::catalogue::Catalogue;
 use kvconf::fuzz::{FuzzConfig, FuzzOutcome, fuzz};
 use kvconf::host::HostUnderTest;
 use kvconf::interface::Interface;
+use kvconf::profile::Profile;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{Runner, Verdict};
-use kvconf_workspace::{Fault, faulty_host, future_lies_host, trapping_host};
+use kvconf_workspace::{ClaimingHost, Fault, faulty_host, future_lies_host, trapping_host};
 use std::time::Duration;
 
 /// Sequences the generator gets to find a fault: the same seed every run, so CI is deterministic.
@@ -140,6 +141,31 @@ fn generated_sequences_find_a_host_that_hangs() {
 #[test]
 fn generated_sequences_find_a_v3_future_that_lies() {
     finds(future_lies_host(), Interface::V3, "KEYS-V3-STREAM", TIMEOUT);
+}
+
+#[test]
+fn generated_sequences_find_a_host_that_reuses_v1_handle_numbers_while_claiming_it_does_not() {
+    // Without the claim the reference host gives a v1 `open` the lowest closed number; it declares the claim.
+    let reuses = Profile {
+        v1_fresh_handles: false,
+        ..ReferenceHost::sip010_profile()
+    };
+    let claims_fresh = Profile {
+        v1_fresh_handles: true,
+        ..reuses.clone()
+    };
+    let host = ClaimingHost::new(ReferenceHost::new(Backend::Memory, reuses), claims_fresh);
+    let outcome = finds(host, Interface::V1, "HANDLE-REUSE", TIMEOUT);
+    let finding = outcome.finding.unwrap();
+    assert!(
+        finding
+            .generated
+            .file
+            .requires
+            .contains(&kvconf::profile::Capability::V1FreshHandles),
+        "{}",
+        finding.text
+    );
 }
 
 #[test]

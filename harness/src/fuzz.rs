@@ -21,8 +21,9 @@
 //! - wasi increments (including overflow), compare-and-swap and batches; v3 operations in flight together.
 //!
 //! The empty key is generated only for a host whose profile claims to accept it (KEY-EMPTY is what Spin is
-//! observed to do, not a requirement), and a v1 handle number is never used after a later `open`, since a host
-//! may reuse closed numbers (HANDLE-REUSE is observed, not required).
+//! observed to do, not a requirement), and a v1 handle number is used after a later `open` only when it was closed
+//! and the profile claims `v1-fresh-handles`, since a host may reuse closed numbers (HANDLE-REUSE is observed, not
+//! required) and a forged number may be one a later `open` gives; such a sequence requires the claim.
 
 use crate::case::{
     self, AppSection, Case, CaseFile, EntrySpec, ExpectEntry, KeysSpec, LoadExpectation, OpEntry,
@@ -141,6 +142,11 @@ pub struct GenState {
     opens: u64,
     /// v1: for each slot holding a number that is not open, the opens so far when it stopped being open.
     stale_since: BTreeMap<u32, u64>,
+    /// v1: the slots of those holding a forged number (one the host never gave, which a later open may give).
+    forged: BTreeSet<u32>,
+    /// v1: a closed number was used after a later open, which only a host claiming `v1-fresh-handles` must
+    /// still refuse (the case then requires the claim).
+    closed_after_open: bool,
     /// Keys and values used so far, for the generator to come back to.
     keys: Vec<KeySpec>,
 }
@@ -158,7 +164,22 @@ impl GenState {
             ended: false,
             opens: 0,
             stale_since: BTreeMap::new(),
+            forged: BTreeSet::new(),
+            closed_after_open: false,
             keys: Vec::new(),
+        }
+    }
+
+    /// v1: whether the number in `slot`, not open, may be used now: with no open since it stopped being open (a
+    /// host may give a closed or forged number to a later open), or, for a closed number, always under a profile
+    /// claiming `v1-fresh-handles` (HANDLE-REUSE).
+    fn stale_usable(&self, slot: u32) -> bool {
+        match self.stale_since.get(&slot) {
+            Some(since) => {
+                *since == self.opens
+                    || (self.setup.profile.v1_fresh_handles && !self.forged.contains(&slot))
+            }
+            None => false,
         }
     }
 
@@ -174,6 +195,7 @@ impl GenState {
             self.ended = false;
             self.opens = 0;
             self.stale_since.clear();
+            self.forged.clear();
             return Ok(Vec::new());
         }
         if self.ended {
@@ -222,7 +244,7 @@ impl GenState {
             Move::Op(e) => vec![self.bind(e)?],
             Move::Stale(e) => {
                 let slot = e.slot.resolve(&profile).map_err(|e| e.to_string())? as u32;
-                if self.stale_since.get(&slot) != Some(&self.opens) {
+                if !self.stale_usable(slot) {
                     return Err("no usable closed handle in that slot".into());
                 }
                 vec![e.clone()]
@@ -321,7 +343,10 @@ impl GenState {
                 && let Some(since) = self.stale_since.get(&slot)
                 && *since != self.opens
             {
-                return Err("a closed handle number used after a later open".into());
+                if !self.stale_usable(slot) {
+                    return Err("a closed handle number used after a later open".into());
+                }
+                self.closed_after_open = true;
             }
             let was_open = matches!(op, Operation::Close { slot } if self.inst.open_slots().iter().any(|(s, _)| s == slot));
             let expected = self.app.apply(&mut self.inst, op);
@@ -337,6 +362,7 @@ impl GenState {
                 }
                 Operation::ForgeHandle { slot, .. } => {
                     self.stale_since.insert(*slot, self.opens);
+                    self.forged.insert(*slot);
                 }
                 _ => {}
             }
@@ -628,7 +654,7 @@ fn v1_arms(state: &GenState, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
         .inst
         .stale_slots()
         .into_iter()
-        .filter(|s| state.stale_since.get(s) == Some(&state.opens))
+        .filter(|s| state.stale_usable(*s))
         .collect();
     if stale.is_empty() {
         return;
@@ -940,6 +966,9 @@ pub fn build(
         }
     }
     let mut registry = Registry::new(profile, written.iter().map(|w| &w.entry));
+    if state.closed_after_open {
+        registry.dimensions.insert("fresh-handles");
+    }
     // A refusal depends on the profile's limits even when no size in the case is named after them (a small
     // declared limit reached by plain operations): the case then requires the claims behind it.
     for w in &written {
@@ -998,6 +1027,9 @@ pub fn build(
     }
     if labels_opened.len() > 1 {
         cited.push((None, "ISOLATION-LABEL"));
+    }
+    if state.closed_after_open {
+        cited.push((None, "HANDLE-REUSE"));
     }
     // The statements of the move at the focus first, then the rest in order of appearance.
     let catalogue = Catalogue::builtin();
@@ -1266,6 +1298,9 @@ impl Registry {
         }
         if self.dimensions.contains("empty-key") {
             caps.push(Capability::EmptyKey);
+        }
+        if self.dimensions.contains("fresh-handles") {
+            caps.push(Capability::V1FreshHandles);
         }
         if grants.values().flatten().any(|l| l == "ghost") {
             caps.push(Capability::UnconfiguredNoSuchStore);
@@ -1742,6 +1777,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_closed_number_is_used_after_a_later_open_only_under_the_fresh_handles_claim() {
+        let get_stale = Move::Stale(OpEntry {
+            key: Some(KeySpec::Text("k".into())),
+            ..entry(OpKind::Get, 0)
+        });
+        let open = || Move::Open {
+            label: DEFAULT_LABEL.into(),
+        };
+        let closed = vec![
+            open(),
+            Move::Op(entry(OpKind::Close, 0)),
+            open(),
+            get_stale.clone(),
+        ];
+        // The reference profile claims it: the sequence is a case that requires the claim and cites HANDLE-REUSE,
+        // and the model expects the old number to be refused.
+        let claims = setup(Interface::V1);
+        let generated = build(&claims, &closed, "fuzz/t", "t", None).unwrap();
+        assert!(
+            generated
+                .file
+                .requires
+                .contains(&Capability::V1FreshHandles),
+            "{}",
+            generated.text("")
+        );
+        assert!(
+            generated
+                .file
+                .statements
+                .iter()
+                .any(|s| s == "HANDLE-REUSE")
+        );
+        let case = generated.case().unwrap();
+        let plan = case.plan(Interface::V1, &claims.profile).unwrap();
+        let predicted = crate::model::predict(&claims.profile, &plan).unwrap();
+        assert_eq!(
+            predicted[0].last(),
+            Some(&Expected::Error(ErrorKind::InvalidStore)),
+            "{predicted:?}"
+        );
+        // A closed number used before any later open needs no claim.
+        let early = build(&claims, &closed[..2], "fuzz/t", "t", None).unwrap();
+        assert!(!early.file.requires.contains(&Capability::V1FreshHandles));
+        // Without the claim, or for a forged number (one a later open may give), the sequence is refused.
+        let no_claim = Arc::new(Setup::new(
+            Interface::V1,
+            Profile {
+                v1_fresh_handles: false,
+                ..ReferenceHost::sip010_profile()
+            },
+        ));
+        let refused = build(&no_claim, &closed, "fuzz/t", "t", None).unwrap_err();
+        assert!(refused.contains("no usable closed handle"), "{refused}");
+        let forged = vec![Move::Forge, open(), get_stale];
+        assert!(build(&claims, &forged, "fuzz/t", "t", None).is_err());
     }
 
     #[test]
