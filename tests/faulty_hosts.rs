@@ -370,7 +370,7 @@ fn a_host_that_reuses_handle_numbers_fails_only_a_claim_that_it_does_not() {
         );
         assert_eq!(
             names(&failed(&results)),
-            "handle-reuse/closed-numbers-stay-closed",
+            "handle-reuse/closed-number-stays-closed",
             "{results:?}"
         );
         // Declaring what it does, it passes every v1 case, and the one for the claim is skipped, not passed.
@@ -384,7 +384,7 @@ fn a_host_that_reuses_handle_numbers_fails_only_a_claim_that_it_does_not() {
         assert!(passed(&results) > 50, "{}", passed(&results));
         let reuse = results
             .iter()
-            .find(|r| r.id == "handle-reuse/closed-numbers-stay-closed")
+            .find(|r| r.id == "handle-reuse/closed-number-stays-closed")
             .unwrap();
         assert!(
             matches!(&reuse.verdict, Verdict::Skip(why) if why.contains("v1-fresh-handles")),

@@ -169,6 +169,28 @@ fn generated_sequences_find_a_host_that_reuses_v1_handle_numbers_while_claiming_
 }
 
 #[test]
+fn a_host_that_reuses_v1_handle_numbers_and_says_so_shows_no_difference() {
+    for base in [
+        ReferenceHost::sip010_profile(),
+        ReferenceHost::unbounded_profile(),
+    ] {
+        let reuses = Profile {
+            v1_fresh_handles: false,
+            ..base
+        };
+        let (runner, _work) = runner(ReferenceHost::new(Backend::Memory, reuses), TIMEOUT);
+        let outcome = fuzz(&runner, Interface::V1, &config(), &|_| {});
+        assert_eq!(outcome.error, None);
+        assert!(
+            outcome.finding.is_none(),
+            "{}",
+            outcome.finding.map(|f| f.text).unwrap_or_default()
+        );
+        assert_eq!(outcome.sequences, u64::from(SEQUENCES));
+    }
+}
+
+#[test]
 fn the_reference_host_shows_no_difference_on_any_version_or_backend() {
     for backend in [Backend::Memory, Backend::Sqlite] {
         for interface in Interface::ALL {

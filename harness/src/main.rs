@@ -59,7 +59,8 @@ struct HostArgs {
     interfaces: Vec<String>,
     /// The reference host's profile: `sip010` (SIP 010's figures as hard limits), `unbounded`, or the path of a
     /// profile file (TOML: name, interfaces, limits, open-stores, unconfigured-label, v1-invalid-handle,
-    /// empty-key, v1-fresh-handles, durable, wasi-paging), which also configures the reference host. Default sip010.
+    /// empty-key, v1-fresh-handles, durable, wasi-paging, wasi-page-keys), which also configures the reference host.
+    /// Default sip010.
     #[arg(long)]
     profile: Option<String>,
 }
@@ -252,10 +253,14 @@ fn provided(
     Ok(interfaces)
 }
 
-/// The profile the reference host ran under, for the report's header: its durability is its backends' (SQLite's
-/// stores survive a restart, memory's do not), whatever `profile` claimed. When the backends of one run differ,
-/// the profile's name says which is durable. A claim the backend cannot keep is pointed out on stderr.
-fn as_run(profile: &kvconf::profile::Profile, backends: &[Backend]) -> kvconf::profile::Profile {
+/// The profile the reference host ran under, for the reports: its durability is its backends' (SQLite's stores
+/// survive a restart, memory's do not), whatever `profile` claimed. When the backends of one run differ in it,
+/// the profile stays as given and the note says which backend is durable. A claim a backend cannot keep is pointed
+/// out on stderr.
+fn as_run(
+    profile: &kvconf::profile::Profile,
+    backends: &[Backend],
+) -> (kvconf::profile::Profile, Option<String>) {
     use kvconf::host::HostUnderTest;
     let ran: Vec<(Backend, bool)> = backends
         .iter()
@@ -270,29 +275,33 @@ fn as_run(profile: &kvconf::profile::Profile, backends: &[Backend]) -> kvconf::p
         if profile.durable && !durable {
             eprintln!(
                 "kvconf: profile {} claims durable stores, but the {} backend keeps nothing across a restart: \
-                 it runs as not durable (PERSIST-RESTART is judged on what it is)",
+                 PERSIST-RESTART is checked on it as not durable",
                 profile.name,
                 backend.name()
             );
         }
     }
-    let mut shown = profile.clone();
     match ran.as_slice() {
-        [(_, durable), rest @ ..] if rest.iter().all(|(_, d)| d == durable) => {
-            shown.durable = *durable
-        }
-        [] => {}
+        [(_, durable), rest @ ..] if rest.iter().all(|(_, d)| d == durable) => (
+            kvconf::profile::Profile {
+                durable: *durable,
+                ..profile.clone()
+            },
+            None,
+        ),
+        [] => (profile.clone(), None),
         _ => {
-            shown.durable = false;
             let durable: Vec<&str> = ran
                 .iter()
                 .filter(|(_, d)| *d)
                 .map(|(b, _)| b.name())
                 .collect();
-            shown.name = format!("{} (durable on {} only)", profile.name, durable.join(", "));
+            (
+                profile.clone(),
+                Some(format!("durable on {} only", durable.join(", "))),
+            )
         }
     }
-    shown
 }
 
 /// A named profile of the reference host, or a profile file (TOML, the fields of `kvconf::profile::Profile`).
@@ -449,11 +458,14 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let report_profile = match &adapter {
-        Some(_) => profile.clone(),
+    let (report_profile, note) = match &adapter {
+        Some(_) => (profile.clone(), None),
         None => as_run(&profile, &backends),
     };
-    let report = Report::new(&host_name, &report_profile, &interfaces, results);
+    let mut report = Report::new(&host_name, &report_profile, &interfaces, results);
+    if let Some(note) = note {
+        report = report.with_profile_note(note);
+    }
     let meta = kvconf::report::Meta::new(seed, expectations.as_ref().map(|x| x.hash.clone()));
     match args.format {
         Format::Human => print!("{}", report.human()),

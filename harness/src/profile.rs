@@ -66,8 +66,8 @@ pub struct Profile {
     /// Whether it accepts the empty string as a key, as Spin is observed to (KEY-EMPTY); a host need not.
     #[serde(default)]
     pub empty_key: bool,
-    /// Whether it never gives a v1 handle number again after it was closed, within one instance, as Spin is
-    /// observed not to (HANDLE-REUSE); a host may reuse numbers.
+    /// Whether a closed v1 handle number is never given to a later `open` of the same instance, as Spin is observed
+    /// to do (HANDLE-REUSE); a host may reuse numbers.
     #[serde(default)]
     pub v1_fresh_handles: bool,
     /// Whether its stores keep their data across a restart of the host (PERSIST-RESTART): a durable backend

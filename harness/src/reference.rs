@@ -243,6 +243,7 @@ impl HostUnderTest for ReferenceHost {
                 config.limits = self.limits();
                 config.max_open_stores = self.open_bound();
                 config.v1_invalid_handle = self.v1_invalid_handle();
+                config.reuse_handles = self.reuses_handles();
                 config.wasi_page_size = self.wasi_page_size();
                 config.undefined_labels = match self.profile.unconfigured_label {
                     UnconfiguredLabel::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
@@ -280,9 +281,7 @@ impl HostUnderTest for ReferenceHost {
 
     fn instance_data(&self, app: &ReferenceApp, component: &str) -> anyhow::Result<KeyValueState> {
         match app {
-            ReferenceApp::Builtin(app) => Ok(app
-                .instance_state(component)?
-                .with_handle_reuse(self.reuses_handles())),
+            ReferenceApp::Builtin(app) => Ok(app.instance_state(component)?),
             ReferenceApp::Custom { manager, grants } => {
                 let granted = grants
                     .get(component)

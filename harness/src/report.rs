@@ -108,6 +108,10 @@ pub struct Report {
     pub host: String,
     /// The host's claims.
     pub profile: Profile,
+    /// What the profile alone does not say about the run: the reference host's durability when its backends
+    /// differ in it (`durable on sqlite only`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_note: Option<String>,
     /// The interface versions run.
     pub interfaces: Vec<Interface>,
     /// The backends run.
@@ -178,11 +182,26 @@ impl Report {
             suite_version: env!("CARGO_PKG_VERSION"),
             host: host.to_string(),
             profile: profile.clone(),
+            profile_note: None,
             interfaces: interfaces.to_vec(),
             backends: backends.into_iter().collect(),
             summary: Summary::of(&results),
             statements,
             cases: results,
+        }
+    }
+
+    /// This report with `note` shown after the profile (see [`Report::profile_note`]).
+    pub fn with_profile_note(mut self, note: impl Into<String>) -> Report {
+        self.profile_note = Some(note.into());
+        self
+    }
+
+    /// The profile as the reports show it: its summary, and the note if there is one.
+    pub fn profile_summary(&self) -> String {
+        match &self.profile_note {
+            Some(note) => format!("{}; {note}", self.profile.summary()),
+            None => self.profile.summary(),
         }
     }
 
@@ -217,7 +236,7 @@ impl Report {
     pub fn human(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "kvconf {} against {}", self.suite_version, self.host);
-        let _ = writeln!(out, "profile {}", self.profile.summary());
+        let _ = writeln!(out, "profile {}", self.profile_summary());
         let _ = writeln!(
             out,
             "interfaces {}; backends {}",

@@ -234,13 +234,36 @@ fn the_report_header_shows_each_backends_real_durability() {
     assert!(!out.contains("keeps nothing"), "{out}");
     let header = out.lines().find(|l| l.starts_with("profile ")).unwrap();
     assert!(header.contains(", durable across restarts"), "{header}");
+    // Over both backends, the profile stays as given and a note says which backend is durable, in the human
+    // header and in the JSON report.
     let (ok, out) = run("all");
     assert!(ok, "{out}");
     let header = out.lines().find(|l| l.starts_with("profile ")).unwrap();
     assert!(
-        header.starts_with("profile claims-durable (durable on sqlite only):"),
+        header.starts_with("profile claims-durable: ")
+            && header.ends_with("; durable on sqlite only"),
         "{header}"
     );
+    let (ok, out) = kvconf(&[
+        "run",
+        "--profile",
+        path,
+        "--backend",
+        "all",
+        "--filter",
+        "persist-restart/",
+        "--format",
+        "json",
+    ]);
+    assert!(ok, "{out}");
+    let json = &out[out.find('{').unwrap()..];
+    let json: serde_json::Value = serde_json::Deserializer::from_str(json)
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(json["profile"]["name"], "claims-durable", "{json}");
+    assert_eq!(json["profile_note"], "durable on sqlite only", "{json}");
 }
 
 #[test]

@@ -57,6 +57,9 @@ pub struct HostConfig {
     pub wasi_page_size: NonZeroUsize,
     /// How v1 answers a handle that is not open ([HANDLE-V1-INVALID]): `invalid-store` (the default) or a trap.
     pub v1_invalid_handle: crate::v1::V1InvalidHandle,
+    /// Whether `open` gives the lowest handle number not open, so a closed v1 number comes back (see
+    /// [`KeyValueState::with_handle_reuse`]); by default numbers are never reused, as in Spin ([HANDLE-REUSE]).
+    pub reuse_handles: bool,
 }
 
 /// The two conforming answers to a granted label that no runtime config defines ([OPEN-UNCONFIGURED]).
@@ -82,6 +85,7 @@ impl HostConfig {
             undefined_labels: UndefinedLabels::RefuseLoad,
             wasi_page_size: DEFAULT_WASI_PAGE_SIZE,
             v1_invalid_handle: crate::v1::V1InvalidHandle::Error,
+            reuse_handles: false,
         }
     }
 
@@ -144,6 +148,7 @@ pub struct Application {
     max_open_stores: Option<u32>,
     wasi_page_size: NonZeroUsize,
     v1_invalid_handle: crate::v1::V1InvalidHandle,
+    reuse_handles: bool,
 }
 
 impl Application {
@@ -195,6 +200,7 @@ impl Application {
             max_open_stores: config.max_open_stores,
             wasi_page_size: config.wasi_page_size,
             v1_invalid_handle: config.v1_invalid_handle,
+            reuse_handles: config.reuse_handles,
         })
     }
 
@@ -217,7 +223,8 @@ impl Application {
             self.max_open_stores,
         )
         .with_wasi_page_size(self.wasi_page_size)
-        .with_v1_invalid_handle(self.v1_invalid_handle))
+        .with_v1_invalid_handle(self.v1_invalid_handle)
+        .with_handle_reuse(self.reuse_handles))
     }
 
     /// The components this application was loaded with.

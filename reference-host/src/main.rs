@@ -107,6 +107,10 @@ struct StoreArgs {
     /// How v1 answers a store handle that is not open: the invalid-store error, or a trap (as Spin does).
     #[arg(long, value_name = "ANSWER", default_value = "error")]
     v1_invalid_handle: V1InvalidHandleArg,
+    /// Give each `open` the lowest handle number not open, so a closed v1 number comes back (a host may; Spin
+    /// never does, and neither does kvhost without this flag).
+    #[arg(long)]
+    reuse_handles: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -166,6 +170,7 @@ impl StoreArgs {
                 V1InvalidHandleArg::Error => kvhost::v1::V1InvalidHandle::Error,
                 V1InvalidHandleArg::Trap => kvhost::v1::V1InvalidHandle::Trap,
             },
+            reuse_handles: self.reuse_handles,
         })
     }
 }

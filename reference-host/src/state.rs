@@ -113,8 +113,9 @@ impl KeyValueState {
     }
 
     /// This state giving each `open` the lowest handle number not open, so a closed number comes back, as a host
-    /// may ([HANDLE-REUSE] is what Spin is observed to do, not a requirement: Spin never reuses one). By default
-    /// numbers are never reused. A v1 guest holding a closed number then reaches whichever store reuses it.
+    /// may: Spin is observed never to reuse one ([HANDLE-REUSE]), but nothing requires it. By default numbers are
+    /// never reused. A v1 guest holding a closed number then reaches whichever store reuses it; v2, v3 and wasi
+    /// resources are numbered from the same table, which their guests never see.
     pub fn with_handle_reuse(mut self, reuse: bool) -> Self {
         self.reuse_handles = reuse;
         self
@@ -225,7 +226,7 @@ impl KeyValueState {
         self.swaps.len()
     }
 
-    /// Records a new `cas` and returns its number; numbers are never reused, like handle numbers.
+    /// Records a new `cas` and returns its number; numbers are never reused.
     pub(crate) fn begin_swap(&mut self, swap: PendingSwap) -> Result<u32, Error> {
         if self.next_swap == u32::MAX {
             return Err(Error::Other(

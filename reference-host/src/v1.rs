@@ -4,8 +4,9 @@
 //! The guest's `store` is the handle number itself. A number this instance does not have open (never opened, or
 //! closed) is [HANDLE-V1-INVALID], which allows two answers: by default kvhost returns `invalid-store`, what the
 //! v1 interface text promises; configured with [`V1InvalidHandle::Trap`] it traps, as Spin does since its 2.0
-//! redesign. `close` of such a number does nothing either way ([HANDLE-V1-CLOSE]). Handle numbers are never
-//! reused, so a closed number stays invalid for the life of the instance.
+//! redesign. `close` of such a number does nothing either way ([HANDLE-V1-CLOSE]). By default handle numbers are
+//! never reused ([HANDLE-REUSE], as in Spin), so a closed number stays invalid for the life of the instance;
+//! configured with [`KeyValueState::with_handle_reuse`], a later `open` may give it again.
 
 use std::sync::Arc;
 

@@ -365,7 +365,7 @@ fn both_sdks_share_one_default_store_across_restarts() {
 /// A from-scratch build of both apps took 1m54s to 3m42s on the project's 2-core machine (the apps' README has the
 /// figures), more than the rest of this crate's tests together, so it runs only when asked.
 #[test]
-#[ignore = "rebuilds the Spin SDK apps from scratch (minutes): cargo test -p kvhost --test spin_sdk_apps -- --ignored"]
+#[ignore = "rebuilds the Spin SDK apps from scratch (minutes): cargo test --workspace --test spin_sdk_apps -- --ignored"]
 fn committed_spin_sdk_apps_match_what_their_sources_build() {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])

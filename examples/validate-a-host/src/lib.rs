@@ -8,7 +8,8 @@
 //!   per-instance state. kvconf runs its driver components inside your host.
 //!
 //! Both are checked under a profile that says what they claim: here no limits, undefined labels answered with
-//! `no-such-store` at `open`, and the empty key accepted.
+//! `no-such-store` at `open`, a trap for a v1 handle that is not open, the empty key accepted, and v1 handle
+//! numbers never reused (`v1-fresh-handles`: drop that claim if your handle table gives closed numbers again).
 
 use kvconf::host::{AppSpec, HostUnderTest};
 use kvconf::interface::Interface;

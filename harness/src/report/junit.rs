@@ -36,7 +36,7 @@ impl Report {
             out.push_str("    <properties>\n");
             let expectations = meta.expectations_hash.as_deref().unwrap_or("none");
             let seed = meta.seed.to_string();
-            let profile = self.profile.summary();
+            let profile = self.profile_summary();
             for (name, value) in [
                 ("kvconf-version", self.suite_version),
                 ("wit-sha256", meta.wit_hash.as_str()),

@@ -27,7 +27,7 @@ impl Report {
         let _ = writeln!(out, "- kvconf: {}", inline(self.suite_version));
         let _ = writeln!(out, "- WIT: sha256 {}", code(&meta.wit_hash));
         let _ = writeln!(out, "- host: {}", inline(&self.host));
-        let _ = writeln!(out, "- profile: {}", inline(&self.profile.summary()));
+        let _ = writeln!(out, "- profile: {}", inline(&self.profile_summary()));
         let _ = writeln!(out, "- expectations: {expectations}");
         let _ = writeln!(out, "- seed: {}", meta.seed);
         let _ = writeln!(out, "- cases: {}", counts(&self.summary));

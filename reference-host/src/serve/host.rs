@@ -178,6 +178,7 @@ pub(crate) enum Stores {
         max_open_stores: Option<u32>,
         wasi_page_size: NonZeroUsize,
         v1_invalid_handle: crate::v1::V1InvalidHandle,
+        reuse_handles: bool,
     },
 }
 
@@ -191,6 +192,7 @@ impl Stores {
                 max_open_stores,
                 wasi_page_size,
                 v1_invalid_handle,
+                reuse_handles,
             } => {
                 let granted = grants
                     .get(component)
@@ -198,7 +200,8 @@ impl Stores {
                 Ok(
                     KeyValueState::new(Arc::clone(manager), granted.clone(), *max_open_stores)
                         .with_wasi_page_size(*wasi_page_size)
-                        .with_v1_invalid_handle(*v1_invalid_handle),
+                        .with_v1_invalid_handle(*v1_invalid_handle)
+                        .with_handle_reuse(*reuse_handles),
                 )
             }
         }

@@ -90,7 +90,8 @@ pub use routes::{RouteMatch, Router};
 /// manager answers [`StoreManager::is_defined`] for the labels it serves: with
 /// [`UndefinedLabels::RefuseLoad`] a granted label it does not define refuses the application, as with kvhost's
 /// backends. [`HostConfig::limits`] are not applied to its stores (a backend enforces its own);
-/// [`HostConfig::max_open_stores`], [`HostConfig::wasi_page_size`] and [`HostConfig::v1_invalid_handle`] are.
+/// [`HostConfig::max_open_stores`], [`HostConfig::wasi_page_size`], [`HostConfig::v1_invalid_handle`] and
+/// [`HostConfig::reuse_handles`] are.
 pub type StoreManagerFactory =
     Arc<dyn Fn(&ManagerContext<'_>) -> Result<Arc<dyn StoreManager>> + Send + Sync>;
 
@@ -394,6 +395,7 @@ fn load_stores(manifest: &Manifest, options: &ServeOptions) -> Result<Stores> {
         max_open_stores: config.max_open_stores,
         wasi_page_size: config.wasi_page_size,
         v1_invalid_handle: config.v1_invalid_handle,
+        reuse_handles: config.reuse_handles,
     })
 }
 

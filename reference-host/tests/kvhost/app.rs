@@ -378,6 +378,21 @@ mod persistence_and_isolation {
     }
 
     #[test]
+    fn handle_numbers_come_back_only_when_so_configured() {
+        for (reuse, second) in [(false, 2), (true, 1)] {
+            let config = HostConfig {
+                reuse_handles: reuse,
+                ..HostConfig::memory()
+            };
+            let app = Application::load(config, grants(&[("web", &["default"])])).unwrap();
+            let mut state = app.instance_state("web").unwrap();
+            let first = state.open("default").unwrap();
+            assert!(state.close(first));
+            assert_eq!(state.open("default").unwrap(), second, "reuse {reuse}");
+        }
+    }
+
+    #[test]
     fn a_label_no_component_is_granted_is_never_opened() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = with_runtime_config(
