@@ -261,46 +261,31 @@ fn as_run(
     profile: &kvconf::profile::Profile,
     backends: &[Backend],
 ) -> (kvconf::profile::Profile, Option<String>) {
-    use kvconf::host::HostUnderTest;
-    let ran: Vec<(Backend, bool)> = backends
+    for backend in backends
         .iter()
-        .map(|b| {
-            (
-                *b,
-                ReferenceHost::new(*b, profile.clone()).profile().durable,
-            )
-        })
-        .collect();
-    for (backend, durable) in &ran {
-        if profile.durable && !durable {
-            eprintln!(
-                "kvconf: profile {} claims durable stores, but the {} backend keeps nothing across a restart: \
-                 PERSIST-RESTART is checked on it as not durable",
-                profile.name,
-                backend.name()
-            );
-        }
+        .filter(|b| profile.durable && !b.is_durable())
+    {
+        eprintln!(
+            "kvconf: profile {} claims durable stores, but the {} backend keeps nothing across a restart: \
+             PERSIST-RESTART is checked on it as not durable",
+            profile.name,
+            backend.name()
+        );
     }
-    match ran.as_slice() {
-        [(_, durable), rest @ ..] if rest.iter().all(|(_, d)| d == durable) => (
-            kvconf::profile::Profile {
-                durable: *durable,
-                ..profile.clone()
-            },
-            None,
-        ),
-        [] => (profile.clone(), None),
-        _ => {
-            let durable: Vec<&str> = ran
-                .iter()
-                .filter(|(_, d)| *d)
-                .map(|(b, _)| b.name())
-                .collect();
-            (
-                profile.clone(),
-                Some(format!("durable on {} only", durable.join(", "))),
-            )
-        }
+    let durable: Vec<&str> = backends
+        .iter()
+        .filter(|b| b.is_durable())
+        .map(|b| b.name())
+        .collect();
+    if durable.is_empty() || durable.len() == backends.len() {
+        let ran = kvconf::profile::Profile {
+            durable: !durable.is_empty(),
+            ..profile.clone()
+        };
+        (ran, None)
+    } else {
+        let note = format!("durable on {} only", durable.join(", "));
+        (profile.clone(), Some(note))
     }
 }
 

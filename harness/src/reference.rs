@@ -32,6 +32,12 @@ impl Backend {
         }
     }
 
+    /// Whether its stores keep their data across a restart of the host (PERSIST-RESTART): SQLite's do, memory's
+    /// do not.
+    pub fn is_durable(self) -> bool {
+        self == Backend::Sqlite
+    }
+
     /// Parses a name as [`Backend::name`] gives it.
     pub fn from_name(name: &str) -> Option<Backend> {
         [Backend::Memory, Backend::Sqlite]
@@ -140,7 +146,7 @@ impl ReferenceHost {
             name: backend.name().to_string(),
             source: Source::Builtin(backend),
             profile: Profile {
-                durable: backend == Backend::Sqlite,
+                durable: backend.is_durable(),
                 ..profile
             },
         }
