@@ -128,6 +128,15 @@ pub enum Move {
     Together(Vec<OpEntry>),
 }
 
+/// v1: a slot holding a number that is not open.
+#[derive(Clone, Copy, Debug)]
+struct Stale {
+    /// The opens so far when it stopped being open.
+    since: u64,
+    /// Whether it is forged (a number the host never gave, which a later open may give) rather than closed.
+    forged: bool,
+}
+
 /// The model's state as the generator sees it.
 #[derive(Clone, Debug)]
 pub struct GenState {
@@ -140,10 +149,8 @@ pub struct GenState {
     ended: bool,
     /// Successful opens in this instance so far.
     opens: u64,
-    /// v1: for each slot holding a number that is not open, the opens so far when it stopped being open.
-    stale_since: BTreeMap<u32, u64>,
-    /// v1: the slots of those holding a forged number (one the host never gave, which a later open may give).
-    forged: BTreeSet<u32>,
+    /// v1: each slot holding a number that is not open.
+    stale_since: BTreeMap<u32, Stale>,
     /// v1: a closed number was used after a later open, which only a host claiming `v1-fresh-handles` must
     /// still refuse (the case then requires the claim).
     closed_after_open: bool,
@@ -164,7 +171,6 @@ impl GenState {
             ended: false,
             opens: 0,
             stale_since: BTreeMap::new(),
-            forged: BTreeSet::new(),
             closed_after_open: false,
             keys: Vec::new(),
         }
@@ -174,13 +180,9 @@ impl GenState {
     /// host may give a closed or forged number to a later open), or, for a closed number, always under a profile
     /// claiming `v1-fresh-handles` (HANDLE-REUSE).
     fn stale_usable(&self, slot: u32) -> bool {
-        match self.stale_since.get(&slot) {
-            Some(since) => {
-                *since == self.opens
-                    || (self.setup.profile.v1_fresh_handles && !self.forged.contains(&slot))
-            }
-            None => false,
-        }
+        self.stale_since.get(&slot).is_some_and(|stale| {
+            stale.since == self.opens || (self.setup.profile.v1_fresh_handles && !stale.forged)
+        })
     }
 
     /// Applies a move to the model: the entries it comes to, each with the outcome of each of its operations,
@@ -195,7 +197,6 @@ impl GenState {
             self.ended = false;
             self.opens = 0;
             self.stale_since.clear();
-            self.forged.clear();
             return Ok(Vec::new());
         }
         if self.ended {
@@ -340,8 +341,8 @@ impl GenState {
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in &ops {
             if let Some(slot) = store_slot(op)
-                && let Some(since) = self.stale_since.get(&slot)
-                && *since != self.opens
+                && let Some(stale) = self.stale_since.get(&slot)
+                && stale.since != self.opens
             {
                 if !self.stale_usable(slot) {
                     return Err("a closed handle number used after a later open".into());
@@ -358,11 +359,18 @@ impl GenState {
             match op {
                 Operation::Open { .. } if expected == Expected::Opened => self.opens += 1,
                 Operation::Close { slot } if was_open && self.setup.interface == Interface::V1 => {
-                    self.stale_since.insert(*slot, self.opens);
+                    let stale = Stale {
+                        since: self.opens,
+                        forged: false,
+                    };
+                    self.stale_since.insert(*slot, stale);
                 }
                 Operation::ForgeHandle { slot, .. } => {
-                    self.stale_since.insert(*slot, self.opens);
-                    self.forged.insert(*slot);
+                    let stale = Stale {
+                        since: self.opens,
+                        forged: true,
+                    };
+                    self.stale_since.insert(*slot, stale);
                 }
                 _ => {}
             }
