@@ -9,7 +9,10 @@ use kvconf::interface::Interface;
 use kvconf::profile::{Profile, WasiPaging};
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{CaseResult, Runner, Verdict};
-use kvconf_workspace::{ClaimingHost, Fault, faulty_host, future_lies_host, trapping_host};
+use kvconf_workspace::{
+    ClaimingHost, Fault, falsely_fresh_host, faulty_host, future_lies_host, handle_reusing_host,
+    trapping_host,
+};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -348,23 +351,13 @@ fn a_false_paging_claim_fails_either_way() {
 
 #[test]
 fn a_host_that_reuses_handle_numbers_fails_only_a_claim_that_it_does_not() {
-    // Without the claim, the reference host gives each v1 `open` the lowest closed number.
     for base in [
         ReferenceHost::sip010_profile(),
         ReferenceHost::unbounded_profile(),
     ] {
-        let reuses = Profile {
-            v1_fresh_handles: false,
-            ..base
-        };
-        let host = || ReferenceHost::new(Backend::Memory, reuses.clone());
         // Claiming it never reuses them fails the case that checks it.
-        let claims_fresh = Profile {
-            v1_fresh_handles: true,
-            ..reuses.clone()
-        };
         let results = run_citing(
-            ClaimingHost::new(host(), claims_fresh),
+            falsely_fresh_host(base.clone()),
             "HANDLE-REUSE",
             Interface::V1,
         );
@@ -375,7 +368,8 @@ fn a_host_that_reuses_handle_numbers_fails_only_a_claim_that_it_does_not() {
         );
         // Declaring what it does, it passes every v1 case, and the one for the claim is skipped, not passed.
         let work = tempfile::tempdir().unwrap();
-        let results = Runner::new(host(), work.path().to_path_buf(), TIMEOUT).run_all(
+        let host = handle_reusing_host(base);
+        let results = Runner::new(host, work.path().to_path_buf(), TIMEOUT).run_all(
             cases(),
             &[Interface::V1],
             2,

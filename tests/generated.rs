@@ -7,10 +7,11 @@ use kvconf::catalogue::Catalogue;
 use kvconf::fuzz::{FuzzConfig, FuzzOutcome, fuzz};
 use kvconf::host::HostUnderTest;
 use kvconf::interface::Interface;
-use kvconf::profile::Profile;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{Runner, Verdict};
-use kvconf_workspace::{ClaimingHost, Fault, faulty_host, future_lies_host, trapping_host};
+use kvconf_workspace::{
+    Fault, falsely_fresh_host, faulty_host, future_lies_host, handle_reusing_host, trapping_host,
+};
 use std::time::Duration;
 
 /// Sequences the generator gets to find a fault: the same seed every run, so CI is deterministic.
@@ -145,16 +146,7 @@ fn generated_sequences_find_a_v3_future_that_lies() {
 
 #[test]
 fn generated_sequences_find_a_host_that_reuses_v1_handle_numbers_while_claiming_it_does_not() {
-    // Without the claim the reference host gives a v1 `open` the lowest closed number; it declares the claim.
-    let reuses = Profile {
-        v1_fresh_handles: false,
-        ..ReferenceHost::sip010_profile()
-    };
-    let claims_fresh = Profile {
-        v1_fresh_handles: true,
-        ..reuses.clone()
-    };
-    let host = ClaimingHost::new(ReferenceHost::new(Backend::Memory, reuses), claims_fresh);
+    let host = falsely_fresh_host(ReferenceHost::sip010_profile());
     let outcome = finds(host, Interface::V1, "HANDLE-REUSE", TIMEOUT);
     let finding = outcome.finding.unwrap();
     assert!(
@@ -174,11 +166,7 @@ fn a_host_that_reuses_v1_handle_numbers_and_says_so_shows_no_difference() {
         ReferenceHost::sip010_profile(),
         ReferenceHost::unbounded_profile(),
     ] {
-        let reuses = Profile {
-            v1_fresh_handles: false,
-            ..base
-        };
-        let (runner, _work) = runner(ReferenceHost::new(Backend::Memory, reuses), TIMEOUT);
+        let (runner, _work) = runner(handle_reusing_host(base), TIMEOUT);
         let outcome = fuzz(&runner, Interface::V1, &config(), &|_| {});
         assert_eq!(outcome.error, None);
         assert!(

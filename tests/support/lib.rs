@@ -731,6 +731,26 @@ impl ClaimingHost {
     }
 }
 
+/// The reference host on memory under `base` without the `v1-fresh-handles` claim: it gives each v1 `open` the
+/// lowest closed number, as a host may (HANDLE-REUSE), and declares as much.
+pub fn handle_reusing_host(base: Profile) -> ReferenceHost {
+    let reuses = Profile {
+        v1_fresh_handles: false,
+        ..base
+    };
+    ReferenceHost::new(Backend::Memory, reuses)
+}
+
+/// [`handle_reusing_host`] claiming `v1-fresh-handles` all the same.
+pub fn falsely_fresh_host(base: Profile) -> ClaimingHost {
+    let host = handle_reusing_host(base);
+    let claimed = Profile {
+        v1_fresh_handles: true,
+        ..host.profile().clone()
+    };
+    ClaimingHost::new(host, claimed)
+}
+
 impl HostUnderTest for ClaimingHost {
     type Data = KeyValueState;
     type App = ReferenceApp;
