@@ -278,23 +278,10 @@ fn the_wasi_driver_pages_listings_and_uses_atomics_and_batches() {
                 cas: 1,
                 value: b"mine".to_vec(),
             }),
-            Operation::SetMany(SetManyOp {
-                slot: 0,
-                entries: vec![
-                    ("a".to_owned(), b"1".to_vec()),
-                    ("b".to_owned(), b"2".to_vec()),
-                ],
-            }),
-            Operation::GetMany(KeysOp {
-                slot: 0,
-                keys: vec!["b".to_owned(), "missing".to_owned(), "a".to_owned()],
-            }),
-            Operation::DeleteMany(KeysOp {
-                slot: 0,
-                keys: vec!["a".to_owned(), "never".to_owned()],
-            }),
-            Operation::Get(key(0, "a")),
-        ],
+        ]
+        .into_iter()
+        .chain(batch_ops())
+        .collect(),
     );
     assert_eq!(outcomes[0], Outcome::Opened);
     assert_eq!(
@@ -318,17 +305,42 @@ fn the_wasi_driver_pages_listings_and_uses_atomics_and_batches() {
     assert_eq!(outcomes[8], Outcome::Failed(KvError::CasFailed));
     assert_eq!(outcomes[10], Outcome::Value(None));
     assert_eq!(outcomes[11], Outcome::Done);
-    assert_eq!(
-        outcomes[13],
-        Outcome::Entries(vec![
-            ("b".to_owned(), Some(b"2".to_vec())),
-            ("missing".to_owned(), None),
-            ("a".to_owned(), Some(b"1".to_vec())),
-        ])
-    );
+    assert_eq!(outcomes[13], batch_entries());
     assert_eq!(outcomes[15], Outcome::Value(None));
     assert_eq!(store.get("counter").unwrap(), Some(b"meanwhile".to_vec()));
     assert_eq!(store.get("fresh").unwrap(), Some(b"mine".to_vec()));
+}
+
+/// The wasi batch operations on slot 0: set "a" and "b", get "b", "missing" and "a", delete "a" and "never",
+/// then get "a" (absent); [`batch_entries`] is what the get-many gives.
+fn batch_ops() -> [Operation; 4] {
+    [
+        Operation::SetMany(SetManyOp {
+            slot: 0,
+            entries: vec![
+                ("a".to_owned(), b"1".to_vec()),
+                ("b".to_owned(), b"2".to_vec()),
+            ],
+        }),
+        Operation::GetMany(KeysOp {
+            slot: 0,
+            keys: vec!["b".to_owned(), "missing".to_owned(), "a".to_owned()],
+        }),
+        Operation::DeleteMany(KeysOp {
+            slot: 0,
+            keys: vec!["a".to_owned(), "never".to_owned()],
+        }),
+        Operation::Get(key(0, "a")),
+    ]
+}
+
+/// The get-many of [`batch_ops`]: every key asked for, in order, the missing one as none.
+fn batch_entries() -> Outcome {
+    Outcome::Entries(vec![
+        ("b".to_owned(), Some(b"2".to_vec())),
+        ("missing".to_owned(), None),
+        ("a".to_owned(), Some(b"1".to_vec())),
+    ])
 }
 
 fn list(slot: u32, cursor: Option<&str>) -> Operation {
@@ -443,22 +455,10 @@ fn the_draft_driver_counts_in_u64_batches_by_position_and_has_no_cas() {
             increment("top", 1),
             set(0, "text", b"hello"),
             increment("text", 1),
-            Operation::SetMany(SetManyOp {
-                slot: 0,
-                entries: vec![
-                    ("a".to_owned(), b"1".to_vec()),
-                    ("b".to_owned(), b"2".to_vec()),
-                ],
-            }),
-            Operation::GetMany(KeysOp {
-                slot: 0,
-                keys: vec!["b".to_owned(), "missing".to_owned(), "a".to_owned()],
-            }),
-            Operation::DeleteMany(KeysOp {
-                slot: 0,
-                keys: vec!["a".to_owned(), "never".to_owned()],
-            }),
-            Operation::Get(key(0, "a")),
+        ]
+        .into_iter()
+        .chain(batch_ops())
+        .chain([
             Operation::CasNew(CasOp {
                 slot: 0,
                 key: "n".to_owned(),
@@ -469,7 +469,8 @@ fn the_draft_driver_counts_in_u64_batches_by_position_and_has_no_cas() {
                 cas: 0,
                 value: b"x".to_vec(),
             }),
-        ],
+        ])
+        .collect(),
     );
     assert_eq!(outcomes[0], Outcome::Opened);
     assert_eq!(
@@ -486,14 +487,7 @@ fn the_draft_driver_counts_in_u64_batches_by_position_and_has_no_cas() {
     assert!(is_other(&outcomes[7], "overflow"), "{:?}", outcomes[7]);
     assert_eq!(outcomes[8], Outcome::Done);
     assert!(is_other(&outcomes[9], "not a counter"), "{:?}", outcomes[9]);
-    assert_eq!(
-        outcomes[11],
-        Outcome::Entries(vec![
-            ("b".to_owned(), Some(b"2".to_vec())),
-            ("missing".to_owned(), None),
-            ("a".to_owned(), Some(b"1".to_vec())),
-        ])
-    );
+    assert_eq!(outcomes[11], batch_entries());
     assert_eq!(outcomes[13], Outcome::Value(None));
     assert!(outcomes[14..].iter().all(is_script_error), "{outcomes:?}");
     // Refusals change nothing.
