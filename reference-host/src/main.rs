@@ -291,6 +291,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let grants = BTreeMap::from([(component_id.clone(), args.grants.clone())]);
     let app = Application::load(config, grants).context("could not load the application")?;
 
+    if !args.component.exists() {
+        anyhow::bail!(
+            "the component file {} does not exist; check the path",
+            args.component.display()
+        );
+    }
     let engine = Engine::default();
     let component = wasm(Component::from_file(&engine, &args.component)).with_context(|| {
         format!(
