@@ -14,12 +14,15 @@
 # of them reaches the binary, and the compiler that built the committed files is recorded in prebuilt/BUILT-WITH.
 set -euo pipefail
 
-# Each app: the name of its file in prebuilt/ and the cargo package that builds it.
+# Each app: the name of its file in prebuilt/, the cargo package that builds it, and the target it is built for.
+# kv-app-sdk5-wasip1 is the same source as kv-app-sdk5 built as Spin's documentation builds Rust apps, for
+# wasm32-wasip1: a core module, which a host componentizes when it loads it (kvhost serve does, as Spin does).
 apps=(
-  "kv-app-sdk5:kv-app-sdk5"
-  "kv-app-sdk7:kv-app-sdk7"
+  "kv-app-sdk5:kv-app-sdk5:wasm32-wasip2"
+  "kv-app-sdk5-wasip1:kv-app-sdk5:wasm32-wasip1"
+  "kv-app-sdk7:kv-app-sdk7:wasm32-wasip2"
 )
-target=wasm32-wasip2
+targets="wasm32-wasip2 wasm32-wasip1"
 
 usage() {
   sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
@@ -55,7 +58,7 @@ fi
 mkdir -p "$target_dir"
 target_dir="$(cd "$target_dir" && pwd -P)"
 
-built_with="$(rustc --version) --target $target"
+built_with="$(rustc --version) --target ${targets// / --target }"
 if $check && [[ -f "$prebuilt/BUILT-WITH" ]] && [[ "$(cat "$prebuilt/BUILT-WITH")" != "$built_with" ]]; then
   echo "build.sh --check: the committed Spin SDK apps were built with" >&2
   echo "  $(cat "$prebuilt/BUILT-WITH")" >&2
@@ -91,15 +94,15 @@ export GIT_DIR=/nonexistent/kvconf-no-git
 
 # One cargo invocation per app: cargo unifies the features of shared dependencies over the packages one build
 # selects, so building the apps together would make each app's bytes depend on the other's dependencies.
-echo "build.sh: building ${#apps[@]} app(s) for $target in $target_dir" >&2
+echo "build.sh: building ${#apps[@]} app(s) in $target_dir" >&2
 for app in "${apps[@]}"; do
-  (cd "$here" && cargo build --release --locked --target "$target" --target-dir "$target_dir" --package "${app#*:}")
+  IFS=: read -r _ package target <<<"$app"
+  (cd "$here" && cargo build --release --locked --target "$target" --target-dir "$target_dir" --package "$package")
 done
 
 stale=()
 for app in "${apps[@]}"; do
-  name="${app%%:*}"
-  package="${app#*:}"
+  IFS=: read -r name package target <<<"$app"
   output="$target_dir/$target/release/${package//-/_}.wasm"
   committed="$prebuilt/$name.wasm"
   if $check; then
@@ -109,6 +112,8 @@ for app in "${apps[@]}"; do
   else
     mkdir -p "$prebuilt"
     cp "$output" "$committed"
+    # cargo makes the file executable; the committed files are plain data, whatever the umask.
+    chmod 644 "$committed"
     echo "build.sh: $(sha256sum "$committed" | cut -d' ' -f1)  guest-fixtures/spin-sdk-apps/prebuilt/$name.wasm" >&2
   fi
 done

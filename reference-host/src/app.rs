@@ -22,7 +22,7 @@ pub use crate::v2::add_to_linker;
 /// The label every component may be granted without any runtime config ([OPEN-DEFAULT]).
 pub const DEFAULT_LABEL: &str = "default";
 
-/// What serves the "default" store, and a `type = "spin"` store that has no `path`.
+/// What serves the "default" store (unless the runtime config defines it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DefaultBackend {
     /// In memory, for the life of the [`Application`].
@@ -38,7 +38,7 @@ pub enum DefaultBackend {
 /// Everything the host is configured with, apart from the components' grants.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
-    /// What serves "default" (and a `spin` store with no `path`).
+    /// What serves "default" (unless the runtime config defines it).
     pub default_backend: DefaultBackend,
     /// The runtime config, if any: the labels it defines and their backends.
     pub runtime_config: Option<RuntimeConfig>,
@@ -283,7 +283,9 @@ impl<'a> Backends<'a> {
             return self.database(label, &path);
         }
         match (store, &self.config.default_backend) {
-            (Some(StoreConfig::Memory), _) | (_, DefaultBackend::Memory) => Ok(self.memory()),
+            // A `spin` store without `path` is in memory, as in Spin (an in-memory SQLite database there).
+            (Some(StoreConfig::Memory | StoreConfig::Spin { path: None }), _)
+            | (_, DefaultBackend::Memory) => Ok(self.memory()),
             (_, DefaultBackend::Sqlite { dir }) => {
                 let path = dir.join(sqlite::DEFAULT_DATABASE_FILE);
                 self.database(label, &path)

@@ -11,16 +11,19 @@
 //!
 //! Two types are known:
 //! - `type = "spin"`: Spin's SQLite backend. `path` names the database file; a relative path resolves against the
-//!   base directory the caller gives ([`StoreConfig::database_path`]). Without `path` the store is served by the
-//!   host's default backend (for Spin, the default database file `.spin/sqlite_key_value.db`).
+//!   base directory the caller gives ([`StoreConfig::database_path`]). Without `path` the store is kept in
+//!   memory for the life of the loaded application, as Spin keeps it (an in-memory SQLite database:
+//!   `crates/key-value-spin/src/lib.rs`, `DatabaseLocation::InMemory` when the config has no `path`).
 //! - `type = "memory"`: kvhost's own addition, not a Spin type: an in-memory store that lives as long as the loaded
 //!   application.
 //!
 //! Spin's other types (`redis`, `azure_cosmos`, `aws_dynamo`) are not implemented and are refused like any unknown
 //! type. An unknown key inside a `[key_value_store.<label>]` table is refused too, so a misspelt `path` cannot
-//! silently fall back to the default database. Other top-level tables (`[sqlite_database.*]`,
-//! `[variables_provider]`, ...) configure other parts of Spin; they are accepted and ignored, so a Spin runtime
-//! config file can be used unchanged.
+//! silently leave a store in memory. The top-level `state_dir = "..."` is read as Spin reads it: the state
+//! directory (where "default" is, `sqlite_key_value.db`) when the command line gives none, `""` meaning none
+//! (so "default" is in memory) ([`RuntimeConfig::state_dir`]). Other top-level keys and tables
+//! (`[sqlite_database.*]`, `[variables_provider]`, `log_dir`, ...) configure other parts of Spin; they are
+//! accepted and ignored, so a Spin runtime config file can be used unchanged.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,13 +38,17 @@ pub const KNOWN_TYPES: &[&str] = &["spin", "memory"];
 pub struct RuntimeConfig {
     /// Each `[key_value_store.<label>]` table.
     pub stores: BTreeMap<String, StoreConfig>,
+    /// The top-level `state_dir`, as written (`Some("")` for `state_dir = ""`): the state directory when the
+    /// command line gives none, as Spin's runtime config has it. Empty means none: "default" is then in memory.
+    /// A relative path is relative to the working directory, as in Spin.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// How one labelled store is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
-    /// `type = "spin"`: SQLite, in the file `path` as written in the config (not yet resolved), or in the default
-    /// backend when `path` is absent.
+    /// `type = "spin"`: SQLite, in the file `path` as written in the config (not yet resolved), or in memory when
+    /// `path` is absent (as Spin keeps it: an in-memory database for the life of the application).
     Spin {
         /// The `path` key, as written.
         path: Option<PathBuf>,
@@ -60,7 +67,7 @@ impl StoreConfig {
     }
 
     /// The database file of a `spin` store with a `path`, resolved against `base_dir` when relative; `None` when
-    /// the store has no file of its own (a `spin` store without `path`, or a `memory` store).
+    /// the store has no file (a `spin` store without `path`, or a `memory` store: both are in memory).
     pub fn database_path(&self, base_dir: &Path) -> Option<PathBuf> {
         match self {
             Self::Spin { path: Some(path) } => Some(base_dir.join(path)),
@@ -144,11 +151,13 @@ fn quoted_list(items: &[&str]) -> String {
         .join(", ")
 }
 
-/// The whole file as serde sees it: only `key_value_store` is read; other top-level tables are ignored.
+/// The whole file as serde sees it: only `key_value_store` and `state_dir` are read; other top-level keys and
+/// tables are ignored.
 #[derive(Deserialize)]
 struct RawRuntimeConfig {
     #[serde(default)]
     key_value_store: BTreeMap<String, toml::Table>,
+    state_dir: Option<PathBuf>,
 }
 
 /// The fields of a `type = "spin"` table (unknown keys are refused before this is deserialised).
@@ -176,7 +185,10 @@ impl RuntimeConfig {
                 Ok((label, store))
             })
             .collect::<Result<_, ConfigError>>()?;
-        Ok(Self { stores })
+        Ok(Self {
+            stores,
+            state_dir: raw.state_dir,
+        })
     }
 
     /// Reads and parses a runtime config file.

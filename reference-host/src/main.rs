@@ -13,7 +13,14 @@
 //!
 //! ```text
 //! kvhost serve --listen 127.0.0.1:0 --runtime-config-file runtime-config.toml path/to/spin.toml
+//! kvhost serve --from path/to/app --listen localhost:3000 --key-value greeting=hello --env MODE=test
 //! ```
+//!
+//! `serve` takes `spin up`'s flags for what it runs: `--from`/`-f` (or the path as an argument), `--listen`
+//! (resolved as Spin resolves it), `--runtime-config-file`, `--state-dir` (`""` for none: "default" in memory),
+//! `--env`/`-e`, `--key-value` and `--allow-transient-write`. Spin's other flags (`--build`, `--profile`,
+//! `--direct-mounts`, `--temp`, `--cache-dir`, `--component-id`, `--log-dir`, `--follow`, `--quiet`, `--tls-cert`,
+//! `--sqlite`, `--variable`, ...) are refused as unknown arguments.
 //!
 //! The component's id (in error messages) is its file name without the extension. "default" is the SQLite file
 //! `<state-dir>/sqlite_key_value.db` (`.spin/` unless `--state-dir` says otherwise), or memory with `--memory`.
@@ -32,7 +39,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kvhost::{Application, DefaultBackend, HostConfig, KeyValueState, Limits, RuntimeConfig};
-use std::net::SocketAddr;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command as WasiCommand;
@@ -51,6 +57,12 @@ enum CliCommand {
     /// Run a wasi:cli command component with the Spin key-value interface (v1, v2 and wasi:keyvalue).
     Run(RunArgs),
     /// Serve a Spin HTTP application (spin.toml) like `spin up`, with every key-value version.
+    ///
+    /// Components may be components or core modules (a wasm32-wasip1 build, as Spin's documentation builds Rust
+    /// apps), which are componentized on load as Spin does. A component's `files` are copied into a temporary
+    /// directory and mounted read-only at `/`. `spin up`'s flags for what it runs are taken as Spin takes them;
+    /// its others (--build, --profile, --direct-mounts, --temp, --log-dir, --follow, --sqlite, --variable, TLS,
+    /// ...) are refused as unknown arguments.
     Serve(ServeArgs),
 }
 
@@ -70,14 +82,54 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// The application: a spin.toml (manifest version 2), or a directory holding one.
-    #[arg(value_name = "PATH", default_value = ".")]
-    manifest: PathBuf,
-    /// The address to listen on; port 0 lets the system choose (the "serving" line on stdout says which).
-    #[arg(long, value_name = "ADDRESS", default_value_t = kvhost::serve::DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    /// The application: a spin.toml (manifest version 2), or a directory holding one [default: .].
+    #[arg(value_name = "PATH", conflicts_with = "from")]
+    manifest: Option<PathBuf>,
+    /// The application, as `spin up -f`: a spin.toml or a directory holding one (not a registry reference or a
+    /// bare .wasm file, which kvhost does not run).
+    #[arg(
+        short = 'f',
+        long = "from",
+        value_name = "PATH",
+        alias = "from-file",
+        alias = "file"
+    )]
+    from: Option<PathBuf>,
+    /// The address to listen on, HOST:PORT: an IP address or a host name, resolved as Spin resolves it
+    /// (localhost:3000 is 127.0.0.1:3000); port 0 lets the system choose (the "serving" line on stdout says
+    /// which).
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:3000", value_parser = parse_listen)]
+    listen: std::net::SocketAddr,
+    /// Set an environment variable (KEY=VALUE) in every component, over its manifest `environment`; repeat for
+    /// more.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Set a key (KEY=VALUE) in the store "default" before serving, overwriting its value; repeat for more.
+    #[arg(long = "key-value", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    key_values: Vec<(String, String)>,
+    /// Let components write to their `files` (kvhost's temporary copies of them; by default read-only).
+    #[arg(long)]
+    allow_transient_write: bool,
     #[command(flatten)]
     stores: StoreArgs,
+}
+
+fn parse_listen(address: &str) -> Result<std::net::SocketAddr, String> {
+    kvhost::serve::resolve_listen_address(address).map_err(|error| format!("{error:#}"))
+}
+
+fn parse_pair(text: &str, what: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("{text:?} has no `=`; write {what} as KEY=VALUE"))
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    parse_pair(text, "an environment variable")
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    parse_pair(text, "a key and its value")
 }
 
 /// How the stores are configured: the same for `run` and `serve`.
@@ -87,11 +139,14 @@ struct StoreArgs {
     /// Relative database paths in it resolve against the file's directory.
     #[arg(long, value_name = "FILE")]
     runtime_config_file: Option<PathBuf>,
-    /// The directory of the default SQLite database, sqlite_key_value.db [default: .spin in the working
-    /// directory for `run`, beside spin.toml for `serve`, as Spin does].
+    /// The directory of the default SQLite database, sqlite_key_value.db [default: the runtime config's
+    /// `state_dir`, else .spin in the working directory for `run`, beside spin.toml for `serve`, as Spin does].
+    /// An empty value ("") means none: "default" is in memory, as in Spin.
+    // A string rather than a path, as in Spin: clap refuses an empty path, and "" is a meaningful value here.
     #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
-    /// Serve "default" (and `type = "spin"` stores without a `path`) from memory instead of SQLite.
+    state_dir: Option<String>,
+    /// Serve "default" from memory instead of SQLite (`type = "spin"` stores without a `path` are in memory
+    /// anyway, as in Spin).
     #[arg(long)]
     memory: bool,
     /// Refuse keys, values and key counts past SIP 010's minimums (256 bytes, 1,048,576 bytes, 1024 keys).
@@ -126,9 +181,10 @@ enum V1InvalidHandleArg {
 }
 
 impl StoreArgs {
-    /// The host configuration these flags describe; the state directory is `default_state_dir` unless
-    /// `--state-dir` says otherwise, and relative runtime-config paths resolve against the runtime config file's
-    /// directory (`default_base_dir` without one).
+    /// The host configuration these flags describe; the state directory is `--state-dir`, else the runtime
+    /// config's `state_dir`, else `default_state_dir` (an empty one is none: "default" in memory, as in Spin), and
+    /// relative runtime-config paths resolve against the runtime config file's directory (`default_base_dir`
+    /// without one).
     fn host_config(
         &self,
         default_state_dir: PathBuf,
@@ -145,13 +201,17 @@ impl StoreArgs {
             }
             None => (None, default_base_dir),
         };
+        let state_dir = self
+            .state_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| runtime_config.as_ref()?.state_dir.clone())
+            .unwrap_or(default_state_dir);
         Ok(HostConfig {
-            default_backend: if self.memory {
+            default_backend: if self.memory || state_dir.as_os_str().is_empty() {
                 DefaultBackend::Memory
             } else {
-                DefaultBackend::Sqlite {
-                    dir: self.state_dir.clone().unwrap_or(default_state_dir),
-                }
+                DefaultBackend::Sqlite { dir: state_dir }
             },
             runtime_config,
             base_dir,
@@ -207,12 +267,19 @@ fn main() -> ExitCode {
 
 /// `kvhost serve`: loads the application, prints the "serving" line, serves until SIGINT or SIGTERM.
 fn serve(args: ServeArgs) -> Result<()> {
-    let mut options = kvhost::serve::ServeOptions::new(&args.manifest);
+    let manifest = args
+        .from
+        .or(args.manifest)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut options = kvhost::serve::ServeOptions::new(&manifest);
     options.listen = args.listen;
     options.host_config = args.stores.host_config(
-        kvhost::serve::default_state_dir(&args.manifest),
+        kvhost::serve::default_state_dir(&manifest),
         options.host_config.base_dir.clone(),
     )?;
+    options.environment = args.env;
+    options.initial_key_values = args.key_values;
+    options.allow_transient_write = args.allow_transient_write;
     kvhost::serve::run(options)
 }
 
@@ -224,6 +291,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let grants = BTreeMap::from([(component_id.clone(), args.grants.clone())]);
     let app = Application::load(config, grants).context("could not load the application")?;
 
+    if !args.component.exists() {
+        anyhow::bail!(
+            "the component file {} does not exist; check the path",
+            args.component.display()
+        );
+    }
     let engine = Engine::default();
     let component = wasm(Component::from_file(&engine, &args.component)).with_context(|| {
         format!(

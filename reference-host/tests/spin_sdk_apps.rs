@@ -1,7 +1,9 @@
 //! `kvhost serve` runs real Spin applications built from the published Rust SDK: `kv-app-sdk5` (spin-sdk 5.2.0:
-//! `wasi:http/incoming-handler@0.2.0`, `fermyon:spin/key-value@2.0.0`) and `kv-app-sdk7` (spin-sdk 7.0.0:
-//! `wasi:http/handler@0.3.0`, `spin:key-value/key-value@3.0.0`), committed prebuilt under
-//! `guest-fixtures/spin-sdk-apps/prebuilt/` (its README says what they answer).
+//! `wasi:http/incoming-handler@0.2.0`, `fermyon:spin/key-value@2.0.0`), the same source built for
+//! `wasm32-wasip1` as Spin's documentation builds Rust apps (`kv-app-sdk5-wasip1`: a core module, which kvhost
+//! componentizes on load as Spin does), and `kv-app-sdk7` (spin-sdk 7.0.0: `wasi:http/handler@0.3.0`,
+//! `spin:key-value/key-value@3.0.0`), committed prebuilt under `guest-fixtures/spin-sdk-apps/prebuilt/` (its
+//! README says what they answer).
 //!
 //! Each test writes a `spin.toml` and copies the app into a temporary directory, starts `kvhost serve` on port 0,
 //! reads the address from its "serving" line, and talks HTTP/1.1 to it over a plain `TcpStream`.
@@ -26,6 +28,11 @@ fn prebuilt(app: &str) -> PathBuf {
 
 /// A temporary application directory holding a `spin.toml` that routes everything to `app`, granted "default".
 fn app_dir(app: &str) -> tempfile::TempDir {
+    app_dir_with(app, "")
+}
+
+/// [`app_dir`], with `extra` lines in the component's table.
+fn app_dir_with(app: &str, extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(prebuilt(app), dir.path().join(format!("{app}.wasm")))
         .unwrap_or_else(|e| panic!("{app}.wasm is there to copy: {e}"));
@@ -33,7 +40,7 @@ fn app_dir(app: &str) -> tempfile::TempDir {
         "spin_manifest_version = 2\n\n\
          [application]\nname = \"{app}\"\nversion = \"0.1.0\"\n\n\
          [[trigger.http]]\nroute = \"/...\"\ncomponent = \"kv\"\n\n\
-         [component.kv]\nsource = \"{app}.wasm\"\nkey_value_stores = [\"default\"]\n"
+         [component.kv]\nsource = \"{app}.wasm\"\nkey_value_stores = [\"default\"]\n{extra}\n"
     );
     std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
     dir
@@ -175,7 +182,19 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM first, so the server removes its temporary copies of the components' `files`; SIGKILL if it has not
+    /// stopped within 10 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -320,6 +339,119 @@ fn spin_sdk_5_app_serves_the_default_store_over_http() {
     exercise(&server);
 }
 
+/// Built for wasm32-wasip1, the way Spin's documentation and SDK templates build Rust apps: a core module, which
+/// kvhost componentizes when it loads it, and which then answers exactly as the wasm32-wasip2 build does.
+#[test]
+fn spin_sdk_5_wasip1_module_is_componentized_and_serves_the_default_store_over_http() {
+    let dir = app_dir("kv-app-sdk5-wasip1");
+    let server = Server::start(dir.path(), "kv-app-sdk5-wasip1", &[]);
+    exercise(&server);
+}
+
+/// The wasip1 and wasip2 builds of one app, served in turn on one state directory, share the default store.
+#[test]
+fn the_wasip1_and_wasip2_builds_share_one_default_store() {
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    let wasip1 = app_dir("kv-app-sdk5-wasip1");
+    let wasip2 = app_dir("kv-app-sdk5");
+    {
+        let server = Server::start(
+            wasip1.path(),
+            "kv-app-sdk5-wasip1",
+            &["--state-dir", state_arg],
+        );
+        server.put("/kv/from-wasip1", b"written by the core module");
+    }
+    {
+        let server = Server::start(wasip2.path(), "kv-app-sdk5", &["--state-dir", state_arg]);
+        assert_eq!(
+            server.get_ok("/kv/from-wasip1"),
+            b"written by the core module"
+        );
+        server.put("/kv/from-wasip2", b"written by the component");
+    }
+    let server = Server::start(
+        wasip1.path(),
+        "kv-app-sdk5-wasip1",
+        &["--state-dir", state_arg],
+    );
+    assert_eq!(server.keys(), "from-wasip1\nfrom-wasip2\n");
+    assert_eq!(
+        server.get_ok("/kv/from-wasip2"),
+        b"written by the component"
+    );
+}
+
+/// A component's `files` are what it reads under `/`, read-only (as `spin up` mounts them), in both builds; with
+/// `--allow-transient-write` it may write them, and the next instance reads what it wrote.
+#[test]
+fn files_are_mounted_read_only_as_spin_mounts_them() {
+    for app in ["kv-app-sdk5", "kv-app-sdk5-wasip1"] {
+        let dir = app_dir_with(
+            app,
+            "files = [\"notes.txt\", { source = \"assets\", destination = \"/data\" }]\n\
+             exclude_files = [\"assets/secret.txt\"]",
+        );
+        std::fs::write(dir.path().join("notes.txt"), "top-level notes").unwrap();
+        std::fs::create_dir_all(dir.path().join("assets/deep")).unwrap();
+        std::fs::write(dir.path().join("assets/deep/a.txt"), "deep a").unwrap();
+        std::fs::write(dir.path().join("assets/secret.txt"), "excluded").unwrap();
+        std::fs::write(dir.path().join("unlisted.txt"), "not in files").unwrap();
+
+        let server = Server::start(dir.path(), app, &[]);
+        assert_eq!(
+            server.get_ok("/file/notes.txt"),
+            b"top-level notes",
+            "{app}"
+        );
+        assert_eq!(server.get_ok("/file/data/deep/a.txt"), b"deep a", "{app}");
+        for absent in [
+            "data/secret.txt",
+            "unlisted.txt",
+            "spin.toml",
+            "assets/deep/a.txt",
+        ] {
+            let (status, body) = server.request("GET", &format!("/file/{absent}"), b"");
+            assert_eq!(
+                status,
+                404,
+                "{app}: /{absent}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let (status, body) = server.request("PUT", "/file/notes.txt", b"overwritten");
+        assert_eq!(
+            status,
+            500,
+            "{app}: a read-only file is not written: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(
+            server.get_ok("/file/notes.txt"),
+            b"top-level notes",
+            "{app}"
+        );
+        drop(server);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+            "top-level notes",
+            "{app}: the application's own file is untouched"
+        );
+
+        let server = Server::start(dir.path(), app, &["--allow-transient-write"]);
+        let (status, body) = server.request("PUT", "/file/notes.txt", b"overwritten");
+        assert_eq!(status, 200, "{app}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(server.get_ok("/file/notes.txt"), b"overwritten", "{app}");
+        drop(server);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+            "top-level notes",
+            "{app}: a transient write changes kvhost's copy, not the application's file"
+        );
+    }
+}
+
 #[test]
 fn spin_sdk_7_app_serves_the_default_store_over_http() {
     let dir = app_dir("kv-app-sdk7");
@@ -370,11 +502,15 @@ fn committed_spin_sdk_apps_match_what_their_sources_build() {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip2"))
+        .map(|o| {
+            let targets = String::from_utf8_lossy(&o.stdout);
+            targets.contains("wasm32-wasip2") && targets.contains("wasm32-wasip1")
+        })
         .unwrap_or(false);
     assert!(
         installed,
-        "this check rebuilds the Spin SDK apps and needs the wasm32-wasip2 target: run `rustup target add wasm32-wasip2`"
+        "this check rebuilds the Spin SDK apps and needs the wasm32-wasip2 and wasm32-wasip1 targets: run \
+         `rustup target add wasm32-wasip2 wasm32-wasip1`"
     );
     let output = Command::new("bash")
         .arg(apps_dir().join("build.sh"))
@@ -386,6 +522,28 @@ fn committed_spin_sdk_apps_match_what_their_sources_build() {
         "guest-fixtures/spin-sdk-apps/build.sh --check failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The wasip1 build is what the componentizing test means it to be: a core module (not a component), exporting
+/// the wasi:http 0.2 handler and importing key-value v2 by their WIT names, with wit-bindgen's component-type
+/// sections and `wasi_snapshot_preview1` imports (what the adapter stands in for).
+#[test]
+fn the_wasip1_build_is_a_core_module_with_component_type_sections() {
+    let bytes = std::fs::read(prebuilt("kv-app-sdk5-wasip1")).unwrap();
+    assert_eq!(bytes[..8], *b"\0asm\x01\0\0\0", "a core module, version 1");
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|window| window == needle);
+    for needle in [
+        &b"wasi:http/incoming-handler@0.2.0#handle"[..],
+        b"fermyon:spin/key-value@2.0.0",
+        b"component-type:wit-bindgen",
+        b"wasi_snapshot_preview1",
+    ] {
+        assert!(
+            contains(needle),
+            "it holds {:?}",
+            String::from_utf8_lossy(needle)
+        );
+    }
 }
 
 /// The two apps are one of each kind the test means to cover: a wasi:http 0.2 app on key-value v2 and a

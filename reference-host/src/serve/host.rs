@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use wasmtime::component::{Component, GuestTaskId, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreContextMut};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::handler::{
     self, HandlerState, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
 };
@@ -183,6 +183,14 @@ pub(crate) enum Stores {
 }
 
 impl Stores {
+    /// The store serving `label`, for the host's own use (no grant is checked).
+    pub(crate) fn store(&self, label: &str) -> Result<Arc<dyn crate::Store>> {
+        match self {
+            Stores::Application(app) => Ok(app.store(label)?),
+            Stores::Custom { manager, .. } => Ok(manager.get(label)?),
+        }
+    }
+
     pub(crate) fn instance_state(&self, component: &str) -> Result<KeyValueState> {
         match self {
             Stores::Application(app) => Ok(app.instance_state(component)?),
@@ -208,6 +216,14 @@ impl Stores {
     }
 }
 
+/// What each instance of a component gets besides its key-value state.
+pub(crate) struct InstanceSetup {
+    /// Its WASI environment variables.
+    pub(crate) environment: Vec<(String, String)>,
+    /// The directory it sees as `/` (its copied `files`), if it has files, and whether it may write there.
+    pub(crate) files: Option<(std::path::PathBuf, bool)>,
+}
+
 /// One component, ready to serve: its pre-instance (built once), and what each instance gets.
 pub(crate) struct ComponentHandler {
     pub(crate) id: String,
@@ -215,25 +231,27 @@ pub(crate) struct ComponentHandler {
     pre: handler::ProxyPre<InstanceData>,
     engine: Engine,
     stores: Arc<Stores>,
-    environment: Vec<(String, String)>,
+    setup: InstanceSetup,
 }
 
 impl ComponentHandler {
-    /// Loads the component at `source` and pre-instantiates it with `linker`.
+    /// Loads the component at `source` (componentizing a core module, as Spin does) and pre-instantiates it with
+    /// `linker`.
     pub(crate) fn new(
         id: &str,
         source: &std::path::Path,
-        environment: &BTreeMap<String, String>,
+        setup: InstanceSetup,
         linker: &Linker<InstanceData>,
         stores: Arc<Stores>,
     ) -> Result<ComponentHandler> {
         let engine = linker.engine();
-        let component = Component::from_file(engine, source)
+        let bytes = super::source::read(id, source)?;
+        let bytes = super::source::componentize_if_necessary(id, source, &bytes)?;
+        let component = Component::new(engine, &bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| {
                 format!(
-                    "could not load the component {id:?} from {}; is it a WebAssembly component (not a core \
-                     module)?",
+                    "could not compile the component {id:?} from {}; is it a WebAssembly component?",
                     source.display()
                 )
             })?;
@@ -267,20 +285,35 @@ impl ComponentHandler {
             pre,
             engine: engine.clone(),
             stores,
-            environment: environment
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect(),
+            setup,
         })
     }
 
     fn store(&self, engine: &Engine) -> Result<Store<InstanceData>> {
         let key_value = self.stores.instance_state(&self.id)?;
-        let wasi = WasiCtx::builder()
-            .inherit_stdout()
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout()
             .inherit_stderr()
-            .envs(&self.environment)
-            .build();
+            .envs(&self.setup.environment);
+        if let Some((dir, writable)) = &self.setup.files {
+            // As Spin mounts a component's files: its directory at `/`, read-only unless transient writes are
+            // allowed.
+            let perms = if *writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            wasi.preopened_dir(dir, "/", perms)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!(
+                        "could not give the component {:?} its files ({})",
+                        self.id,
+                        dir.display()
+                    )
+                })?;
+        }
+        let wasi = wasi.build();
         let mut store = Store::new(
             engine,
             InstanceData {

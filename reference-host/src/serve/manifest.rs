@@ -14,16 +14,22 @@
 //! source = "driver-v2.wasm"             # relative to the manifest's directory
 //! key_value_stores = ["default", "cache"]
 //! environment = { GREETING = "hello" }  # set in the component's WASI environment
+//! files = [{ source = "assets", destination = "/" }]   # read-only files, as in Spin (see `files`)
 //! ```
 //!
 //! What kvhost honours: the application's `name`, `[application.trigger.http] base`, every `[[trigger.http]]`
 //! with a `route` (a `route = { private = true }` gets no route, as in Spin) and a `component` naming a
-//! `[component.<id>]` table, and each component's local `source`, `key_value_stores` and `environment`.
+//! `[component.<id>]` table, and each component's local `source` (a component, or a core module, which is
+//! componentized on load as Spin does: see `source`), `key_value_stores`, `environment`, and `files` with
+//! `exclude_files` (see `files`).
 //!
 //! What it accepts and ignores, because ignoring it cannot change what a component's key-value calls do:
-//! descriptive keys (`version`, `authors`, `description`, `id`), `[variables]`, `[application.tool]` and a
-//! component's `tool`, `build`, `files`, `exclude_files`, `allowed_outbound_hosts` and `allowed_http_hosts`
-//! (kvhost gives components no outbound HTTP at all, and no files), and `executor = { type = "spin" }`.
+//! descriptive keys (`version`, `authors`, `description`, `id`), `[variables]`, `[application.tool]`,
+//! `targets` (checked by `spin build` and deployment, not by `spin up`), and a component's `tool`, `build`,
+//! `targets`, `profile` (overrides for a named build profile, which `spin up` uses only with `--profile`:
+//! kvhost runs the default one, as `spin up` without it), `allowed_outbound_hosts` and `allowed_http_hosts`
+//! (kvhost gives components no outbound HTTP at all), and `executor = { type = "http" }` (or its alias
+//! `"spin"`: Spin's default executor).
 //!
 //! What it refuses, naming the key and the component and what to do: any other manifest version, other trigger
 //! types, inline components, WAGI executors, static responses, a `source` that is a URL or a registry package,
@@ -35,6 +41,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+
+pub use super::files::FilesMount;
 
 /// The file name Spin looks for in a directory.
 pub const MANIFEST_FILE: &str = "spin.toml";
@@ -74,6 +82,10 @@ pub struct ComponentSpec {
     pub key_value_stores: Vec<String>,
     /// `environment`: variables set in the component's WASI environment.
     pub environment: BTreeMap<String, String>,
+    /// `files`: what the component sees under `/` (see [`super::files`]).
+    pub files: Vec<FilesMount>,
+    /// `exclude_files`: globs of files left out of the directories and globs in `files`.
+    pub exclude_files: Vec<String>,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -94,14 +106,20 @@ const APPLICATION_KEYS: &[&str] = &[
 ];
 const HTTP_TRIGGER_KEYS: &[&str] = &["id", "route", "component", "executor"];
 /// Component keys kvhost honours.
-const COMPONENT_HONOURED: &[&str] = &["source", "key_value_stores", "environment"];
+const COMPONENT_HONOURED: &[&str] = &[
+    "source",
+    "key_value_stores",
+    "environment",
+    "files",
+    "exclude_files",
+];
 /// Component keys kvhost accepts and ignores (see the module documentation).
 const COMPONENT_IGNORED: &[&str] = &[
     "description",
     "build",
     "tool",
-    "files",
-    "exclude_files",
+    "targets",
+    "profile",
     "allowed_outbound_hosts",
     "allowed_http_hosts",
     "dependencies_inherit_configuration",
@@ -126,9 +144,23 @@ impl Manifest {
     /// names the file.
     pub fn from_file(path: &Path) -> Result<Manifest> {
         let file = manifest_file(path);
-        let text = std::fs::read_to_string(&file).with_context(|| {
+        let bytes = std::fs::read(&file).with_context(|| {
             format!(
                 "could not read the application manifest {}; give a spin.toml or a directory holding one",
+                file.display()
+            )
+        })?;
+        if bytes.starts_with(b"\0asm") {
+            bail!(
+                "{} is a WebAssembly file, not an application manifest: kvhost serve does not run a bare component \
+                 (as `spin up -f app.wasm` does); write a spin.toml with a [[trigger.http]] route = \"/...\" and \
+                 a [component.<id>] whose source is this file",
+                file.display()
+            );
+        }
+        let text = String::from_utf8(bytes).with_context(|| {
+            format!(
+                "the application manifest {} is not UTF-8 text; give a spin.toml",
                 file.display()
             )
         })?;
@@ -281,10 +313,11 @@ fn http_route(
             .as_table()
             .and_then(|executor| executor.get("type"))
             .and_then(toml::Value::as_str);
-        if kind != Some("spin") {
+        // `http` is Spin's name for its default executor, and `spin` an alias of it.
+        if !matches!(kind, Some("http" | "spin")) {
             bail!(
-                "{what} has executor = {executor}; kvhost serve runs only wasi:http components (the default \
-                 `spin` executor): remove `executor`"
+                "{what} has executor = {executor}; kvhost serve runs only wasi:http components (Spin's default \
+                 `http` executor): remove `executor`"
             );
         }
     }
@@ -389,11 +422,65 @@ fn component_spec(id: &str, table: &toml::Table, dir: &Path) -> Result<Component
             .collect::<Result<_>>()?,
         Some(other) => bail!("{what} has environment = {other}; write a table of strings"),
     };
+    let files = match table.get("files") {
+        None => Vec::new(),
+        Some(toml::Value::Array(entries)) => entries
+            .iter()
+            .map(|entry| files_mount(&what, entry))
+            .collect::<Result<_>>()?,
+        Some(other) => bail!(
+            "{what} has files = {other}; write a list of paths, globs and {{ source = \"...\", destination = \"...\" }} tables"
+        ),
+    };
+    let exclude_files = match table.get("exclude_files") {
+        None => Vec::new(),
+        Some(toml::Value::Array(patterns)) => patterns
+            .iter()
+            .map(|pattern| {
+                pattern.as_str().map(str::to_owned).with_context(|| {
+                    format!("{what} has {pattern} in exclude_files; write each glob as a string")
+                })
+            })
+            .collect::<Result<_>>()?,
+        Some(other) => bail!("{what} has exclude_files = {other}; write a list of globs"),
+    };
     Ok(ComponentSpec {
         source,
         key_value_stores,
         environment,
+        files,
+        exclude_files,
     })
+}
+
+/// One entry of `files`: a string, or a `{ source, destination }` table with nothing else in it.
+fn files_mount(what: &str, entry: &toml::Value) -> Result<FilesMount> {
+    let placement_help =
+        "write it as a path or glob string, or as { source = \"dir\", destination = \"/dir\" }";
+    match entry {
+        toml::Value::String(pattern) => Ok(FilesMount::Pattern(pattern.clone())),
+        toml::Value::Table(placement) => {
+            check_keys(
+                placement,
+                &["source", "destination"],
+                &format!("in a `files` entry of {what}"),
+            )?;
+            let field = |key: &str| match placement.get(key) {
+                Some(toml::Value::String(value)) => Ok(value.clone()),
+                Some(other) => {
+                    bail!("{what} has {key} = {other} in a `files` entry; {placement_help}")
+                }
+                None => {
+                    bail!("{what} has a `files` entry {entry} without `{key}`; {placement_help}")
+                }
+            };
+            Ok(FilesMount::Placement {
+                source: field("source")?,
+                destination: field("destination")?,
+            })
+        }
+        other => bail!("{what} has {other} in `files`; {placement_help}"),
+    }
 }
 
 fn check_keys(table: &toml::Table, allowed: &[&str], place: &str) -> Result<()> {
@@ -529,6 +616,58 @@ command = "cargo build"
             "route = \"/v2/...\"\nexecutor = { type = \"wagi\" }",
         ));
         assert!(message.contains("executor"), "{message}");
+    }
+
+    #[test]
+    fn files_and_exclude_files_are_read_in_both_forms() {
+        let text = DRIVER.replace(
+            "allowed_outbound_hosts = []",
+            "files = [\"index.html\", \"static/**/*\", { source = \"assets\", destination = \"/\" }]\n\
+             exclude_files = [\"static/drafts/*\"]",
+        );
+        let manifest = Manifest::parse(&text, Path::new(".")).unwrap();
+        let component = &manifest.components["driver-v2"];
+        assert_eq!(
+            component.files,
+            [
+                FilesMount::Pattern("index.html".into()),
+                FilesMount::Pattern("static/**/*".into()),
+                FilesMount::Placement {
+                    source: "assets".into(),
+                    destination: "/".into()
+                },
+            ]
+        );
+        assert_eq!(component.exclude_files, ["static/drafts/*"]);
+        let message = refusal(&DRIVER.replace(
+            "allowed_outbound_hosts = []",
+            "files = [{ source = \"assets\", destination = \"/\", mode = \"rw\" }]",
+        ));
+        assert!(
+            message.contains("unknown key `mode` in a `files` entry of [component.driver-v2]"),
+            "{message}"
+        );
+        let message = refusal(&DRIVER.replace(
+            "allowed_outbound_hosts = []",
+            "files = [{ source = \"assets\" }]",
+        ));
+        assert!(message.contains("without `destination`"), "{message}");
+    }
+
+    #[test]
+    fn what_spin_up_ignores_kvhost_ignores_too() {
+        let text = DRIVER
+            .replace(
+                "allowed_outbound_hosts = []",
+                "allowed_outbound_hosts = []\ntargets = [\"spin-up:3.3\"]\nprofile.debug.source = \"debug.wasm\"",
+            )
+            .replace("route = \"/v2/...\"", "route = \"/v2/...\"\nexecutor = { type = \"http\" }");
+        let manifest = Manifest::parse(&text, Path::new("/apps/x")).unwrap();
+        assert_eq!(
+            manifest.components["driver-v2"].source,
+            Path::new("/apps/x/driver-v2.wasm"),
+            "the default profile's source"
+        );
     }
 
     #[test]

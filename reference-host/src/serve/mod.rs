@@ -11,6 +11,9 @@
 //!   [`Application::load`] (so an undefined label is refused before anything is served, or answered with
 //!   `no-such-store`, as [`HostConfig::undefined_labels`] says). Instead of kvhost's backends, a caller may serve
 //!   its own [`StoreManager`] ([`ServeOptions::store_manager`]).
+//! - Sources ([`source`]): a component is used as it is; a core module (a `wasm32-wasip1` build, as Spin's
+//!   documentation builds Rust apps) is componentized on load with wit-component and wasmtime's WASI preview1
+//!   adapter, as Spin does; a missing file is reported as missing, naming the component and the path.
 //! - Components: each is compiled and pre-instantiated once; every request gets a fresh instance (as in Spin)
 //!   whose key-value state is its own, linked with every key-value version, WASI p2 and p3 and wasi:http. A
 //!   component exporting `wasi:http/incoming-handler@0.2.x` (what Spin's SDKs and `wasmtime serve` run) and one
@@ -24,8 +27,13 @@
 //!   away is stopped.
 //! - Stopping (SIGINT or SIGTERM for [`run`] and [`Server::serve`]): no new connections, up to five seconds for
 //!   the requests in flight, then the instances are stopped and the stores closed.
-//! - Components get no outbound HTTP (a request fails with `HTTP-request-denied`) and no files; their stdout and
-//!   stderr are the server's.
+//! - Files ([`files`]): a component's `files` are copied when the application loads into a temporary directory
+//!   of its own, which each instance sees as `/`, read-only unless [`ServeOptions::allow_transient_write`], as
+//!   `spin up` does; the directory is removed when the server stops.
+//! - `--listen` ([`resolve_listen_address`]): an IP address or a host name with a port, resolved as Spin resolves
+//!   it (`localhost:3000` is 127.0.0.1:3000).
+//! - Components get no outbound HTTP (a request fails with `HTTP-request-denied`); their stdout and stderr are
+//!   the server's.
 //!
 //! # Example
 //!
@@ -53,14 +61,16 @@
 //! [`run`] does all of it on a runtime of its own, prints the line `kvhost serve` prints and serves until
 //! SIGINT or SIGTERM: a binary serving a store manager of its own is `kvhost::serve::run(options)`.
 
+pub mod files;
 mod host;
 pub mod manifest;
 pub mod routes;
+pub mod source;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::Arc;
@@ -80,7 +90,7 @@ use wasmtime_wasi_http::io::TokioIo;
 
 use crate::{Application, HostConfig, LoadError, StoreManager, UndefinedLabels};
 pub use host::HttpWorld;
-use host::{ComponentHandler, EpochTicker, Fate, Stores};
+use host::{ComponentHandler, EpochTicker, Fate, InstanceSetup, Stores};
 pub use manifest::Manifest;
 pub use routes::{RouteMatch, Router};
 
@@ -118,6 +128,15 @@ pub struct ServeOptions {
     /// A store manager of the caller's, serving every label instead of kvhost's backends (see
     /// [`StoreManagerFactory`]); `None` serves the stores [`HostConfig`] describes.
     pub store_manager: Option<StoreManagerFactory>,
+    /// Environment variables given to every component, after (so overriding) its manifest `environment`: Spin's
+    /// `--env KEY=VALUE`.
+    pub environment: Vec<(String, String)>,
+    /// Keys set in the store "default" once the application has loaded, before anything is served, each
+    /// overwriting any value it had: Spin's `--key-value KEY=VALUE`.
+    pub initial_key_values: Vec<(String, String)>,
+    /// Whether components may write to their `files` (the server's temporary copies): Spin's
+    /// `--allow-transient-write`. By default they are read-only.
+    pub allow_transient_write: bool,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -127,6 +146,9 @@ impl std::fmt::Debug for ServeOptions {
             .field("listen", &self.listen)
             .field("host_config", &self.host_config)
             .field("store_manager", &self.store_manager.as_ref().map(|_| ".."))
+            .field("environment", &self.environment)
+            .field("initial_key_values", &self.initial_key_values)
+            .field("allow_transient_write", &self.allow_transient_write)
             .finish()
     }
 }
@@ -149,8 +171,38 @@ impl ServeOptions {
             listen: DEFAULT_LISTEN,
             host_config,
             store_manager: None,
+            environment: Vec::new(),
+            initial_key_values: Vec::new(),
+            allow_transient_write: false,
         }
     }
+}
+
+/// Resolves a listen address as `spin up --listen` does: `HOST:PORT`, where `HOST` is an IP address (`[...]`
+/// for IPv6) or a name the system resolves (`localhost:3000`); of a name's addresses, 127.0.0.1 if it is one of
+/// them, and otherwise the first.
+///
+/// # Errors
+///
+/// When the text is not `HOST:PORT` or the name does not resolve; the message says what to give.
+pub fn resolve_listen_address(address: &str) -> Result<SocketAddr> {
+    let addresses: Vec<SocketAddr> = address
+        .to_socket_addrs()
+        .with_context(|| {
+            format!(
+                "could not resolve the listen address {address:?}; give HOST:PORT, such as 127.0.0.1:3000, \
+                 localhost:3000 or [::1]:3000"
+            )
+        })?
+        .collect();
+    // Spin prefers 127.0.0.1 to any other address of the name (`localhost` may be ::1 first).
+    let loopback = addresses
+        .iter()
+        .find(|address| address.ip() == std::net::IpAddr::V4(Ipv4Addr::LOCALHOST));
+    loopback
+        .or(addresses.first())
+        .copied()
+        .with_context(|| format!("the listen address {address:?} resolves to no address"))
 }
 
 /// Spin's state directory for the application at `manifest` (a `spin.toml` or its directory): `.spin` in the
@@ -183,6 +235,8 @@ struct LoadedApp {
     local_addr: SocketAddr,
     next_request: AtomicU64,
     _ticker: EpochTicker,
+    /// The components' copied `files`, removed when the server is dropped.
+    _files: Option<files::FilesRoot>,
 }
 
 impl std::fmt::Debug for Server {
@@ -216,7 +270,23 @@ impl Server {
         )
         .with_context(|| format!("in the application manifest {}", manifest.path.display()))?;
         let stores = Arc::new(load_stores(&manifest, &options)?);
+        set_initial_key_values(&stores, &options.initial_key_values)?;
 
+        // As Spin loads every component, a component no route leads to must have its source too.
+        for (id, spec) in &manifest.components {
+            if !spec.source.exists() {
+                source::read(id, &spec.source)?;
+            }
+        }
+        let files_root = if manifest
+            .components
+            .values()
+            .any(|spec| !spec.files.is_empty())
+        {
+            Some(files::FilesRoot::new()?)
+        } else {
+            None
+        };
         let engine = host::engine()?;
         let linker = host::linker(&engine)?;
         let mut handlers = HashMap::new();
@@ -224,15 +294,29 @@ impl Server {
             if handlers.contains_key(&route.component) {
                 continue;
             }
-            let spec = &manifest.components[&route.component];
-            let handler = ComponentHandler::new(
-                &route.component,
-                &spec.source,
-                &spec.environment,
-                &linker,
-                Arc::clone(&stores),
-            )?;
-            handlers.insert(route.component.clone(), ProxyHandler::new(handler));
+            let id = &route.component;
+            let spec = &manifest.components[id];
+            let files = match &files_root {
+                Some(root) if !spec.files.is_empty() => {
+                    let dir = root.component(id);
+                    files::copy_files(id, &manifest.dir, &spec.files, &spec.exclude_files, &dir)
+                        .with_context(|| {
+                            format!("in the application manifest {}", manifest.path.display())
+                        })?;
+                    Some((dir, options.allow_transient_write))
+                }
+                _ => None,
+            };
+            let environment = spec
+                .environment
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .chain(options.environment.iter().cloned())
+                .collect();
+            let setup = InstanceSetup { environment, files };
+            let handler =
+                ComponentHandler::new(id, &spec.source, setup, &linker, Arc::clone(&stores))?;
+            handlers.insert(id.clone(), ProxyHandler::new(handler));
         }
 
         let listener = TcpListener::bind(options.listen)
@@ -250,6 +334,7 @@ impl Server {
                 local_addr,
                 next_request: AtomicU64::new(0),
                 _ticker: EpochTicker::start(&engine),
+                _files: files_root,
             }),
         })
     }
@@ -397,6 +482,23 @@ fn load_stores(manifest: &Manifest, options: &ServeOptions) -> Result<Stores> {
         v1_invalid_handle: config.v1_invalid_handle,
         reuse_handles: config.reuse_handles,
     })
+}
+
+/// Sets `--key-value` pairs in the store "default", as Spin does before it serves.
+fn set_initial_key_values(stores: &Stores, pairs: &[(String, String)]) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let store = stores.store(crate::app::DEFAULT_LABEL).with_context(|| {
+        "could not open the store \"default\" to set the --key-value pairs in it; kvhost opens only the stores \
+         a component is granted: add \"default\" to a component's key_value_stores, or drop --key-value"
+    })?;
+    for (key, value) in pairs {
+        store.set(key, value.as_bytes()).with_context(|| {
+            format!("could not set the key {key:?} of --key-value in the store \"default\"")
+        })?;
+    }
+    Ok(())
 }
 
 impl LoadedApp {

@@ -327,27 +327,41 @@ mod persistence_and_isolation {
         );
     }
 
+    /// As in Spin (an in-memory SQLite database per such label): the data lives as long as the application, apart
+    /// from "default", and no file holds it.
     #[test]
-    fn a_spin_store_without_a_path_uses_the_default_database_under_its_own_label() {
+    fn a_spin_store_without_a_path_is_kept_in_memory() {
         let dir = tempfile::tempdir().unwrap();
-        let config = with_runtime_config(
-            HostConfig::sqlite(dir.path()),
-            "[key_value_store.plain]\ntype = \"spin\"\n",
-        );
-        let app = Application::load(config, grants(&[("web", &["default", "plain"])])).unwrap();
+        let load = || {
+            let config = with_runtime_config(
+                HostConfig::sqlite(dir.path()),
+                "[key_value_store.plain]\ntype = \"spin\"\n",
+            );
+            Application::load(config, grants(&[("web", &["default", "plain"])])).unwrap()
+        };
+        let app = load();
         app.store("plain").unwrap().set("k", b"plain").unwrap();
         assert_eq!(app.store("default").unwrap().get("k").unwrap(), None);
+        let mut state = app.instance_state("web").unwrap();
+        let handle = state.open("plain").unwrap();
+        assert_eq!(
+            get(&state, handle, "k"),
+            Some(b"plain".to_vec()),
+            "another handle reads it"
+        );
+        drop(state);
         drop(app);
         let connection =
             rusqlite::Connection::open(dir.path().join("sqlite_key_value.db")).unwrap();
-        let store: String = connection
-            .query_row(
-                "SELECT store FROM spin_key_value WHERE key = 'k'",
-                [],
-                |row| row.get(0),
-            )
+        let rows: i64 = connection
+            .query_row("SELECT COUNT(*) FROM spin_key_value", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(store, "plain");
+        assert_eq!(rows, 0, "nothing of it is in the default database");
+        assert_eq!(
+            load().store("plain").unwrap().get("k").unwrap(),
+            None,
+            "gone with the application"
+        );
     }
 
     #[test]

@@ -396,3 +396,17 @@ fn a_command_importing_v3_is_refused_at_instantiation_naming_the_reason() {
         "{message}"
     );
 }
+
+#[test]
+fn a_missing_component_file_is_reported_as_missing() {
+    let workspace = Workspace::new();
+    std::fs::remove_file(workspace.path("writer.wasm")).unwrap();
+    let output = workspace.kvhost(&["--memory"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("the component file writer.wasm does not exist"),
+        "{message}"
+    );
+    assert!(!message.contains("core module"), "{message}");
+}

@@ -176,3 +176,13 @@ fn a_config_file_error_names_the_file() {
     let missing = RuntimeConfig::from_file(&dir.path().join("absent.toml")).unwrap_err();
     assert!(matches!(missing, ConfigError::Read { .. }), "{missing:?}");
 }
+
+/// Spin's top-level `state_dir` is read (as written; `""` is kept, meaning none), and absent by default.
+#[test]
+fn the_top_level_state_dir_is_read() {
+    let config = RuntimeConfig::parse("state_dir = \"data/state\"\n").unwrap();
+    assert_eq!(config.state_dir, Some(PathBuf::from("data/state")));
+    let config = RuntimeConfig::parse("state_dir = \"\"\n").unwrap();
+    assert_eq!(config.state_dir, Some(PathBuf::new()));
+    assert_eq!(RuntimeConfig::parse("").unwrap().state_dir, None);
+}

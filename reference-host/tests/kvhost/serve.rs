@@ -193,12 +193,14 @@ impl Drop for Server {
     }
 }
 
+/// `kvhost serve` in `dir`, on 127.0.0.1 port 0 unless `args` give `--listen`, with `args` before the path.
 fn kvhost_serve(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kvhost"));
+    command.current_dir(dir).arg("serve");
+    if !args.contains(&"--listen") {
+        command.args(["--listen", "127.0.0.1:0"]);
+    }
     command
-        .current_dir(dir)
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .arg(dir)
         .stdin(Stdio::null())
@@ -714,4 +716,238 @@ fn every_versions_driver_in_one_application_shares_the_stores() {
             "{route}"
         );
     }
+}
+
+/// `--listen` takes a host name, resolved as Spin resolves it: `localhost` is 127.0.0.1 even where the system
+/// lists ::1 first.
+#[test]
+fn listen_takes_a_host_name_as_spin_does() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let server = app.serve(&["--listen", "localhost:0"]);
+    assert_eq!(
+        server.addr.ip(),
+        std::net::Ipv4Addr::LOCALHOST,
+        "localhost resolves to 127.0.0.1"
+    );
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT]));
+    assert_eq!((status, lines(&body)), (200, vec![r#""Opened""#]));
+    drop(server);
+
+    // (No name that needs a DNS server: the tests stay on this machine.)
+    let output = kvhost_serve(app.dir.path(), &["--listen", "localhost:notaport"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not resolve the listen address \"localhost:notaport\""),
+        "{stderr}"
+    );
+    let output = kvhost_serve(app.dir.path(), &["--listen", "localhost"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("give HOST:PORT"), "{stderr}");
+}
+
+/// A `type = "spin"` store without `path` is kept in memory, as in Spin: instances of one server share it, no file
+/// holds it, and a restart starts it empty.
+#[test]
+fn a_spin_store_without_a_path_is_kept_in_memory() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["cache"])]);
+    std::fs::write(
+        app.path("runtime-config.toml"),
+        "[key_value_store.cache]\ntype = \"spin\"\n",
+    )
+    .unwrap();
+    let args = ["--runtime-config-file", "runtime-config.toml"];
+    let server = app.serve(&args);
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_CACHE, &set(1, "k", b"v")]));
+    assert_eq!(
+        (status, lines(&body)),
+        (200, vec![r#""Opened""#, r#""Done""#])
+    );
+    let (_, body) = server.post("/v2/run", &script(&[OPEN_CACHE, &get(1, "k")]));
+    assert_eq!(
+        lines(&body),
+        [r#""Opened""#, r#"{"Value":[118]}"#],
+        "the next instance reads it"
+    );
+    assert!(server.terminate().success());
+    assert!(
+        !app.path(".spin").exists(),
+        "no database was written (kvhost used to put it in .spin/sqlite_key_value.db)"
+    );
+    let server = app.serve(&args);
+    let (_, body) = server.post("/v2/run", &script(&[OPEN_CACHE, &get(1, "k")]));
+    assert_eq!(
+        lines(&body),
+        [r#""Opened""#, r#"{"Value":null}"#],
+        "gone after a restart"
+    );
+}
+
+/// `--state-dir ""` (or `state_dir = ""` in the runtime config) means no state directory: "default" is in memory,
+/// as in Spin; the runtime config's `state_dir` is used when the command line gives none.
+#[test]
+fn the_state_directory_can_be_none_or_come_from_the_runtime_config() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let server = app.serve(&["--state-dir", ""]);
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &set(0, "k", b"v")]));
+    assert_eq!(
+        (status, lines(&body)),
+        (200, vec![r#""Opened""#, r#""Done""#])
+    );
+    drop(server);
+    assert!(!app.path(".spin").exists(), "nothing was written to .spin");
+
+    std::fs::write(
+        app.path("runtime-config.toml"),
+        "state_dir = \"from-config\"\n",
+    )
+    .unwrap();
+    let server = app.serve(&["--runtime-config-file", "runtime-config.toml"]);
+    server.post("/v2/run", &script(&[OPEN_DEFAULT, &set(0, "k", b"v")]));
+    drop(server);
+    assert!(app.path("from-config/sqlite_key_value.db").is_file());
+    assert!(!app.path(".spin").exists());
+
+    let server = app.serve(&[
+        "--runtime-config-file",
+        "runtime-config.toml",
+        "--state-dir",
+        "flag",
+    ]);
+    server.post("/v2/run", &script(&[OPEN_DEFAULT, &set(0, "k", b"v")]));
+    drop(server);
+    assert!(
+        app.path("flag/sqlite_key_value.db").is_file(),
+        "--state-dir wins over the runtime config"
+    );
+}
+
+/// A missing source is reported as missing, naming the component and the path, without the core-module hint.
+#[test]
+fn a_missing_wasm_file_is_reported_as_missing() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    std::fs::remove_file(app.path("http-driver-v2.wasm")).unwrap();
+    let output = kvhost_serve(app.dir.path(), &[]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "nothing was served");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the source of the component \"driver-v2\", ")
+            && stderr.contains("http-driver-v2.wasm, does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("core module"), "{stderr}");
+}
+
+/// A core module kvhost cannot componentize is refused naming the file and what to do.
+#[test]
+fn a_core_module_without_component_type_information_is_refused_saying_what_to_do() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    std::fs::write(
+        app.path("http-driver-v2.wasm"),
+        wat::parse_str(r#"(module (func (export "handle-http-request")))"#).unwrap(),
+    )
+    .unwrap();
+    let output = kvhost_serve(app.dir.path(), &[]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("http-driver-v2.wasm"), "{stderr}");
+    assert!(stderr.contains("old Spin SDK"), "{stderr}");
+    assert!(
+        stderr.contains("rebuild it with spin-sdk 2.0 or newer"),
+        "{stderr}"
+    );
+}
+
+/// Spin's `--key-value` sets keys in "default" before serving; `-f`/`--from` names the application; `-e` sets an
+/// environment variable (checked here only for being accepted: the drivers do not read their environment).
+#[test]
+fn key_value_from_and_env_are_taken_as_spin_takes_them() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let dir = app.dir.path().to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvhost"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--from", dir])
+        .args([
+            "--key-value",
+            "greeting=hi=there",
+            "-e",
+            "MODE=test",
+            "--state-dir",
+            "",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = collect(child.stderr.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim_end()
+        .strip_prefix("kvhost: serving kvconf-driver on http://")
+        .unwrap_or_else(|| panic!("{line:?}; stderr:\n{}", stderr.lock().unwrap()))
+        .to_owned();
+    let server = Server {
+        child,
+        addr: addr.parse().unwrap(),
+        stderr,
+    };
+    let (_, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "greeting")]));
+    let expected = format!(
+        r#"{{"Value":[{}]}}"#,
+        b"hi=there"
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(lines(&body), [r#""Opened""#, expected.as_str()]);
+
+    let output = kvhost_serve(app.dir.path(), &["--key-value", "no-equals"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("write a key and its value as KEY=VALUE"),
+        "{stderr}"
+    );
+
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &[])]);
+    let output = kvhost_serve(app.dir.path(), &["--key-value", "k=v"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("to set the --key-value pairs"), "{stderr}");
+}
+
+/// A bare .wasm given as the application is refused saying what to write instead.
+#[test]
+fn a_bare_wasm_file_as_the_application_is_refused() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let output = Command::new(env!("CARGO_BIN_EXE_kvhost"))
+        .current_dir(app.dir.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "-f",
+            "http-driver-v2.wasm",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is a WebAssembly file, not an application manifest"),
+        "{stderr}"
+    );
 }

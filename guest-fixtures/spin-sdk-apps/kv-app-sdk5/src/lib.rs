@@ -6,7 +6,11 @@
 //! - `GET /kv/<key>`: the value (200), or 404 if the key is absent;
 //! - `PUT /kv/<key>`: sets the request body as the value (200, body `stored`);
 //! - `DELETE /kv/<key>`: deletes the key (200, body `deleted`; absent keys too);
-//! - `GET /keys`: every key in the store, sorted, one per line, each followed by `\n`.
+//! - `GET /keys`: every key in the store, sorted, one per line, each followed by `\n`;
+//! - `GET /file/<path>`: the contents of the file `/<path>` (200), 404 if there is none, or 500 naming the error:
+//!   what a host gives the component through the manifest's `files`;
+//! - `PUT /file/<path>`: writes the request body to `/<path>` (200, body `written`), or 500 naming the error (a
+//!   host mounts `files` read-only unless told otherwise).
 //!
 //! `<key>` is everything after `/kv/`, percent-decoded (`%2F` is a `/`, `%25` a `%`); an empty or badly
 //! encoded key is a 400. Any other path is a 404, any other method on a known path a 405, and a key-value
@@ -22,6 +26,8 @@ enum Route {
     Key(String),
     /// `/keys`.
     Keys,
+    /// `/file/<path>`, with the path decoded and `/` put before it.
+    File(String),
 }
 
 #[http_component]
@@ -31,6 +37,9 @@ fn handle(req: Request) -> Response {
         Ok(None) => return text(404, "no such route".into()),
         Err(message) => return text(400, message),
     };
+    if let Route::File(path) = &route {
+        return file(req.method(), path, req.body());
+    }
     let store = match Store::open_default() {
         Ok(store) => store,
         Err(e) => return kv_error("open", e),
@@ -62,6 +71,24 @@ fn handle(req: Request) -> Response {
     }
 }
 
+/// `/file/<path>`: reads or writes the file through WASI.
+fn file(method: &Method, path: &str, body: &[u8]) -> Response {
+    match method {
+        Method::Get => match std::fs::read(path) {
+            Ok(contents) => Response::new(200, contents),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                text(404, format!("no such file: {path}"))
+            }
+            Err(e) => text(500, format!("could not read {path}: {e}")),
+        },
+        Method::Put => match std::fs::write(path, body) {
+            Ok(()) => text(200, "written".into()),
+            Err(e) => text(500, format!("could not write {path}: {e}")),
+        },
+        method => text(405, format!("method {method} not allowed")),
+    }
+}
+
 /// A one-line text answer.
 fn text(status: u16, line: String) -> Response {
     Response::new(status, line + "\n")
@@ -76,6 +103,13 @@ fn kv_error(operation: &str, error: Error) -> Response {
 fn route(path: &str) -> Result<Option<Route>, String> {
     if path == "/keys" {
         return Ok(Some(Route::Keys));
+    }
+    if let Some(encoded) = path.strip_prefix("/file/") {
+        return match percent_decode(encoded) {
+            Some(file) if !file.is_empty() => Ok(Some(Route::File(format!("/{file}")))),
+            Some(_) => Err("empty file path".to_string()),
+            None => Err("malformed file path: bad percent-encoding or not UTF-8".to_string()),
+        };
     }
     let Some(encoded) = path.strip_prefix("/kv/") else {
         return Ok(None);
