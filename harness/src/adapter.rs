@@ -16,6 +16,17 @@
 //! component granted every defined label lists each store's keys, deletes them, and lists again). When that fails,
 //! the case fails saying so: a host whose listing or delete is broken cannot be cleaned between cases.
 //!
+//! All of this is one executor, a [`Session`]: it keeps the runtime of each application configuration it has
+//! started, executes one planned case at a time on it (the reset, the steps, a restart step stopping the runtime
+//! and starting it again on the same state directory, an application that must be refused checked by the runtime
+//! exiting before it serves), and gives the same [`Execution`] the in-process runner gives, judged by the same
+//! code. [`Adapter::run`] runs the suite through one. As a [`crate::runner::Executor`] it also runs the generated
+//! sequences of [`crate::fuzz::fuzz`] (`kvconf fuzz --adapter`: all of them share one application configuration,
+//! so one runtime, emptied between sequences; shrinking reruns against it) and the concurrent histories of
+//! [`crate::history`] (the trial `generated/concurrent-histories` of `kvconf run --adapter`): a handle does not
+//! outlive the request's instance, so each operation of a history is a request of its own, the instance's `open`
+//! and then the operation, the instances' requests sent from a thread each at once, each timed at the client.
+//!
 //! ```toml
 //! name = "kvhost-serve"           # the host's name in trial names and reports
 //! profile = "sip010"              # what it claims: a built-in profile, or a profile file (relative to this file)
@@ -36,10 +47,11 @@
 
 use crate::case::{Case, LoadExpectation, Plan};
 use crate::driver::{Fixture, complete, outcome_from_json, script_json};
+use crate::history;
 use crate::interface::Interface;
 use crate::outcome::{Operation, Outcome};
 use crate::profile::Profile;
-use crate::runner::{CaseResult, Execution, judge, plan_case, trials};
+use crate::runner::{CaseResult, Execution, Executor, judge, plan_case, trials};
 use anyhow::Context;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -47,6 +59,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -173,7 +186,9 @@ impl Adapter {
                 path.display()
             )
         })?;
-        let dir = std::path::absolute(path.parent().unwrap_or(Path::new(".")))
+        // A bare file name's parent is the empty path: the current directory.
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = std::path::absolute(parent.unwrap_or(Path::new(".")))
             .with_context(|| format!("resolving the directory of {}", path.display()))?;
         let problem =
             |message: String| anyhow::anyhow!("the adapter file {}: {message}", path.display());
@@ -267,7 +282,8 @@ impl Adapter {
     }
 
     /// Runs `cases` on `interfaces` (those the profile claims run; the others are skipped), starting the runtime
-    /// once per application configuration, in `work_dir`. `progress` is told each result as it is known.
+    /// once per application configuration, in `work_dir`. `progress` is told each result as it is known. The same
+    /// as [`Session::run`] on a session of its own.
     pub fn run(
         &self,
         cases: &[Case],
@@ -275,58 +291,269 @@ impl Adapter {
         work_dir: &Path,
         progress: &dyn Fn(&CaseResult),
     ) -> Vec<CaseResult> {
+        self.session(work_dir).run(cases, interfaces, progress)
+    }
+
+    /// A session of this adapter: the route through which cases, generated sequences and concurrent histories
+    /// reach the runtime, writing its applications under `work_dir`.
+    pub fn session(&self, work_dir: &Path) -> Session<'_> {
+        Session {
+            adapter: self,
+            work_dir: work_dir.to_path_buf(),
+            state: Mutex::new(SessionState::default()),
+        }
+    }
+}
+
+/// The out-of-process route to a runtime: the one executor of `kvconf run --adapter`, `kvconf fuzz --adapter` and
+/// the concurrent histories.
+///
+/// It keeps a runtime started per application configuration (the components' grants and the labels the runtime
+/// config defines) and reuses it for every case, generated sequence or history of that configuration, emptying
+/// its stores between two of them; a runtime that must be refused, that hangs or that exits is dealt with as
+/// [`Session::run`] says. The runtimes are stopped, and their applications removed, when the session is dropped
+/// (or, in [`Session::run`], after a configuration's last case).
+///
+/// Between two cases of the suite ([`Session::run`]), stores that cannot be emptied fail the next case saying so;
+/// between two generated sequences or histories (the [`Executor`] methods), the runtime is stopped, its state
+/// directory emptied, and it is started again, so that a leftover never counts against a sequence.
+///
+/// As an [`Executor`] it runs one case at a time: its calls take turns (the stores are shared between them).
+pub struct Session<'a> {
+    adapter: &'a Adapter,
+    work_dir: PathBuf,
+    state: Mutex<SessionState>,
+}
+
+/// The runtimes of a session, by application configuration.
+#[derive(Default)]
+struct SessionState {
+    groups: BTreeMap<AppConfig, Group>,
+    /// Applications written so far (each gets its own directory, `app-<n>`).
+    written: usize,
+    /// Runtime starts of the groups already retired.
+    retired_starts: u64,
+}
+
+impl<'a> Session<'a> {
+    /// The adapter this session starts runtimes with.
+    pub fn adapter(&self) -> &'a Adapter {
+        self.adapter
+    }
+
+    /// How many times the session has started a runtime so far (restarts included): once per application
+    /// configuration, plus one per restart step (PERSIST-RESTART) and per start after a runtime stopped answering.
+    pub fn starts(&self) -> u64 {
+        let state = self.lock();
+        state.retired_starts + state.groups.values().map(|g| g.starts).sum::<u64>()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SessionState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `cases` on `interfaces` (those the profile claims run; the others are skipped), the cases of one
+    /// application configuration one after another on one runtime, which is stopped after the configuration's
+    /// last case. `progress` is told each result as it is known.
+    pub fn run(
+        &self,
+        cases: &[Case],
+        interfaces: &[Interface],
+        progress: &dyn Fn(&CaseResult),
+    ) -> Vec<CaseResult> {
         let mut results = Vec::new();
         let mut groups: BTreeMap<AppConfig, Vec<(&Case, Interface, Plan)>> = BTreeMap::new();
         for (case, interface) in trials(cases, interfaces) {
-            match plan_case(case, interface, &self.profile) {
+            match plan_case(case, interface, &self.adapter.profile) {
                 Ok(plan) => groups
-                    .entry(AppConfig {
-                        grants: plan.grants.clone(),
-                        labels: plan.labels.clone(),
-                    })
+                    .entry(AppConfig::of(&plan))
                     .or_default()
                     .push((case, interface, plan)),
                 Err(judgement) => {
-                    let result =
-                        CaseResult::new(case, interface, &self.name, judgement, Instant::now());
+                    let result = CaseResult::new(
+                        case,
+                        interface,
+                        &self.adapter.name,
+                        judgement,
+                        Instant::now(),
+                    );
                     progress(&result);
                     results.push(result);
                 }
             }
         }
-        for (n, (config, members)) in groups.into_iter().enumerate() {
-            let dir = work_dir.join(format!("app-{n}"));
-            let written = App::write(&dir, &config, &self.profile, &self.file.store);
-            let mut group = Group {
-                adapter: self,
-                app: None,
-                runtime: None,
-                fresh: false,
-                unstartable: None,
-            };
+        for (config, members) in groups {
             for (case, interface, plan) in members {
                 let start = Instant::now();
-                let execution = match &written {
-                    Ok(app) => {
-                        group.app = Some(app);
-                        group.execute(&plan)
-                    }
-                    Err(e) => Execution {
-                        load: Some(Ok(())),
-                        fault: Some(format!("kvconf could not write the application: {e:#}")),
-                        ..Execution::default()
-                    },
-                };
-                let result =
-                    CaseResult::new(case, interface, &self.name, judge(&plan, &execution), start);
+                let execution = self.execute(&plan, Dirty::FailTheCase);
+                let result = CaseResult::new(
+                    case,
+                    interface,
+                    &self.adapter.name,
+                    judge(&plan, &execution),
+                    start,
+                );
                 progress(&result);
                 results.push(result);
             }
-            group.stop();
-            let _ = std::fs::remove_dir_all(&dir);
+            self.retire(&config);
         }
         results.sort_by_key(|r| r.trial_name());
         results
+    }
+
+    /// Executes one planned case on the runtime of its application configuration (started, or reused with its
+    /// stores emptied; `dirty` says what to do when they cannot be), for the judgement.
+    fn execute(&self, plan: &Plan, dirty: Dirty) -> Execution {
+        let mut state = self.lock();
+        self.group(&mut state, AppConfig::of(plan))
+            .execute(self.adapter, plan, dirty)
+    }
+
+    /// The group of `config`, its application written on first use.
+    fn group<'s>(&self, state: &'s mut SessionState, config: AppConfig) -> &'s mut Group {
+        let SessionState {
+            groups, written, ..
+        } = state;
+        groups.entry(config).or_insert_with_key(|config| {
+            let dir = self.work_dir.join(format!("app-{written}"));
+            *written += 1;
+            let app = App::write(
+                &dir,
+                config,
+                &self.adapter.profile,
+                &self.adapter.file.store,
+            )
+            .map_err(|e| format!("{e:#}"));
+            Group {
+                dir,
+                app,
+                runtime: None,
+                fresh: false,
+                unstartable: None,
+                starts: 0,
+            }
+        })
+    }
+
+    /// Stops the runtime of `config` and removes its application.
+    fn retire(&self, config: &AppConfig) {
+        let mut state = self.lock();
+        if let Some(mut group) = state.groups.remove(config) {
+            group.stop(self.adapter);
+            state.retired_starts += group.starts;
+            let _ = std::fs::remove_dir_all(&group.dir);
+        }
+    }
+}
+
+impl Drop for Session<'_> {
+    /// Stops every runtime still running and removes the applications.
+    fn drop(&mut self) {
+        let configs: Vec<AppConfig> = self.lock().groups.keys().cloned().collect();
+        for config in configs {
+            self.retire(&config);
+        }
+    }
+}
+
+impl Executor for Session<'_> {
+    fn host_name(&self) -> &str {
+        &self.adapter.name
+    }
+
+    fn profile(&self) -> &Profile {
+        &self.adapter.profile
+    }
+
+    fn command_flags(&self) -> String {
+        format!("--adapter {}", self.adapter.path.display())
+    }
+
+    fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
+        let start = Instant::now();
+        let judgement = match plan_case(case, interface, &self.adapter.profile) {
+            Ok(plan) => judge(&plan, &self.execute(&plan, Dirty::StartClean)),
+            Err(judgement) => judgement,
+        };
+        CaseResult::new(case, interface, &self.adapter.name, judgement, start)
+    }
+
+    /// Each operation is a request of its own (`open`, then the operation) to the route of the history's
+    /// component on `interface`, sent through [`Runtime::post`] like a case's script, from one thread per instance
+    /// at once ([`history::record_requests`]), on the runtime of the histories' application (component
+    /// [`history::COMPONENT`] granted [`history::LABEL`]), its stores emptied first.
+    fn record_history(
+        &self,
+        interface: Interface,
+        scripts: &[Vec<Operation>],
+        _seed: u64,
+        _index: u64,
+    ) -> Result<history::Recorded, history::Violation> {
+        if !self.adapter.profile.interfaces.contains(&interface) {
+            return Err(history::setup(format!(
+                "the host does not provide {}",
+                interface.wit_name()
+            )));
+        }
+        let config = AppConfig {
+            grants: BTreeMap::from([(
+                history::COMPONENT.to_string(),
+                vec![history::LABEL.to_string()],
+            )]),
+            labels: Vec::new(),
+        };
+        let mut state = self.lock();
+        let group = self.group(&mut state, config);
+        if let Err(execution) =
+            group.prepare(self.adapter, LoadExpectation::Loads, Dirty::StartClean)
+        {
+            let why = match (execution.load, execution.fault) {
+                (Some(Err(refusal)), _) => {
+                    format!("the runtime refused the application: {refusal}")
+                }
+                (_, Some(fault)) => fault,
+                _ => "the runtime could not be prepared".to_string(),
+            };
+            return Err(history::setup(why));
+        }
+        let app = group.app.as_ref().expect("prepared above");
+        let Some(route) = app.routes.get(&(history::COMPONENT.to_string(), interface)) else {
+            return Err(history::setup(format!(
+                "kvconf generated no route for component {:?} on {interface}",
+                history::COMPONENT
+            )));
+        };
+        let runtime = group.runtime.as_ref().expect("prepared above");
+        let timeout = self.adapter.request_timeout();
+        let lost = AtomicBool::new(false);
+        let send = |ops: &[Operation]| -> history::Answer {
+            let observed = Mutex::new(Vec::new());
+            let result = runtime.post(route, ops, &observed, timeout);
+            let seen = observed.into_inner().unwrap_or_else(|e| e.into_inner());
+            let (fault, timed_out) = match result {
+                Ok(()) => (None, false),
+                Err(PostError::Ended(fault)) => (Some(fault), false),
+                Err(PostError::Fatal(fault)) => {
+                    lost.store(true, Ordering::SeqCst);
+                    (Some(fault), false)
+                }
+                Err(PostError::TimedOut(fault)) => {
+                    lost.store(true, Ordering::SeqCst);
+                    (Some(fault), true)
+                }
+            };
+            history::Answer {
+                outcomes: complete(seen, ops.len(), fault),
+                timed_out,
+            }
+        };
+        let recorded = history::record_requests(scripts, interface, &send);
+        if lost.load(Ordering::SeqCst) {
+            // The runtime stopped answering: the next use starts it again.
+            group.stop(self.adapter);
+        }
+        recorded
     }
 }
 
@@ -335,6 +562,16 @@ impl Adapter {
 struct AppConfig {
     grants: BTreeMap<String, Vec<String>>,
     labels: Vec<String>,
+}
+
+impl AppConfig {
+    /// The configuration `plan` needs.
+    fn of(plan: &Plan) -> AppConfig {
+        AppConfig {
+            grants: plan.grants.clone(),
+            labels: plan.labels.clone(),
+        }
+    }
 }
 
 /// A generated application directory.
@@ -351,6 +588,9 @@ struct App {
     /// Where the runtime's output goes.
     log: PathBuf,
 }
+
+/// How many times the reset deletes what a listing gave before it gives up on a store.
+const RESET_ROUNDS: usize = 4;
 
 /// The name of the component that empties the stores between cases.
 const RESET: &str = "kvconf-reset";
@@ -484,71 +724,130 @@ fn is_spin_id(id: &str) -> bool {
         })
 }
 
-/// The cases of one application configuration, and the runtime serving it.
-struct Group<'a> {
-    adapter: &'a Adapter,
-    app: Option<&'a App>,
+/// One application configuration of a session: its application, and the runtime serving it.
+struct Group {
+    /// The directory of its application, state and log (removed when the group is retired).
+    dir: PathBuf,
+    /// The application kvconf wrote, or why it could not.
+    app: Result<App, String>,
     runtime: Option<Runtime>,
     /// Whether the stores are known to be empty (the runtime has just started on a new state directory).
     fresh: bool,
     /// Why the runtime could not be started for this configuration, once it could not: the group's other cases
     /// fail at once with the same reason rather than each waiting out the start timeout again.
     unstartable: Option<String>,
+    /// How many times its runtime was started.
+    starts: u64,
 }
 
-impl Group<'_> {
-    fn execute(&mut self, plan: &Plan) -> Execution {
-        let app = self.app.expect("set before execute");
+impl Group {
+    /// Gets the runtime ready for a case expecting `load`: started if it is not running, and its stores emptied
+    /// unless it has just started on fresh state (`dirty` says what happens when they cannot be). `Err` is the
+    /// execution to judge instead: the application was not written, the runtime refused it (or loaded it when
+    /// `load` says it must refuse), could not start, or could not be emptied.
+    fn prepare(
+        &mut self,
+        adapter: &Adapter,
+        load: LoadExpectation,
+        dirty: Dirty,
+    ) -> Result<(), Execution> {
         let mut execution = Execution::default();
+        let app = match &self.app {
+            Ok(app) => app,
+            Err(e) => {
+                execution.load = Some(Ok(()));
+                execution.fault = Some(format!("kvconf could not write the application: {e}"));
+                return Err(execution);
+            }
+        };
         if let Some(reason) = &self.unstartable {
             execution.load = Some(Ok(()));
             execution.fault = Some(reason.clone());
-            return execution;
+            return Err(execution);
         }
         if self.runtime.is_none() {
             let first = !app.log.exists();
-            match Runtime::start(self.adapter, app) {
+            self.starts += 1;
+            match Runtime::start(adapter, app) {
                 Ok(runtime) => {
                     self.runtime = Some(runtime);
                     self.fresh = first;
                 }
                 Err(StartError::Exited(text)) => {
                     execution.load = Some(Err(text));
-                    return execution;
+                    return Err(execution);
                 }
                 Err(StartError::Failed(text)) => {
                     self.unstartable = Some(text.clone());
                     execution.load = Some(Ok(()));
                     execution.fault = Some(text);
-                    return execution;
+                    return Err(execution);
                 }
             }
         }
-        if plan.load == LoadExpectation::Refused {
-            // The runtime started: it loaded an application it should have refused; the judgement says so.
-            execution.load = Some(Ok(()));
-            return execution;
-        }
         execution.load = Some(Ok(()));
-        let runtime = self.runtime.as_mut().expect("started above");
+        if load == LoadExpectation::Refused {
+            // The runtime started: it loaded an application it should have refused; the judgement says so.
+            return Err(execution);
+        }
+        let runtime = self.runtime.as_ref().expect("started above");
         if !self.fresh
-            && let Err(e) = runtime.reset(app, self.adapter.request_timeout())
+            && let Err(e) = runtime.reset(app, adapter.request_timeout())
         {
-            execution.fault = Some(format!(
-                "kvconf could not empty the stores the previous case left, so this case cannot run on clean stores: {e}"
-            ));
-            // The runtime may be wedged; the next case starts it again.
-            self.stop();
-            return execution;
+            // The runtime may be wedged: it is stopped either way.
+            stop_runtime(&mut self.runtime, adapter);
+            let again = match dirty {
+                Dirty::FailTheCase => Err(e),
+                Dirty::StartClean => {
+                    // Started again on an emptied state directory, and emptied again to be sure.
+                    let _ = std::fs::remove_dir_all(&app.state_dir);
+                    let _ = std::fs::create_dir_all(&app.state_dir);
+                    self.starts += 1;
+                    match Runtime::start(adapter, app) {
+                        Ok(runtime) => {
+                            let reset = runtime.reset(app, adapter.request_timeout());
+                            self.runtime = Some(runtime);
+                            reset.map_err(|again| {
+                                format!("{e}; started again on an emptied state directory: {again}")
+                            })
+                        }
+                        Err(StartError::Exited(text) | StartError::Failed(text)) => Err(format!(
+                            "{e}; it did not start again on an emptied state directory: {text}"
+                        )),
+                    }
+                }
+            };
+            if let Err(e) = again {
+                execution.fault = Some(format!(
+                    "kvconf could not empty the stores the previous case left, so this case cannot run on clean stores: {e}"
+                ));
+                stop_runtime(&mut self.runtime, adapter);
+                return Err(execution);
+            }
         }
         self.fresh = false;
+        Ok(())
+    }
+
+    /// Runs one planned case: each step one `POST` of its script to its route, a restart step stopping the runtime
+    /// and starting it again on the same state directory.
+    fn execute(&mut self, adapter: &Adapter, plan: &Plan, dirty: Dirty) -> Execution {
+        if let Err(execution) = self.prepare(adapter, plan.load, dirty) {
+            return execution;
+        }
+        let app = self.app.as_ref().expect("prepared above");
+        let mut execution = Execution {
+            load: Some(Ok(())),
+            ..Execution::default()
+        };
         for step in &plan.steps {
             if step.restart {
                 // Stopped and started again on the same state directory (PERSIST-RESTART). The step is recorded
                 // first, so a failed restart is this step's fault, not the previous one's.
                 execution.steps.push(Arc::new(Mutex::new(Vec::new())));
-                self.stop();
-                match Runtime::start(self.adapter, app) {
+                stop_runtime(&mut self.runtime, adapter);
+                self.starts += 1;
+                match Runtime::start(adapter, app) {
                     Ok(runtime) => {
                         self.runtime = Some(runtime);
                         execution.steps.pop();
@@ -570,8 +869,8 @@ impl Group<'_> {
                 ));
                 return execution;
             };
-            let runtime = self.runtime.as_mut().expect("started above");
-            match runtime.post(route, &step.ops, &observed, self.adapter.request_timeout()) {
+            let runtime = self.runtime.as_ref().expect("started above");
+            match runtime.post(route, &step.ops, &observed, adapter.request_timeout()) {
                 Ok(()) => {}
                 Err(PostError::Ended(fault)) => {
                     // The instance ended part-way (a trap, a panic): like in-process, that ends this instance
@@ -581,9 +880,9 @@ impl Group<'_> {
                         complete(std::mem::take(&mut *seen), step.ops.len(), Some(fault));
                     *seen = outcomes;
                 }
-                Err(PostError::Fatal(fault)) => {
+                Err(PostError::Fatal(fault) | PostError::TimedOut(fault)) => {
                     execution.fault = Some(fault);
-                    self.stop();
+                    stop_runtime(&mut self.runtime, adapter);
                     return execution;
                 }
             }
@@ -591,13 +890,29 @@ impl Group<'_> {
         execution
     }
 
-    fn stop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.stop(
-                &self.adapter.file.stop_signal,
-                Duration::from_secs_f64(self.adapter.file.stop_timeout),
-            );
-        }
+    fn stop(&mut self, adapter: &Adapter) {
+        stop_runtime(&mut self.runtime, adapter);
+    }
+}
+
+/// What to do when the stores a case left cannot be emptied before the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dirty {
+    /// Fail the next case, saying so (the suite: a host that cannot be emptied is told).
+    FailTheCase,
+    /// Stop the runtime, empty its state directory, start it again and empty the stores once more, failing the
+    /// case only if that fails too (generated sequences and histories: a leftover must not count against a
+    /// sequence that has no difference, or shrinking would chase it).
+    StartClean,
+}
+
+/// Stops `runtime`, if it runs, as the adapter says.
+fn stop_runtime(runtime: &mut Option<Runtime>, adapter: &Adapter) {
+    if let Some(runtime) = runtime.take() {
+        runtime.stop(
+            &adapter.file.stop_signal,
+            Duration::from_secs_f64(adapter.file.stop_timeout),
+        );
     }
 }
 
@@ -613,13 +928,18 @@ enum StartError {
 enum PostError {
     /// The instance ended part-way; the runtime still serves.
     Ended(String),
-    /// The runtime did not answer in time, or is gone: it must be started again.
+    /// The runtime is gone, or cannot be reached: it must be started again.
     Fatal(String),
+    /// The runtime did not answer within the request timeout: it must be started again.
+    TimedOut(String),
 }
 
-/// A running runtime.
+/// A running runtime. Its requests may be sent from several threads at once (a concurrent history's instances).
 struct Runtime {
-    child: Child,
+    /// The shell running the command (locked only to ask whether it has exited).
+    child: Mutex<Child>,
+    /// Its process ID, which is also its process group's.
+    pid: u32,
     base: String,
     agent: ureq::Agent,
     log: PathBuf,
@@ -679,7 +999,8 @@ impl Runtime {
             .build()
             .into();
         let mut runtime = Runtime {
-            child,
+            pid: child.id(),
+            child: Mutex::new(child),
             base: format!("http://127.0.0.1:{port}"),
             agent,
             log: app.log.clone(),
@@ -687,7 +1008,7 @@ impl Runtime {
         };
         let deadline = Instant::now() + Duration::from_secs_f64(adapter.file.start_timeout);
         loop {
-            if let Ok(Some(status)) = runtime.child.try_wait() {
+            if let Ok(Some(status)) = runtime.child_mut().try_wait() {
                 return Err(StartError::Exited(format!(
                     "`{command}` exited ({status}) before serving; its output:\n{}",
                     runtime.output()
@@ -714,6 +1035,16 @@ impl Runtime {
         }
     }
 
+    fn child_mut(&mut self) -> &mut Child {
+        self.child.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the runtime has exited.
+    fn exited(&self) -> bool {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(child.try_wait(), Ok(Some(_)))
+    }
+
     /// This start's output so far: whole up to 8 KiB, else its first 6 KiB (where a refusal says why) and its
     /// last 2 KiB.
     fn output(&self) -> String {
@@ -730,25 +1061,26 @@ impl Runtime {
         )
     }
 
-    /// Runs `ops` at `route`, pushing each outcome into `observed` as its line arrives.
+    /// Runs `ops` at `route`, pushing each outcome into `observed` as its line arrives. Several threads may post
+    /// at once.
     fn post(
-        &mut self,
+        &self,
         route: &str,
         ops: &[Operation],
         observed: &Mutex<Vec<Outcome>>,
         timeout: Duration,
     ) -> Result<(), PostError> {
         let url = format!("{}{route}", self.base);
-        let fatal = |runtime: &mut Runtime, what: String| {
-            let gone = matches!(runtime.child.try_wait(), Ok(Some(_)));
-            PostError::Fatal(if gone {
+        // What is said of a runtime that must be started again: whether it has exited, and its output if so.
+        let lost = |what: String| {
+            if self.exited() {
                 format!(
                     "{what}; the runtime has exited, its output:\n{}",
-                    runtime.output()
+                    self.output()
                 )
             } else {
                 what
-            })
+            }
         };
         let response = self
             .agent
@@ -761,15 +1093,12 @@ impl Runtime {
         let response = match response {
             Ok(r) => r,
             Err(ureq::Error::Timeout(_)) => {
-                return Err(fatal(
-                    self,
-                    format!(
-                        "timed out after {:.1} s: the host did not answer",
-                        timeout.as_secs_f64()
-                    ),
-                ));
+                return Err(PostError::TimedOut(lost(format!(
+                    "timed out after {:.1} s: the host did not answer",
+                    timeout.as_secs_f64()
+                ))));
             }
-            Err(e) => return Err(fatal(self, format!("POST {url} failed: {e}"))),
+            Err(e) => return Err(PostError::Fatal(lost(format!("POST {url} failed: {e}")))),
         };
         let status = response.status();
         let mut body = response.into_body();
@@ -807,13 +1136,10 @@ impl Runtime {
                     ));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    return Err(fatal(
-                        self,
-                        format!(
-                            "timed out after {:.1} s: the host did not return",
-                            timeout.as_secs_f64()
-                        ),
-                    ));
+                    return Err(PostError::TimedOut(lost(format!(
+                        "timed out after {:.1} s: the host did not return",
+                        timeout.as_secs_f64()
+                    ))));
                 }
                 Err(e) => {
                     return Err(PostError::Ended(format!(
@@ -833,8 +1159,9 @@ impl Runtime {
         Ok(())
     }
 
-    /// Empties every store the application defines, through the reset component, and checks they are empty.
-    fn reset(&mut self, app: &App, timeout: Duration) -> Result<(), String> {
+    /// Empties every store the application defines, through the reset component: lists each store, deletes what
+    /// it listed and lists again, until a listing is empty (at most [`RESET_ROUNDS`] rounds).
+    fn reset(&self, app: &App, timeout: Duration) -> Result<(), String> {
         let Some((route, _)) = &app.reset else {
             return Ok(());
         };
@@ -849,21 +1176,27 @@ impl Runtime {
                 Outcome::Keys(keys) => keys.clone(),
                 other => return Err(format!("listing {label:?} gave {}", other.render(None))),
             };
-            let mut clearing = vec![open];
-            clearing.extend(
-                keys.into_iter()
-                    .map(|key| Operation::Delete { slot: 0, key }),
-            );
-            clearing.push(Operation::GetKeys { slot: 0 });
-            let after = self.call(route, &clearing, timeout)?;
-            if let Some(outcome) = after
-                .last()
-                .filter(|o| !matches!(o, Outcome::Keys(k) if k.is_empty()))
-            {
-                return Err(format!(
-                    "after deleting every key of {label:?}, listing it gave {}",
-                    outcome.render(None)
-                ));
+            // Delete what the listing gave and list again, until a listing is empty: a few rounds, so that a
+            // listing that leaves out a key of several (a fault the cases report) still gets the store emptied.
+            let mut keys = keys;
+            for round in 1..=RESET_ROUNDS {
+                let mut clearing = vec![open.clone()];
+                clearing.extend(
+                    keys.into_iter()
+                        .map(|key| Operation::Delete { slot: 0, key }),
+                );
+                clearing.push(Operation::GetKeys { slot: 0 });
+                let after = self.call(route, &clearing, timeout)?;
+                match after.last() {
+                    Some(Outcome::Keys(left)) if left.is_empty() => break,
+                    Some(Outcome::Keys(left)) if round < RESET_ROUNDS => keys = left.clone(),
+                    other => {
+                        return Err(format!(
+                            "after deleting every key of {label:?} listed ({RESET_ROUNDS} rounds), listing it gave {}",
+                            other.map_or("nothing".to_string(), |o| o.render(None))
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -871,7 +1204,7 @@ impl Runtime {
 
     /// Runs a script of kvconf's own and requires every operation to succeed.
     fn call(
-        &mut self,
+        &self,
         route: &str,
         ops: &[Operation],
         timeout: Duration,
@@ -879,7 +1212,9 @@ impl Runtime {
         let observed = Mutex::new(Vec::new());
         match self.post(route, ops, &observed, timeout) {
             Ok(()) => {}
-            Err(PostError::Ended(e) | PostError::Fatal(e)) => return Err(e),
+            Err(PostError::Ended(e) | PostError::Fatal(e) | PostError::TimedOut(e)) => {
+                return Err(e);
+            }
         }
         let outcomes = observed.into_inner().unwrap_or_else(|e| e.into_inner());
         if let Some((op, outcome)) = ops.iter().zip(&outcomes).find(|(_, o)| {
@@ -896,11 +1231,7 @@ impl Runtime {
     /// Sends `signal` to the runtime's process group: the shell and whatever it started.
     fn signal_group(&self, signal: &str) {
         let _ = Command::new("kill")
-            .args([
-                &format!("-{signal}"),
-                "--",
-                &format!("-{}", self.child.id()),
-            ])
+            .args([&format!("-{signal}"), "--", &format!("-{}", self.pid)])
             .stderr(Stdio::null())
             .status();
     }
@@ -910,7 +1241,7 @@ impl Runtime {
     fn stop(mut self, signal: &str, grace: Duration) {
         self.signal_group(signal);
         let deadline = Instant::now() + grace;
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+        while Instant::now() < deadline && matches!(self.child_mut().try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -920,7 +1251,7 @@ impl Drop for Runtime {
     /// Kills whatever of the process group is still running (nothing it started may linger) and reaps the shell.
     fn drop(&mut self) {
         self.signal_group("KILL");
-        let _ = self.child.wait();
+        let _ = self.child_mut().wait();
     }
 }
 

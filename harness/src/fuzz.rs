@@ -10,6 +10,11 @@
 //! Because every generated sequence *is* a case (it is written out as case-file text and parsed back before
 //! it runs), a saved counterexample runs exactly as it ran when it was found.
 //!
+//! The sequences reach the host through an [`Executor`]: in-process a [`Runner`](crate::runner::Runner), whose
+//! every sequence gets fresh stores; out-of-process an [`adapter::Session`](crate::adapter::Session), which runs
+//! each sequence as `kvconf run --adapter` runs a case (the runtime started once for the sequences' application
+//! and reused, its stores emptied between two sequences), shrinking by running again against the runtime.
+//!
 //! What the generator puts pressure on:
 //! - opens of granted, ungranted and undefined labels, up to and past the open-store bound;
 //! - closes, v1 handle numbers that were closed or never issued, and fresh instances of the application;
@@ -30,12 +35,11 @@ use crate::case::{
     OpKind, StepSection,
 };
 use crate::catalogue::Catalogue;
-use crate::host::HostUnderTest;
 use crate::interface::Interface;
 use crate::model::{DEFAULT_LABEL, ModelApp, ModelInstance};
 use crate::outcome::{ErrorKind, Expected, Operation};
 use crate::profile::{Capability, Profile, UnconfiguredLabel};
-use crate::runner::{Runner, Verdict};
+use crate::runner::{Executor, Verdict};
 use crate::value::{KeySpec, Size, ValueSpec};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -1435,7 +1439,7 @@ pub struct Finding {
 pub struct FuzzOutcome {
     /// The interface version.
     pub interface: Interface,
-    /// The backend.
+    /// The host's name: the backend in-process, the adapter's name out-of-process ([`Executor::host_name`]).
     pub backend: String,
     /// Sequences run before a difference (or all of them).
     pub sequences: u64,
@@ -1459,19 +1463,22 @@ fn rng_seed(seed: u64, interface: Interface) -> [u8; 32] {
     out
 }
 
-/// Runs `config.sequences` generated sequences on `interface` against the runner's host, one at a time,
-/// calling `progress` with the operations of each sequence that passed; on a difference, shrinks it and stops.
+/// Runs `config.sequences` generated sequences on `interface` against the host `runner` reaches (a
+/// [`Runner`](crate::runner::Runner) in-process, an [`adapter::Session`](crate::adapter::Session)
+/// out-of-process), one at a time, calling `progress` with the operations of each sequence that passed; on a
+/// difference, shrinks it (rerunning against the same host) and stops.
 ///
-/// Every sequence is a case with the ID `fuzz/sequence`, so its stores live in one directory under the
-/// runner's work directory: give concurrent calls runners with different work directories.
-pub fn fuzz<H: HostUnderTest>(
-    runner: &Runner<H>,
+/// Every sequence is a case with the ID `fuzz/sequence`. In-process its stores live in one directory under the
+/// runner's work directory: give concurrent calls runners with different work directories. Out-of-process the
+/// sequences share the session's runtime and its stores: give concurrent calls sessions of their own.
+pub fn fuzz<E: Executor + ?Sized>(
+    runner: &E,
     interface: Interface,
     config: &FuzzConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> FuzzOutcome {
-    let backend = runner.host().backend().to_string();
-    let setup = Arc::new(Setup::new(interface, runner.host().profile().clone()));
+    let backend = runner.host_name().to_string();
+    let setup = Arc::new(Setup::new(interface, runner.profile().clone()));
     let strategy = sequences(setup.clone(), config.max_moves);
     let proptest_config = Config {
         cases: config.sequences,
@@ -1578,8 +1585,8 @@ struct SequenceRun {
     operations: usize,
 }
 
-fn run_moves<H: HostUnderTest>(
-    runner: &Runner<H>,
+fn run_moves<E: Executor + ?Sized>(
+    runner: &E,
     setup: &Arc<Setup>,
     moves: &[Move],
 ) -> Result<SequenceRun, String> {
@@ -1589,8 +1596,8 @@ fn run_moves<H: HostUnderTest>(
 }
 
 /// Runs a sequence already written as a case (`moves` of them).
-fn run_generated<H: HostUnderTest>(
-    runner: &Runner<H>,
+fn run_generated<E: Executor + ?Sized>(
+    runner: &E,
     setup: &Arc<Setup>,
     generated: &Generated,
     moves: usize,
@@ -1620,8 +1627,8 @@ fn run_generated<H: HostUnderTest>(
 
 /// Removes moves one at a time while the sequence stays valid and still shows a difference, until no single
 /// move can go (proptest's shrinking removes moves in one pass from the back; this finishes the job).
-fn minimise<H: HostUnderTest>(
-    runner: &Runner<H>,
+fn minimise<E: Executor + ?Sized>(
+    runner: &E,
     setup: &Arc<Setup>,
     mut moves: Vec<Move>,
     runs: &AtomicU64,
@@ -1698,15 +1705,15 @@ fn simpler(moves: &[Move]) -> Vec<Vec<Move>> {
 }
 
 /// Runs the minimal sequence once more and writes it up as a case with the difference it shows.
-fn describe<H: HostUnderTest>(
-    runner: &Runner<H>,
+fn describe<E: Executor + ?Sized>(
+    runner: &E,
     setup: &Arc<Setup>,
     moves: &[Move],
     config: &FuzzConfig,
     sequence: u64,
 ) -> Result<Finding, String> {
     let interface = setup.interface;
-    let backend = runner.host().backend().to_string();
+    let backend = runner.host_name().to_string();
     let draft = build(setup, moves, "fuzz/sequence", "", None)?;
     let case = draft.case()?;
     let result = runner.run_case(&case, interface);
@@ -1736,9 +1743,10 @@ fn describe<H: HostUnderTest>(
     let title = format!("found by kvconf fuzz: {what} differs from the model");
     let generated = build(setup, moves, &id, &title, focus)?;
     let comment = format!(
-        "Found by `kvconf fuzz --interface {} --backend {backend} --seed {} --max-moves {} --sequences {}` \
+        "Found by `kvconf fuzz --interface {} {} --seed {} --max-moves {} --sequences {}` \
          (sequence {sequence}), shrunk to {} operation(s).\nExpectations are the model's, under profile {}.",
         interface.name(),
+        runner.command_flags(),
         config.seed,
         config.max_moves,
         sequence,

@@ -1,4 +1,6 @@
-//! `kvconf fuzz`: generated sequences (and concurrent histories) against the reference host.
+//! `kvconf fuzz`: generated sequences (and concurrent histories) against the reference host in-process, or with
+//! `--adapter` against a runtime started from an adapter file, through the same session (`kvconf::adapter::Session`)
+//! as `kvconf run --adapter`.
 
 use crate::{FuzzArgs, work_dir};
 use anyhow::Context;
@@ -8,37 +10,48 @@ use kvconf::history::{Histories, HistoryConfig, run_histories};
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::Runner;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// What the sequences and histories found, per interface version and host.
+struct Found {
+    outcomes: Vec<FuzzOutcome>,
+    histories: Vec<(Interface, String, Histories)>,
+}
+
 pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
-    let (profile, backends, interfaces) = args.host.resolve(&[Backend::Memory, Backend::Sqlite])?;
     if args.sequences == 0 {
         anyhow::bail!("--sequences 0 would check nothing: give at least 1");
     }
-    if let Some(dir) = &args.save {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the --save directory {}", dir.display()))?;
+    match &args.adapter {
+        Some(path) => run_adapter(&args, path),
+        None => run_in_process(&args),
     }
-    let (work_dir, _temp) = work_dir(&args.work_dir)?;
-    let timeout = Duration::from_secs(args.timeout);
-    let config = FuzzConfig {
+}
+
+fn config(args: &FuzzArgs) -> FuzzConfig {
+    FuzzConfig {
         sequences: args.sequences,
         seed: args.seed,
         max_moves: args.max_moves,
         ..FuzzConfig::default()
-    };
-    let combos: Vec<(Backend, Interface)> = backends
-        .iter()
-        .flat_map(|b| interfaces.iter().map(move |i| (*b, *i)))
-        .collect();
-    println!(
-        "kvconf fuzz: seed {}, {} sequences of up to {} moves per interface version and backend, profile {}",
-        args.seed, args.sequences, args.max_moves, profile.name
-    );
-    let per_combo = u64::from(args.sequences) + args.histories;
-    let bar = ProgressBar::new(per_combo * combos.len() as u64);
+    }
+}
+
+fn create_save_dir(args: &FuzzArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.save {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the --save directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The progress bar of `runs` sequences and histories (hidden with --no-progress).
+fn progress_bar(args: &FuzzArgs, runs: u64) -> ProgressBar {
+    let bar = ProgressBar::new(runs);
     if args.no_progress {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
@@ -49,7 +62,97 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let operations = std::sync::atomic::AtomicU64::new(0);
+    bar
+}
+
+/// Generated sequences and histories against a runtime started from the adapter file at `path`: one session, the
+/// versions one after another (the sequences of all versions share one application configuration, and so one
+/// runtime; the histories another).
+fn run_adapter(args: &FuzzArgs, path: &Path) -> anyhow::Result<ExitCode> {
+    let adapter = crate::load_adapter(path, &args.host, args.timeout)?;
+    let interfaces = crate::provided(
+        crate::interfaces(&args.host.interfaces)?,
+        &args.host.interfaces,
+        &adapter.profile,
+    )?;
+    create_save_dir(args)?;
+    let (work_dir, _temp) = work_dir(&args.work_dir)?;
+    let config = config(args);
+    println!(
+        "kvconf fuzz: seed {}, {} sequences of up to {} moves per interface version, against {} out-of-process ({}), \
+         profile {}",
+        args.seed,
+        args.sequences,
+        args.max_moves,
+        adapter.name,
+        adapter.path.display(),
+        adapter.profile.name
+    );
+    let per_version = u64::from(args.sequences) + args.histories;
+    let bar = progress_bar(args, per_version * interfaces.len() as u64);
+    let operations = AtomicU64::new(0);
+    let progress = |ops: u64| {
+        let total = operations.fetch_add(ops, Ordering::Relaxed) + ops;
+        bar.set_message(total.to_string());
+        bar.inc(1);
+    };
+    let start = Instant::now();
+    let session = adapter.session(&work_dir);
+    let history_config = HistoryConfig::default();
+    let mut found = Found {
+        outcomes: Vec::new(),
+        histories: Vec::new(),
+    };
+    for interface in &interfaces {
+        let outcome = fuzz(&session, *interface, &config, &progress);
+        // A sequence count short of the target: the rest will not run; keep the bar honest.
+        bar.inc(u64::from(args.sequences).saturating_sub(outcome.sequences));
+        found.outcomes.push(outcome);
+        let checked = run_histories(
+            &session,
+            *interface,
+            args.seed,
+            args.histories,
+            &history_config,
+            &progress,
+        );
+        bar.inc(args.histories - checked.histories);
+        found
+            .histories
+            .push((*interface, adapter.name.clone(), checked));
+    }
+    let starts = session.starts();
+    drop(session);
+    bar.finish_and_clear();
+    let reproduce = format!("--adapter {}", adapter.path.display());
+    report(
+        args,
+        found,
+        start,
+        &|_| reproduce.clone(),
+        &format!(", the runtime started {starts} time(s)"),
+    )
+}
+
+/// Generated sequences and histories against the reference host in-process, every version and backend on its own
+/// thread.
+fn run_in_process(args: &FuzzArgs) -> anyhow::Result<ExitCode> {
+    let (profile, backends, interfaces) = args.host.resolve(&[Backend::Memory, Backend::Sqlite])?;
+    create_save_dir(args)?;
+    let (work_dir, _temp) = work_dir(&args.work_dir)?;
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(30));
+    let config = config(args);
+    let combos: Vec<(Backend, Interface)> = backends
+        .iter()
+        .flat_map(|b| interfaces.iter().map(move |i| (*b, *i)))
+        .collect();
+    println!(
+        "kvconf fuzz: seed {}, {} sequences of up to {} moves per interface version and backend, profile {}",
+        args.seed, args.sequences, args.max_moves, profile.name
+    );
+    let per_combo = u64::from(args.sequences) + args.histories;
+    let bar = progress_bar(args, per_combo * combos.len() as u64);
+    let operations = AtomicU64::new(0);
     let start = Instant::now();
     let next = Mutex::new(combos.iter());
     let outcomes: Mutex<Vec<FuzzOutcome>> = Mutex::new(Vec::new());
@@ -76,8 +179,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
                         timeout,
                     );
                     let progress = |ops: u64| {
-                        let total =
-                            operations.fetch_add(ops, std::sync::atomic::Ordering::Relaxed) + ops;
+                        let total = operations.fetch_add(ops, Ordering::Relaxed) + ops;
                         bar.set_message(total.to_string());
                         bar.inc(1);
                     };
@@ -108,7 +210,35 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         }
     });
     bar.finish_and_clear();
-    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let found = Found {
+        outcomes: outcomes.into_inner().unwrap_or_else(|e| e.into_inner()),
+        histories: histories.into_inner().unwrap_or_else(|e| e.into_inner()),
+    };
+    let profile_flag = args.host.profile.as_deref().unwrap_or("sip010").to_string();
+    report(
+        args,
+        found,
+        start,
+        &|backend| format!("--backend {backend} --profile {profile_flag}"),
+        "",
+    )
+}
+
+/// Prints what was found (per version and host, then each difference and violation in full, saving the shrunk
+/// cases with --save) and the exit status: 0 when nothing was found, 1 on a difference or violation, 2 on a fault
+/// in kvconf itself. `host_flags` gives the flags that reach a host again, by its name; `summary` is added to
+/// the last line.
+fn report(
+    args: &FuzzArgs,
+    found: Found,
+    start: Instant,
+    host_flags: &dyn Fn(&str) -> String,
+    summary: &str,
+) -> anyhow::Result<ExitCode> {
+    let Found {
+        mut outcomes,
+        mut histories,
+    } = found;
     outcomes.sort_by_key(|o| (o.backend.clone(), o.interface));
     let mut failed = false;
     let (mut sequences, mut ops) = (0u64, 0u64);
@@ -127,9 +257,9 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             o.operations
         );
     }
-    let mut histories = histories.into_inner().unwrap_or_else(|e| e.into_inner());
     histories.sort_by_key(|(interface, backend, _)| (backend.clone(), *interface));
     let (mut history_count, mut history_ops) = (0u64, 0u64);
+    let history_config = HistoryConfig::default();
     if args.histories > 0 {
         println!(
             "\nconcurrent histories ({} instances × {} operations on {} keys each):",
@@ -186,10 +316,9 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
             println!("    {line}");
         }
         println!(
-            "\n  reproduce: kvconf fuzz --interface {} --backend {} --profile {} --seed {} --max-moves {} --sequences {}",
+            "\n  reproduce: kvconf fuzz --interface {} {} --seed {} --max-moves {} --sequences {}",
             o.interface.name(),
-            o.backend,
-            args.host.profile.as_deref().unwrap_or("sip010"),
+            host_flags(&o.backend),
             args.seed,
             args.max_moves,
             finding.sequence
@@ -207,7 +336,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!(
-        "\nkvconf fuzz: {sequences} sequences ({ops} operations) and {history_count} concurrent histories ({history_ops} operations) in {:.1} s: {}",
+        "\nkvconf fuzz: {sequences} sequences ({ops} operations) and {history_count} concurrent histories ({history_ops} operations) in {:.1} s{summary}: {}",
         start.elapsed().as_secs_f64(),
         if failed {
             "differences found"

@@ -19,6 +19,14 @@
 //!   host call returns and before the next one starts, operation `i` was invoked no earlier than the observation
 //!   of `i - 1` and returned no later than the observation of `i`. These intervals contain the true ones, so they
 //!   never make a correct host look wrong; they only make the check a little more lenient.
+//! - **Execution out-of-process** ([`crate::adapter::Session`]): a runtime kvconf reaches only over HTTP makes a
+//!   fresh instance per request, and a v1 handle or a wasi bucket opened in one request is gone in the next. So
+//!   each operation is one request of its own, whose script is the instance's `open` and then that operation,
+//!   sent through the same code as the suite's scripts. Each instance is a thread issuing its operations' requests
+//!   one after another, all instances at once (released together); the event recorded is the operation's outcome
+//!   (every request's `open` must succeed, or the history fails saying which did not), timed at the client: the
+//!   request was sent no earlier than the operation took effect and its answer read no earlier. Those intervals
+//!   also contain the true ones, only wider, so the check stays sound.
 //! - **Checking**: first, every operation must have succeeded (an error, trap, panic or timeout is a failure of
 //!   the history, reported with the operation). Then, per key:
 //!   - a read returning bytes that no `set` of that key wrote breaks `CONCURRENT-ATOMIC` (a torn or invented
@@ -50,7 +58,7 @@ use crate::driver::{Timing, complete};
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
 use crate::outcome::{ErrorKind, Operation, Outcome, render_bytes, render_key};
-use crate::runner::{Runner, panic_message};
+use crate::runner::{Executor, Runner, panic_message};
 use proptest::collection::vec;
 use proptest::prop_oneof;
 use proptest::strategy::{Just, Strategy, ValueTree};
@@ -60,7 +68,7 @@ use std::fmt::{self, Write as _};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 /// The statement a history breaks when some key's operations have no linearisation (a write that has returned
@@ -247,8 +255,8 @@ pub struct Histories {
 
 /// Runs histories `0..count` of `seed` on `interface`, one at a time, calling `progress` with the operations of
 /// each, and stops at the first violation.
-pub fn run_histories<H: HostUnderTest>(
-    runner: &Runner<H>,
+pub fn run_histories<E: Executor + ?Sized>(
+    runner: &E,
     interface: Interface,
     seed: u64,
     count: u64,
@@ -275,9 +283,10 @@ pub fn run_histories<H: HostUnderTest>(
 
 /// Runs `count` histories on `interface` (seed `seed`, indices `0..count`) and reports them as one trial citing
 /// both concurrency statements, for the suite's report: a pass when every history is linearisable, a failure
-/// with the first violation otherwise, a skip when the host does not provide `interface`.
-pub fn check_histories<H: HostUnderTest>(
-    runner: &Runner<H>,
+/// with the first violation otherwise, a skip when the host does not provide `interface`. In-process (a
+/// [`Runner`]) or out-of-process (an [`adapter::Session`](crate::adapter::Session)), the trial is the same.
+pub fn check_histories<E: Executor + ?Sized>(
+    runner: &E,
     interface: Interface,
     seed: u64,
     count: u64,
@@ -287,7 +296,7 @@ pub fn check_histories<H: HostUnderTest>(
     let start = Instant::now();
     let mut verdict = Verdict::Pass;
     let mut operations = 0;
-    if !runner.host().profile().interfaces.contains(&interface) {
+    if !runner.profile().interfaces.contains(&interface) {
         verdict = Verdict::Skip(format!(
             "the host does not provide {}",
             interface.wit_name()
@@ -307,7 +316,7 @@ pub fn check_histories<H: HostUnderTest>(
             config.instances, config.ops_per_instance, config.keys
         ),
         interface,
-        backend: runner.host().backend().to_string(),
+        backend: runner.host_name().to_string(),
         statements: vec![VISIBLE.to_string(), ATOMIC.to_string()],
         transcript: format!("{count} histories, {operations} operations\n"),
         verdict,
@@ -316,12 +325,14 @@ pub fn check_histories<H: HostUnderTest>(
     }
 }
 
-/// Generates history `index` of `seed`, runs it against the runner's host through `interface`, and checks it.
+/// Generates history `index` of `seed`, runs it against the host through `interface` (in-process with a
+/// [`Runner`], out-of-process with an [`adapter::Session`](crate::adapter::Session)), and checks it.
 ///
-/// Never panics because of the host: a host that panics, traps or hangs (past [`Runner::timeout`]) fails the
-/// history. A hung instance's thread is left behind, as the runner does with a hung case.
-pub fn run_history<H: HostUnderTest>(
-    runner: &Runner<H>,
+/// Never panics because of the host: a host that panics, traps or hangs (past [`Runner::timeout`], or the
+/// adapter's request timeout) fails the history. In-process, a hung instance's thread is left behind, as the
+/// runner does with a hung case.
+pub fn run_history<E: Executor + ?Sized>(
+    runner: &E,
     interface: Interface,
     seed: u64,
     index: u64,
@@ -329,7 +340,7 @@ pub fn run_history<H: HostUnderTest>(
 ) -> HistoryRun {
     let scripts = scripts(seed, index, config);
     let operations = scripts.iter().map(Vec::len).sum();
-    let violation = match execute(runner, interface, &scripts, seed, index) {
+    let violation = match runner.record_history(interface, &scripts, seed, index) {
         Err(v) => Some(v),
         Ok(recorded) => check(&recorded, interface),
     };
@@ -341,7 +352,7 @@ pub fn run_history<H: HostUnderTest>(
             scripts.len(),
             config.ops_per_instance,
             config.keys.max(1),
-            runner.host().backend(),
+            runner.host_name(),
             v.detail.trim_end()
         ),
     });
@@ -354,7 +365,7 @@ pub fn run_history<H: HostUnderTest>(
 
 /// One operation as it ran.
 #[derive(Clone, Debug)]
-struct Event {
+pub(crate) struct Event {
     instance: usize,
     index: usize,
     op: Operation,
@@ -367,17 +378,18 @@ struct Event {
 
 /// One instance as it ran.
 #[derive(Clone, Debug, Default)]
-struct InstanceRecord {
+pub(crate) struct InstanceRecord {
     events: Vec<Event>,
     stderr: String,
     /// It had not finished when the runner's timeout passed.
     timed_out: bool,
 }
 
-/// A recorded history.
+/// A recorded history: each instance's operations, outcomes and intervals, as [`Executor::record_history`]
+/// gives it to the check. Made only by kvconf's own routes.
 #[derive(Clone, Debug, Default)]
-struct Recorded {
-    instances: Vec<InstanceRecord>,
+pub struct Recorded {
+    pub(crate) instances: Vec<InstanceRecord>,
 }
 
 /// Releases waiting threads all at once. (A [`std::sync::Barrier`] would do, but would leave the threads
@@ -423,15 +435,17 @@ impl Lineup {
     }
 }
 
-fn setup(detail: String) -> Violation {
+/// A history that could not be run: [`SETUP`], with what went wrong.
+pub(crate) fn setup(detail: String) -> Violation {
     Violation {
         statement: SETUP,
         detail,
     }
 }
 
-/// Runs the scripts in a fresh directory of their own, removed afterwards.
-fn execute<H: HostUnderTest>(
+/// The in-process route's [`Executor::record_history`]: runs the scripts in a fresh directory of their own,
+/// removed afterwards.
+pub(crate) fn record_in_process<H: HostUnderTest>(
     runner: &Runner<H>,
     interface: Interface,
     scripts: &[Vec<Operation>],
@@ -663,6 +677,133 @@ fn execute_in<H: HostUnderTest>(
         });
     }
     Ok(recorded)
+}
+
+/// How one request of an out-of-process history ended: the outcomes of its script (the `open`, then the
+/// operation), completed with the fault and `not run` where it stopped, and whether it stopped because the host did
+/// not answer in time.
+pub(crate) struct Answer {
+    /// One outcome per operation of the request's script.
+    pub(crate) outcomes: Vec<Outcome>,
+    /// The host did not answer within the request timeout.
+    pub(crate) timed_out: bool,
+}
+
+/// The out-of-process route's recording: each operation of each script (after its `open`) is one request, whose
+/// script is that `open` and the operation, sent by `send`. One thread per instance issues its requests one after
+/// another, every instance at once; each operation's interval is its request's, timed here at the client. An
+/// instance stops at an operation that traps or times out (the rest are `not run`, as in-process); every request's
+/// `open` must succeed, or the history fails naming the first that did not.
+pub(crate) fn record_requests(
+    scripts: &[Vec<Operation>],
+    interface: Interface,
+    send: &(dyn Fn(&[Operation]) -> Answer + Sync),
+) -> Result<Recorded, Violation> {
+    let gate = Gate::default();
+    let start: OnceLock<Instant> = OnceLock::new();
+    // Per instance: its record, and the first request whose `open` failed (the operation's index and the open's
+    // event).
+    type Ran = (InstanceRecord, Option<Event>);
+    let ran = std::thread::scope(|scope| {
+        let threads: Vec<_> = scripts
+            .iter()
+            .enumerate()
+            .map(|(instance, ops)| {
+                let (gate, start) = (&gate, &start);
+                scope.spawn(move || -> Ran {
+                    gate.wait();
+                    let start = *start.get().expect("set before the gate opens");
+                    let mut record = InstanceRecord::default();
+                    let Some((open, rest)) = ops.split_first() else {
+                        return (record, None);
+                    };
+                    let mut stopped = false;
+                    for (n, op) in rest.iter().enumerate() {
+                        let index = n + 1;
+                        if stopped {
+                            record.events.push(Event {
+                                instance,
+                                index,
+                                op: op.clone(),
+                                outcome: Outcome::NotRun,
+                                invoked: start.elapsed(),
+                                returned: None,
+                            });
+                            continue;
+                        }
+                        let invoked = start.elapsed();
+                        let answer = send(&[open.clone(), op.clone()]);
+                        let returned = start.elapsed();
+                        let mut outcomes = answer.outcomes.into_iter();
+                        let opened = outcomes.next().unwrap_or(Outcome::NotRun);
+                        let outcome = outcomes.next().unwrap_or(Outcome::NotRun);
+                        let open_event = Event {
+                            instance,
+                            index,
+                            op: open.clone(),
+                            outcome: opened,
+                            invoked,
+                            returned: (!answer.timed_out).then_some(returned),
+                        };
+                        if open_event.outcome != Outcome::Opened {
+                            record.timed_out = answer.timed_out;
+                            return (record, Some(open_event));
+                        }
+                        if index == 1 {
+                            // The instance's `open` as the check sees it: that of its first request.
+                            record.events.push(Event {
+                                index: 0,
+                                ..open_event
+                            });
+                        }
+                        stopped = matches!(outcome, Outcome::Trapped(_) | Outcome::NotRun);
+                        record.timed_out |= answer.timed_out;
+                        record.events.push(Event {
+                            instance,
+                            index,
+                            op: op.clone(),
+                            outcome,
+                            invoked,
+                            returned: (!answer.timed_out).then_some(returned),
+                        });
+                    }
+                    (record, None)
+                })
+            })
+            .collect();
+        start.get_or_init(Instant::now);
+        gate.open();
+        threads
+            .into_iter()
+            .map(|t| t.join().map_err(|panic| panic_message(&*panic)))
+            .collect::<Result<Vec<Ran>, String>>()
+    })
+    .map_err(|panic| {
+        setup(format!(
+            "kvconf's own thread for an instance panicked: {panic}"
+        ))
+    })?;
+    if let Some((record, open)) = ran.iter().find_map(|(r, open)| Some((r, open.as_ref()?))) {
+        let nature = match classify(open, record, interface) {
+            Err((nature, _)) => nature,
+            Ok(_) => UNEXPECTED_OUTCOME,
+        };
+        let op = &scripts[open.instance][open.index];
+        return Err(Violation {
+            statement: nature,
+            detail: format!(
+                "out-of-process, each operation is a request of its own that first opens the store (a handle does \
+                 not outlive its request's instance), and that open must succeed; the request for instance {} op \
+                 {} ({op}) did not open it:\n  {}",
+                open.instance,
+                open.index,
+                describe(open)
+            ),
+        });
+    }
+    Ok(Recorded {
+        instances: ran.into_iter().map(|(record, _)| record).collect(),
+    })
 }
 
 /// What an operation did to its key's register, as far as the checker is concerned.

@@ -27,10 +27,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the suite against the reference host and print a report.
+    /// Run the suite against the reference host (or, with --adapter, a runtime started from an adapter file) and
+    /// print a report.
     Run(RunArgs),
-    /// Generate operation sequences, run them against the reference host, and compare every outcome with
-    /// the model's; on a difference, shrink it and print (and optionally save) the smallest case that shows it.
+    /// Generate operation sequences, run them against the reference host (or, with --adapter, a runtime started
+    /// from an adapter file), and compare every outcome with the model's; on a difference, shrink it and print
+    /// (and optionally save) the smallest case that shows it. Then check concurrent histories.
     Fuzz(FuzzArgs),
     /// List the cases and the statements each checks.
     List {
@@ -99,7 +101,8 @@ struct RunArgs {
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Generated concurrent histories per interface version and backend, reported as the trial
-    /// `generated/concurrent-histories` (CONCURRENT-VISIBLE, CONCURRENT-ATOMIC); 0 leaves them out.
+    /// `generated/concurrent-histories` (CONCURRENT-VISIBLE, CONCURRENT-ATOMIC); 0 leaves them out. With
+    /// --adapter, per version, each operation a request of its own timed at the client.
     #[arg(long, default_value_t = 16)]
     histories: u64,
     /// An expectations file: trials known to fail or to be skipped, each with a reason. Expected failures do
@@ -114,7 +117,7 @@ struct RunArgs {
     strict: bool,
     /// Validate a runtime out-of-process instead of the reference host in-process: the adapter file says how to
     /// start it for an application kvconf generates, and what it claims (adapters/kvhost.toml, adapters/spin.toml).
-    /// The concurrent histories need in-process timing and are not run this way.
+    /// The concurrent histories run too, each operation a request of its own timed at the client.
     #[arg(long)]
     adapter: Option<PathBuf>,
 }
@@ -133,22 +136,30 @@ struct FuzzArgs {
     #[arg(long, default_value_t = 24)]
     max_moves: usize,
     /// Concurrent histories per interface version and backend: instances of one application interleaving
-    /// operations on shared keys, checked for CONCURRENT-VISIBLE and CONCURRENT-ATOMIC (0: none).
+    /// operations on shared keys, checked for CONCURRENT-VISIBLE and CONCURRENT-ATOMIC (0: none). With
+    /// --adapter, each operation is a request of its own, timed at the client.
     #[arg(long, default_value_t = 32)]
     histories: u64,
     /// Write each shrunk difference as a case file into this directory (created if missing), to keep as a
     /// regression case (`kvconf run --cases <dir>`).
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Seconds one sequence may take before it fails as hung.
-    #[arg(long, default_value_t = 30)]
-    timeout: u64,
+    /// Seconds one sequence may take before it fails as hung (default 30; with --adapter, the adapter file's
+    /// request-timeout applies instead).
+    #[arg(long)]
+    timeout: Option<u64>,
     /// Do not draw a progress bar.
     #[arg(long)]
     no_progress: bool,
     /// Where stores live (default: a temporary directory, removed afterwards).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Fuzz a runtime out-of-process instead of the reference host in-process: the adapter file says how to start
+    /// it and what it claims (its profile is used; --backend, --profile and --timeout are refused). The runtime
+    /// is started once per application configuration and its stores emptied between sequences; the versions run
+    /// one after another.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -319,25 +330,31 @@ fn load(dir: &std::path::Path) -> anyhow::Result<Vec<Case>> {
     })
 }
 
+/// The adapter file at `path`, refusing the flags that choose the reference host (`--backend`, `--profile`,
+/// `--timeout`), which mean nothing for a runtime the adapter starts.
+fn load_adapter(
+    path: &std::path::Path,
+    host: &HostArgs,
+    timeout: Option<u64>,
+) -> anyhow::Result<kvconf::adapter::Adapter> {
+    if !host.backends.is_empty() || host.profile.is_some() {
+        bail!(
+            "--backend and --profile choose the reference host's configuration; with --adapter the runtime \
+             is the host, and its adapter file names its profile"
+        );
+    }
+    if timeout.is_some() {
+        bail!(
+            "--timeout is for the reference host in-process; with --adapter, set request-timeout (and \
+             start-timeout) in the adapter file"
+        );
+    }
+    kvconf::adapter::Adapter::load(path, ReferenceHost::profile_from)
+}
+
 fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     let adapter = match &args.adapter {
-        Some(path) => {
-            if !args.host.backends.is_empty() || args.host.profile.is_some() {
-                bail!(
-                    "--backend and --profile choose the reference host's configuration; with --adapter the runtime \
-                     is the host, and its adapter file names its profile"
-                );
-            }
-            if args.timeout.is_some() {
-                bail!(
-                    "--timeout is for the reference host in-process; with --adapter, set request-timeout (and \
-                     start-timeout) in the adapter file"
-                );
-            }
-            Some(kvconf::adapter::Adapter::load(path, |name, base| {
-                ReferenceHost::profile_from(name, base)
-            })?)
-        }
+        Some(path) => Some(load_adapter(path, &args.host, args.timeout)?),
         None => None,
     };
     let (profile, backends, interfaces) = match &adapter {
@@ -377,7 +394,12 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut results: Vec<CaseResult> = Vec::new();
     if let Some(adapter) = &adapter {
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let total = adapter.trials(&cases, &interfaces);
+        let histories = if args.histories > 0 {
+            interfaces.len()
+        } else {
+            0
+        };
+        let total = adapter.trials(&cases, &interfaces) + histories;
         let progress = |r: &CaseResult| {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if matches!(r.verdict, kvconf::runner::Verdict::Fail(_)) {
@@ -389,7 +411,23 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             adapter.name,
             adapter.path.display()
         );
-        results.extend(adapter.run(&cases, &interfaces, &work_dir, &progress));
+        let session = adapter.session(&work_dir);
+        results.extend(session.run(&cases, &interfaces, &progress));
+        if args.histories > 0 {
+            // Through the same session: each operation one request, timed at the client.
+            let config = kvconf::history::HistoryConfig::default();
+            for interface in &interfaces {
+                let result = kvconf::history::check_histories(
+                    &session,
+                    *interface,
+                    seed,
+                    args.histories,
+                    &config,
+                );
+                progress(&result);
+                results.push(result);
+            }
+        }
     }
     for backend in &backends {
         let runner = Runner::new(

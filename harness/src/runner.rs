@@ -1,12 +1,17 @@
 //! Running cases against a host: one case at a time, each with fresh isolated stores, each guarded so that a
 //! host that traps, panics or hangs fails that case and nothing else.
+//!
+//! [`Executor`] is what the generated checks need of a route to a host: run one case and judge it, and record
+//! one concurrent history. [`Runner`] is the in-process route; [`crate::adapter::Session`] the out-of-process
+//! one. [`crate::fuzz::fuzz`] and [`crate::history`] are written against the trait, so both routes run the same
+//! generated sequences and histories through the same code as their suite.
 
 use crate::case::{Case, LoadExpectation, Plan, PlannedStep};
 use crate::catalogue::Catalogue;
 use crate::driver::{Driver, complete};
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
-use crate::outcome::Outcome;
+use crate::outcome::{Operation, Outcome};
 use crate::profile::Profile;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -95,6 +100,93 @@ impl CaseResult {
     /// The trial name, `<interface>/<backend>/<case-id>`.
     pub fn trial_name(&self) -> String {
         format!("{}/{}/{}", self.interface, self.backend, self.id)
+    }
+}
+
+/// A route to a host: how cases and concurrent histories reach it. Implemented by [`Runner`] (in-process) and
+/// [`crate::adapter::Session`] (a runtime started from an adapter file, over HTTP); [`crate::fuzz::fuzz`],
+/// [`crate::history::run_history`] and [`crate::history::check_histories`] take either.
+pub trait Executor {
+    /// The host's name in trial names and reports: the backend in-process, the adapter's name out-of-process.
+    fn host_name(&self) -> &str;
+
+    /// What the host claims.
+    fn profile(&self) -> &Profile;
+
+    /// The command-line flags that reach this host again (`--backend sqlite`, `--adapter FILE`), for the
+    /// `reproduce:` lines and the comments of saved cases.
+    fn command_flags(&self) -> String;
+
+    /// Runs one case on one interface version and judges it, as the suite does on this route.
+    fn run_case(&self, case: &Case, interface: Interface) -> CaseResult;
+
+    /// Runs the scripts of one concurrent history (each an `open` of [`crate::history::LABEL`] into slot 0, then
+    /// operations on it) as instances of one application at once, and records each operation with an interval
+    /// that contains the moment it took effect. `seed` and `index` name the history (for its directory). An
+    /// `Err` is a history that could not be run, with what went wrong.
+    fn record_history(
+        &self,
+        interface: Interface,
+        scripts: &[Vec<Operation>],
+        seed: u64,
+        index: u64,
+    ) -> Result<crate::history::Recorded, crate::history::Violation>;
+}
+
+/// A shared executor is one too (callers that keep their [`Runner`] in an [`Arc`] pass it as before).
+impl<E: Executor + ?Sized> Executor for Arc<E> {
+    fn host_name(&self) -> &str {
+        (**self).host_name()
+    }
+
+    fn profile(&self) -> &Profile {
+        (**self).profile()
+    }
+
+    fn command_flags(&self) -> String {
+        (**self).command_flags()
+    }
+
+    fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
+        (**self).run_case(case, interface)
+    }
+
+    fn record_history(
+        &self,
+        interface: Interface,
+        scripts: &[Vec<Operation>],
+        seed: u64,
+        index: u64,
+    ) -> Result<crate::history::Recorded, crate::history::Violation> {
+        (**self).record_history(interface, scripts, seed, index)
+    }
+}
+
+impl<H: HostUnderTest> Executor for Runner<H> {
+    fn host_name(&self) -> &str {
+        self.host.backend()
+    }
+
+    fn profile(&self) -> &Profile {
+        self.host.profile()
+    }
+
+    fn command_flags(&self) -> String {
+        format!("--backend {}", self.host.backend())
+    }
+
+    fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
+        Runner::run_case(self, case, interface)
+    }
+
+    fn record_history(
+        &self,
+        interface: Interface,
+        scripts: &[Vec<Operation>],
+        seed: u64,
+        index: u64,
+    ) -> Result<crate::history::Recorded, crate::history::Violation> {
+        crate::history::record_in_process(self, interface, scripts, seed, index)
     }
 }
 

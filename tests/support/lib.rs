@@ -67,8 +67,21 @@ pub enum Fault {
     /// (CONCURRENT-VISIBLE): the concurrent histories of `kvconf::history` catch it (`tests/concurrency.rs`).
     /// Not in [`Fault::BACKEND_FAULTS`]; of the scripted cases only those with two handles onto one label in one
     /// instance (OPEN-TWICE and a few others) notice it.
+    ///
+    /// Out-of-process it hardly shows: each request is an instance of its own, whose handle is dropped (and its
+    /// writes flushed) as the request ends, so a history of one operation per request sees it only when a flush
+    /// is overtaken by the next request. [`Fault::DelayedVisibility`] is the late write a served host can show.
     WriteBehindCache,
+    /// Writes become visible late: a `set` or `delete` returns at once, but reaches the store other handles read
+    /// only [`VISIBILITY_DELAY`] later (the handle that wrote it sees it at once). Every handle, in one instance or
+    /// in another, in-process or served, reads stale data in the meantime (CONCURRENT-VISIBLE), as a host with
+    /// an eventually consistent replica would. Not in [`Fault::BACKEND_FAULTS`]: served by `kvconf-faulty-host`
+    /// for the out-of-process histories (`tests/out_of_process.rs`).
+    DelayedVisibility,
 }
+
+/// How long a write of [`Fault::DelayedVisibility`] stays invisible to other handles.
+pub const VISIBILITY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Fault {
     /// The backend faults the self-test checks, each with the statement a case must fail on and the
@@ -144,6 +157,8 @@ pub fn faulty_host(fault: Fault) -> ReferenceHost {
 pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc<dyn StoreManager> {
     Arc::new(FaultyManager {
         inner: MemoryStores::new(),
+        delayed: Mutex::new(BTreeMap::new()),
+        handles: std::sync::atomic::AtomicU64::new(0),
         defined: labels
             .iter()
             .cloned()
@@ -156,7 +171,7 @@ pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc
 
 impl Fault {
     /// Every fault, for finding one by name.
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 17] = [
         Fault::None,
         Fault::DeleteAbsentErrors,
         Fault::MissingReadsEmpty,
@@ -173,6 +188,7 @@ impl Fault {
         Fault::ExistsPanics,
         Fault::ExistsHangs,
         Fault::WriteBehindCache,
+        Fault::DelayedVisibility,
     ];
 
     /// The fault named `name` (its Rust name, `DeleteAbsentErrors`).
@@ -183,6 +199,10 @@ impl Fault {
 
 struct FaultyManager {
     inner: MemoryStores,
+    /// With [`Fault::DelayedVisibility`]: each label's store and the writes not yet visible.
+    delayed: Mutex<BTreeMap<String, Arc<DelayedShared>>>,
+    /// With [`Fault::DelayedVisibility`]: handles opened so far (each names its own writes).
+    handles: std::sync::atomic::AtomicU64,
     defined: BTreeSet<String>,
     fault: Fault,
     limits: Limits,
@@ -204,6 +224,27 @@ impl StoreManager for FaultyManager {
                 shared: self.inner.store(label),
                 cache: Mutex::new(BTreeMap::new()),
             }),
+            // Every `open` gets a handle of its own onto the label's delayed store.
+            Fault::DelayedVisibility => {
+                let shared = self
+                    .delayed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(label.to_string())
+                    .or_insert_with(|| {
+                        Arc::new(DelayedShared {
+                            store: self.inner.store(label),
+                            pending: Mutex::new(std::collections::VecDeque::new()),
+                        })
+                    })
+                    .clone();
+                Arc::new(DelayedStore {
+                    shared,
+                    handle: self
+                        .handles
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                })
+            }
             _ => self.inner.store(label),
         };
         let mut limits = self.limits;
@@ -446,6 +487,146 @@ impl Drop for WriteBehindStore {
                 None => self.shared.delete(&key),
             };
         }
+    }
+}
+
+/// One label's store with [`Fault::DelayedVisibility`]: the store every handle reads, and the writes on their way
+/// to it, oldest first.
+struct DelayedShared {
+    store: Arc<dyn Store>,
+    pending: Mutex<std::collections::VecDeque<Pending>>,
+}
+
+/// A write of [`Fault::DelayedVisibility`] not yet visible to other handles.
+struct Pending {
+    /// When it becomes visible.
+    due: std::time::Instant,
+    /// The handle that wrote it (which sees it at once).
+    handle: u64,
+    key: String,
+    /// The value, or `None` for a delete.
+    value: Option<Vec<u8>>,
+}
+
+/// One handle with [`Fault::DelayedVisibility`].
+struct DelayedStore {
+    shared: Arc<DelayedShared>,
+    handle: u64,
+}
+
+impl DelayedStore {
+    /// The writes on their way, after those that are due have reached the store.
+    fn pending(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::VecDeque<Pending>>, Error> {
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        while pending.front().is_some_and(|p| p.due <= now) {
+            let p = pending.pop_front().expect("checked above");
+            match p.value {
+                Some(value) => self.shared.store.set(&p.key, &value)?,
+                None => self.shared.store.delete(&p.key)?,
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Every write on its way reaches the store now (before an increment or a swap, which read and write at once).
+    fn settle(&self) -> Result<(), Error> {
+        let mut pending = self.pending()?;
+        while let Some(p) = pending.pop_front() {
+            match p.value {
+                Some(value) => self.shared.store.set(&p.key, &value)?,
+                None => self.shared.store.delete(&p.key)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
+        self.pending()?.push_back(Pending {
+            due: std::time::Instant::now() + VISIBILITY_DELAY,
+            handle: self.handle,
+            key: key.to_string(),
+            value: value.map(<[u8]>::to_vec),
+        });
+        Ok(())
+    }
+
+    /// This handle's latest write of `key` still on its way, if any (`Some(None)`: a delete).
+    fn own(
+        pending: &std::collections::VecDeque<Pending>,
+        handle: u64,
+        key: &str,
+    ) -> Option<Option<Vec<u8>>> {
+        pending
+            .iter()
+            .rev()
+            .find(|p| p.handle == handle && p.key == key)
+            .map(|p| p.value.clone())
+    }
+}
+
+impl Store for DelayedStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let pending = self.pending()?;
+        match Self::own(&pending, self.handle, key) {
+            Some(value) => Ok(value),
+            None => self.shared.store.get(key),
+        }
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.write(key, Some(value))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.write(key, None)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    fn get_keys(&self) -> Result<Vec<String>, Error> {
+        let pending = self.pending()?;
+        let mut keys: BTreeSet<String> = self.shared.store.get_keys()?.into_iter().collect();
+        for p in pending.iter().filter(|p| p.handle == self.handle) {
+            if p.value.is_some() {
+                keys.insert(p.key.clone());
+            } else {
+                keys.remove(&p.key);
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        Ok(self
+            .get_keys()?
+            .into_iter()
+            .filter(|k| after.is_none_or(|a| k.as_str() > a))
+            .take(limit)
+            .collect())
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        self.settle()?;
+        self.shared.store.increment(key, delta)
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        self.settle()?;
+        self.shared.store.compare_and_swap(key, expected, new)
     }
 }
 
