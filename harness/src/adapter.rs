@@ -11,10 +11,12 @@
 //! come back one JSON line per operation as they happen (wit/http-driver.wit), so a trap part-way through still
 //! leaves the outcomes before it. The results are judged exactly as in-process.
 //!
-//! Cases must not see each other's data, and the runtime is not restarted between them: before each case but the
-//! first, kvconf empties every store the configuration defines through the interface itself (a `kvconf-reset`
-//! component granted every defined label lists each store's keys, deletes them, and lists again). When that fails,
-//! the case fails saying so: a host whose listing or delete is broken cannot be cleaned between cases.
+//! Cases must not see each other's data, and the runtime is not restarted between them: before each case, kvconf
+//! empties every store the configuration defines through the interface itself (a `kvconf-reset` component granted
+//! every defined label lists each store's keys, deletes them, and lists again). When that fails (a previous case
+//! left the host wedged), the runtime is started again on an emptied state directory and emptied once more, so
+//! one case that breaks the host fails alone; when that fails too, the case fails saying so: a host whose listing
+//! or delete is broken cannot be cleaned between cases.
 //!
 //! All of this is one executor, a [`Session`]: it keeps the runtime of each application configuration it has
 //! started, executes one planned case at a time on it (the reset, the steps, a restart step stopping the runtime
@@ -38,12 +40,17 @@
 //! request-timeout = 30            # seconds one script may take
 //! stop-signal = "TERM"            # how it is asked to stop (TERM, INT, HUP or QUIT), sent to its process group
 //! stop-timeout = 5                # seconds between that signal and SIGKILL
+//! define-default = false          # true: "default" gets a [store] table too (else the runtime's own default)
 //! [env]                           # extra environment for the command
 //! RUST_LOG = "warn"
 //! [store]                         # each defined label's [key_value_store.<label>] table; {label} {state_dir}
-//! type = "spin"
-//! path = "{state_dir}/{label}.db"
+//! type = "spin"                   # {label_index} (0 for "default", then 1, 2, ... for the others) and ${NAME}
+//! path = "{state_dir}/{label}.db" # (an environment variable, of kvconf's or [env]'s, required) are replaced
 //! ```
+//!
+//! A store on a server (Redis: `type = "redis"`, `url = "${KVCONF_REDIS_URL}/{label_index}"`) gives each label a
+//! database of its own through `{label_index}`, so labels stay apart as ISOLATION-LABEL asks; `adapters/spin-redis.toml`
+//! is one.
 
 use crate::case::{Case, LoadExpectation, Plan};
 use crate::driver::{Fixture, complete, outcome_from_json, script_json};
@@ -119,6 +126,8 @@ struct AdapterFile {
     env: BTreeMap<String, String>,
     #[serde(default = "default_store")]
     store: toml::Table,
+    #[serde(default)]
+    define_default: bool,
 }
 
 fn default_start_timeout() -> f64 {
@@ -272,6 +281,26 @@ impl Adapter {
         self
     }
 
+    /// The `[store]` table with its `${NAME}` variables replaced from the file's `[env]` or kvconf's environment.
+    ///
+    /// # Errors
+    ///
+    /// When a variable it uses is set in neither: the message names it.
+    pub fn store(&self) -> anyhow::Result<toml::Table> {
+        let mut store = self.file.store.clone();
+        for (key, value) in store.iter_mut() {
+            if let toml::Value::String(text) = value {
+                *text = expand_env(text, &self.file.env).map_err(|e| {
+                    anyhow::anyhow!(
+                        "the adapter file {}: [store] {key}: {e}",
+                        self.path.display()
+                    )
+                })?;
+            }
+        }
+        Ok(store)
+    }
+
     fn request_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.file.request_timeout)
     }
@@ -385,7 +414,7 @@ impl<'a> Session<'a> {
         for (config, members) in groups {
             for (case, interface, plan) in members {
                 let start = Instant::now();
-                let execution = self.execute(&plan, Dirty::FailTheCase);
+                let execution = self.execute(&plan);
                 let result = CaseResult::new(
                     case,
                     interface,
@@ -403,11 +432,11 @@ impl<'a> Session<'a> {
     }
 
     /// Executes one planned case on the runtime of its application configuration (started, or reused with its
-    /// stores emptied; `dirty` says what to do when they cannot be), for the judgement.
-    fn execute(&self, plan: &Plan, dirty: Dirty) -> Execution {
+    /// stores emptied), for the judgement.
+    fn execute(&self, plan: &Plan) -> Execution {
         let mut state = self.lock();
         self.group(&mut state, AppConfig::of(plan))
-            .execute(self.adapter, plan, dirty)
+            .execute(self.adapter, plan)
     }
 
     /// The group of `config`, its application written on first use.
@@ -418,18 +447,23 @@ impl<'a> Session<'a> {
         groups.entry(config).or_insert_with_key(|config| {
             let dir = self.work_dir.join(format!("app-{written}"));
             *written += 1;
-            let app = App::write(
-                &dir,
-                config,
-                &self.adapter.profile,
-                &self.adapter.file.store,
-            )
-            .map_err(|e| format!("{e:#}"));
+            let app = self
+                .adapter
+                .store()
+                .and_then(|store| {
+                    App::write(
+                        &dir,
+                        config,
+                        &self.adapter.profile,
+                        &store,
+                        self.adapter.file.define_default,
+                    )
+                })
+                .map_err(|e| format!("{e:#}"));
             Group {
                 dir,
                 app,
                 runtime: None,
-                fresh: false,
                 unstartable: None,
                 starts: 0,
             }
@@ -473,7 +507,7 @@ impl Executor for Session<'_> {
     fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         let start = Instant::now();
         let judgement = match plan_case(case, interface, &self.adapter.profile) {
-            Ok(plan) => judge(&plan, &self.execute(&plan, Dirty::StartClean)),
+            Ok(plan) => judge(&plan, &self.execute(&plan)),
             Err(judgement) => judgement,
         };
         CaseResult::new(case, interface, &self.adapter.name, judgement, start)
@@ -505,9 +539,7 @@ impl Executor for Session<'_> {
         };
         let mut state = self.lock();
         let group = self.group(&mut state, config);
-        if let Err(execution) =
-            group.prepare(self.adapter, LoadExpectation::Loads, Dirty::StartClean)
-        {
+        if let Err(execution) = group.prepare(self.adapter, LoadExpectation::Loads) {
             let why = match (execution.load, execution.fault) {
                 (Some(Err(refusal)), _) => {
                     format!("the runtime refused the application: {refusal}")
@@ -601,6 +633,7 @@ impl App {
         config: &AppConfig,
         profile: &Profile,
         store: &toml::Table,
+        define_default: bool,
     ) -> anyhow::Result<App> {
         let _ = std::fs::remove_dir_all(dir);
         let app_dir = dir.join("app");
@@ -678,12 +711,18 @@ impl App {
         std::fs::write(&manifest_path, manifest)?;
         let mut runtime = toml::Table::new();
         let mut stores = toml::Table::new();
-        for label in &config.labels {
+        // "default" is defined[0]: its index is 0 whether or not it gets a table.
+        for (index, label) in defined
+            .iter()
+            .enumerate()
+            .skip(usize::from(!define_default))
+        {
             let mut table = toml::Table::new();
             for (key, value) in store {
                 let value = match value {
                     toml::Value::String(s) => toml::Value::String(
                         s.replace("{label}", label)
+                            .replace("{label_index}", &index.to_string())
                             .replace("{state_dir}", &state_dir.to_string_lossy()),
                     ),
                     other => other.clone(),
@@ -696,9 +735,7 @@ impl App {
         let runtime_config = app_dir.join("runtime-config.toml");
         std::fs::write(
             &runtime_config,
-            format!(
-                "# Written by kvconf: the labels the suite defines besides \"default\".\n{runtime}"
-            ),
+            format!("# Written by kvconf: the labels the suite defines.\n{runtime}"),
         )?;
         Ok(App {
             dir: app_dir,
@@ -731,8 +768,6 @@ struct Group {
     /// The application kvconf wrote, or why it could not.
     app: Result<App, String>,
     runtime: Option<Runtime>,
-    /// Whether the stores are known to be empty (the runtime has just started on a new state directory).
-    fresh: bool,
     /// Why the runtime could not be started for this configuration, once it could not: the group's other cases
     /// fail at once with the same reason rather than each waiting out the start timeout again.
     unstartable: Option<String>,
@@ -741,16 +776,16 @@ struct Group {
 }
 
 impl Group {
-    /// Gets the runtime ready for a case expecting `load`: started if it is not running, and its stores emptied
-    /// unless it has just started on fresh state (`dirty` says what happens when they cannot be). `Err` is the
-    /// execution to judge instead: the application was not written, the runtime refused it (or loaded it when
-    /// `load` says it must refuse), could not start, or could not be emptied.
-    fn prepare(
-        &mut self,
-        adapter: &Adapter,
-        load: LoadExpectation,
-        dirty: Dirty,
-    ) -> Result<(), Execution> {
+    /// Gets the runtime ready for a case expecting `load`: started if it is not running, and its stores emptied.
+    /// `Err` is the execution to judge instead: the application was not written, the runtime refused it (or loaded
+    /// it when `load` says it must refuse), could not start, or could not be emptied.
+    ///
+    /// The stores are emptied before every case, the first of a configuration too: they need not live in the
+    /// state directory (a Redis store outlives it). When they cannot be emptied (a previous case left the host
+    /// wedged, as a panic holding a lock does), the runtime is stopped, its state directory emptied, and it is
+    /// started and emptied once more: one case that breaks the host fails alone, and only a host that cannot be
+    /// emptied even then fails the case, saying so.
+    fn prepare(&mut self, adapter: &Adapter, load: LoadExpectation) -> Result<(), Execution> {
         let mut execution = Execution::default();
         let app = match &self.app {
             Ok(app) => app,
@@ -766,13 +801,9 @@ impl Group {
             return Err(execution);
         }
         if self.runtime.is_none() {
-            let first = !app.log.exists();
             self.starts += 1;
             match Runtime::start(adapter, app) {
-                Ok(runtime) => {
-                    self.runtime = Some(runtime);
-                    self.fresh = first;
-                }
+                Ok(runtime) => self.runtime = Some(runtime),
                 Err(StartError::Exited(text)) => {
                     execution.load = Some(Err(text));
                     return Err(execution);
@@ -791,48 +822,39 @@ impl Group {
             return Err(execution);
         }
         let runtime = self.runtime.as_ref().expect("started above");
-        if !self.fresh
-            && let Err(e) = runtime.reset(app, adapter.request_timeout())
-        {
-            // The runtime may be wedged: it is stopped either way.
+        if let Err(e) = runtime.reset(app, adapter.request_timeout()) {
+            // The runtime may be wedged: started again on an emptied state directory, and emptied again.
             stop_runtime(&mut self.runtime, adapter);
-            let again = match dirty {
-                Dirty::FailTheCase => Err(e),
-                Dirty::StartClean => {
-                    // Started again on an emptied state directory, and emptied again to be sure.
-                    let _ = std::fs::remove_dir_all(&app.state_dir);
-                    let _ = std::fs::create_dir_all(&app.state_dir);
-                    self.starts += 1;
-                    match Runtime::start(adapter, app) {
-                        Ok(runtime) => {
-                            let reset = runtime.reset(app, adapter.request_timeout());
-                            self.runtime = Some(runtime);
-                            reset.map_err(|again| {
-                                format!("{e}; started again on an emptied state directory: {again}")
-                            })
-                        }
-                        Err(StartError::Exited(text) | StartError::Failed(text)) => Err(format!(
-                            "{e}; it did not start again on an emptied state directory: {text}"
-                        )),
-                    }
+            let _ = std::fs::remove_dir_all(&app.state_dir);
+            let _ = std::fs::create_dir_all(&app.state_dir);
+            self.starts += 1;
+            let again = match Runtime::start(adapter, app) {
+                Ok(runtime) => {
+                    let reset = runtime.reset(app, adapter.request_timeout());
+                    self.runtime = Some(runtime);
+                    reset.map_err(|again| {
+                        format!("{e}; started again on an emptied state directory: {again}")
+                    })
                 }
+                Err(StartError::Exited(text) | StartError::Failed(text)) => Err(format!(
+                    "{e}; it did not start again on an emptied state directory: {text}"
+                )),
             };
             if let Err(e) = again {
                 execution.fault = Some(format!(
-                    "kvconf could not empty the stores the previous case left, so this case cannot run on clean stores: {e}"
+                    "kvconf could not empty the stores before this case, so it cannot run on clean stores: {e}"
                 ));
                 stop_runtime(&mut self.runtime, adapter);
                 return Err(execution);
             }
         }
-        self.fresh = false;
         Ok(())
     }
 
     /// Runs one planned case: each step one `POST` of its script to its route, a restart step stopping the runtime
     /// and starting it again on the same state directory.
-    fn execute(&mut self, adapter: &Adapter, plan: &Plan, dirty: Dirty) -> Execution {
-        if let Err(execution) = self.prepare(adapter, plan.load, dirty) {
+    fn execute(&mut self, adapter: &Adapter, plan: &Plan) -> Execution {
+        if let Err(execution) = self.prepare(adapter, plan.load) {
             return execution;
         }
         let app = self.app.as_ref().expect("prepared above");
@@ -893,17 +915,6 @@ impl Group {
     fn stop(&mut self, adapter: &Adapter) {
         stop_runtime(&mut self.runtime, adapter);
     }
-}
-
-/// What to do when the stores a case left cannot be emptied before the next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dirty {
-    /// Fail the next case, saying so (the suite: a host that cannot be emptied is told).
-    FailTheCase,
-    /// Stop the runtime, empty its state directory, start it again and empty the stores once more, failing the
-    /// case only if that fails too (generated sequences and histories: a leftover must not count against a
-    /// sequence that has no difference, or shrinking would chase it).
-    StartClean,
 }
 
 /// Stops `runtime`, if it runs, as the adapter says.
@@ -1255,6 +1266,35 @@ impl Drop for Runtime {
     }
 }
 
+/// `text` with each `${NAME}` replaced by the variable `NAME` of `env` (the adapter file's `[env]`) or else of
+/// kvconf's environment; a variable set in neither is refused, naming it.
+fn expand_env(text: &str, env: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("{text:?} has a `${{` without its `}}`"));
+        };
+        let name = &after[..end];
+        let value = env
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+            .ok_or_else(|| {
+                format!(
+                    "uses ${{{name}}}, which is not set: set it in the environment (or in the file's [env]) \
+                     before running kvconf"
+                )
+            })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// A port nobody listens on now.
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -1265,4 +1305,54 @@ fn free_port() -> std::io::Result<u16> {
 /// `text` as one shell word.
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_variables_come_from_env_then_the_environment_and_unset_ones_are_named() {
+        let mut env = BTreeMap::new();
+        env.insert(
+            "KVCONF_TEST_URL".to_string(),
+            "redis://127.0.0.1:1".to_string(),
+        );
+        assert_eq!(
+            expand_env("${KVCONF_TEST_URL}/{label_index}", &env).unwrap(),
+            "redis://127.0.0.1:1/{label_index}"
+        );
+        assert_eq!(
+            expand_env("${PATH}", &BTreeMap::new()).unwrap(),
+            std::env::var("PATH").unwrap()
+        );
+        let unset = expand_env("x${KVCONF_SURELY_UNSET_VARIABLE}", &env).unwrap_err();
+        assert!(unset.contains("KVCONF_SURELY_UNSET_VARIABLE"), "{unset}");
+        assert!(expand_env("${OPEN", &env).is_err());
+    }
+
+    #[test]
+    fn each_label_gets_its_index_and_default_a_table_only_when_asked() {
+        let config = AppConfig {
+            grants: BTreeMap::from([("main".to_string(), vec!["default".to_string()])]),
+            labels: vec!["cache".to_string(), "sessions".to_string()],
+        };
+        let mut store = toml::Table::new();
+        store.insert("type".into(), "redis".into());
+        store.insert("url".into(), "redis://h/{label_index}".into());
+        let profile = crate::reference::ReferenceHost::sip010_profile();
+        for define_default in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let app = App::write(dir.path(), &config, &profile, &store, define_default).unwrap();
+            let written: toml::Table =
+                toml::from_str(&std::fs::read_to_string(&app.runtime_config).unwrap()).unwrap();
+            let stores = written["key_value_store"].as_table().unwrap();
+            assert_eq!(stores["cache"]["url"].as_str(), Some("redis://h/1"));
+            assert_eq!(stores["sessions"]["url"].as_str(), Some("redis://h/2"));
+            assert_eq!(
+                stores.get("default").and_then(|d| d["url"].as_str()),
+                define_default.then_some("redis://h/0")
+            );
+        }
+    }
 }

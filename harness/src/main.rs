@@ -349,7 +349,10 @@ fn load_adapter(
              start-timeout) in the adapter file"
         );
     }
-    kvconf::adapter::Adapter::load(path, ReferenceHost::profile_from)
+    let adapter = kvconf::adapter::Adapter::load(path, ReferenceHost::profile_from)?;
+    // A variable its [store] needs and nobody set is refused now, not once per case.
+    adapter.store()?;
+    Ok(adapter)
 }
 
 fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
