@@ -414,6 +414,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             adapter.name,
             adapter.path.display()
         );
+        let started = std::time::Instant::now();
         let session = adapter.session(&work_dir);
         results.extend(session.run(&cases, &interfaces, &progress));
         if args.histories > 0 {
@@ -431,6 +432,12 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
                 results.push(result);
             }
         }
+        eprintln!(
+            "kvconf: {} trial(s) out-of-process in {:.1} s, {} runtime start(s)",
+            total,
+            started.elapsed().as_secs_f64(),
+            session.starts()
+        );
     }
     for backend in &backends {
         let runner = Runner::new(
