@@ -343,9 +343,10 @@ impl Adapter {
 /// [`Session::run`] says. The runtimes are stopped, and their applications removed, when the session is dropped
 /// (or, in [`Session::run`], after a configuration's last case).
 ///
-/// Between two cases of the suite ([`Session::run`]), stores that cannot be emptied fail the next case saying so;
-/// between two generated sequences or histories (the [`Executor`] methods), the runtime is stopped, its state
-/// directory emptied, and it is started again, so that a leftover never counts against a sequence.
+/// The stores are emptied before every case, sequence or history; when they cannot be, the runtime is stopped,
+/// its state directory emptied, and it is started and emptied again, so that what one case left (or a host it
+/// wedged) never counts against the next; only a host that cannot be emptied even then fails the next case, saying
+/// so.
 ///
 /// As an [`Executor`] it runs one case at a time: its calls take turns (the stores are shared between them).
 pub struct Session<'a> {
