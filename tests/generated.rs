@@ -10,7 +10,8 @@ use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{Runner, Verdict};
 use kvconf_workspace::{
-    Fault, falsely_fresh_host, faulty_host, future_lies_host, handle_reusing_host, trapping_host,
+    Fault, assert_small_finding, falsely_fresh_host, faulty_host, future_lies_host,
+    handle_reusing_host, trapping_host,
 };
 use std::time::Duration;
 
@@ -49,23 +50,7 @@ fn finds<H: HostUnderTest>(
             outcome.operations
         );
     };
-    assert!(
-        finding.generated.entries <= 5,
-        "{name} on {interface}: the shrunk case has {} operations:\n{}",
-        finding.generated.entries,
-        finding.text
-    );
-    assert!(
-        finding
-            .generated
-            .file
-            .statements
-            .iter()
-            .any(|s| s == statement),
-        "{name} on {interface}: the shrunk case cites {:?}, not {statement}:\n{}",
-        finding.generated.file.statements,
-        finding.text
-    );
+    assert_small_finding(finding, &format!("{name} on {interface}"), statement);
     // Saved and loaded back as a case file, it fails on the faulty host and passes on the reference host.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("found.toml"), &finding.text).unwrap();

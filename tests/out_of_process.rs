@@ -12,7 +12,7 @@ use kvconf::history::{self, HistoryConfig};
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::{CaseResult, Runner, Verdict};
-use kvconf_workspace::Fault;
+use kvconf_workspace::{Fault, assert_small_finding};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -334,22 +334,10 @@ fn finds_out_of_process(fault: Fault, statement: &str, interface: Interface) {
         session.starts(),
         finding.text
     );
-    assert!(
-        finding.generated.entries <= 5,
-        "{fault:?} on {interface}: the shrunk case has {} entries:\n{}",
-        finding.generated.entries,
-        finding.text
-    );
-    assert!(
-        finding
-            .generated
-            .file
-            .statements
-            .iter()
-            .any(|s| s == statement),
-        "{fault:?} on {interface}: the shrunk case cites {:?}, not {statement}:\n{}",
-        finding.generated.file.statements,
-        finding.text
+    assert_small_finding(
+        &finding,
+        &format!("{fault:?} served, on {interface}"),
+        statement,
     );
     assert!(
         finding

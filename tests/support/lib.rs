@@ -140,6 +140,28 @@ impl Fault {
     ];
 }
 
+/// Checks what the self-test asks of a generated finding, shrunk: at most five case-file entries (a `repeat`ed
+/// fill is one), and a case citing `statement`. `what` names the host and version in the messages.
+pub fn assert_small_finding(finding: &kvconf::fuzz::Finding, what: &str, statement: &str) {
+    assert!(
+        finding.generated.entries <= 5,
+        "{what}: the shrunk case has {} entries:\n{}",
+        finding.generated.entries,
+        finding.text
+    );
+    assert!(
+        finding
+            .generated
+            .file
+            .statements
+            .iter()
+            .any(|s| s == statement),
+        "{what}: the shrunk case cites {:?}, not {statement}:\n{}",
+        finding.generated.file.statements,
+        finding.text
+    );
+}
+
 /// The reference host's bindings serving the in-memory backend with `fault`, under the sip010 profile; the
 /// backend enforces the profile's limits itself, as a user's backend would.
 pub fn faulty_host(fault: Fault) -> ReferenceHost {
