@@ -5,6 +5,7 @@
 
 use crate::interface::Interface;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// How binding a statement is.
@@ -49,6 +50,12 @@ pub struct Statement {
         skip_serializing_if = "Option::is_none"
     )]
     pub draft_note: Option<String>,
+    /// The WIT items the statement speaks of, per version: `<interface>#<item>` where the item is a function
+    /// (`open`, `store.get` for a resource's method or static function) or a case of a variant or enum
+    /// (`error.access-denied`), as in `key-value#store.get` or `atomics#cas-error.cas-failed`. Resolved against
+    /// the canonical WIT by a test; the coverage view (`kvconf list --coverage`) and `kvconf check` read them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub wit: BTreeMap<Interface, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +88,15 @@ impl Catalogue {
     /// Every statement, in catalogue order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements
+    }
+
+    /// The IDs of the statements that name the WIT item `item` (`key-value#store.get`) of `interface`.
+    pub fn naming(&self, interface: Interface, item: &str) -> Vec<String> {
+        self.statements
+            .iter()
+            .filter(|s| s.wit.get(&interface).is_some_and(|items| items.iter().any(|i| i == item)))
+            .map(|s| s.id.clone())
+            .collect()
     }
 
     /// The statement with this ID, if there is one.

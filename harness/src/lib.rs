@@ -15,6 +15,7 @@
 pub mod adapter;
 pub mod case;
 pub mod catalogue;
+pub mod check;
 pub mod driver;
 pub mod expectations;
 pub mod fuzz;
