@@ -94,7 +94,11 @@ impl Catalogue {
     pub fn naming(&self, interface: Interface, item: &str) -> Vec<String> {
         self.statements
             .iter()
-            .filter(|s| s.wit.get(&interface).is_some_and(|items| items.iter().any(|i| i == item)))
+            .filter(|s| {
+                s.wit
+                    .get(&interface)
+                    .is_some_and(|items| items.iter().any(|i| i == item))
+            })
             .map(|s| s.id.clone())
             .collect()
     }

@@ -18,7 +18,8 @@ use serde::Serialize;
 use std::fmt;
 
 pub mod canonical;
-
+pub mod compare;
+pub mod wit;
 
 /// How much a finding matters to the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -150,7 +151,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with no WIT sides and no statements.
-    pub fn new(code: Code, severity: Severity, path: impl Into<String>, message: impl Into<String>) -> Finding {
+    pub fn new(
+        code: Code,
+        severity: Severity,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding {
             code,
             severity,

@@ -53,7 +53,11 @@ pub fn sha256(interface: Interface) -> String {
     files.sort_by_key(|(name, _)| *name);
     let mut manifest = String::new();
     for (name, text) in files {
-        let _ = writeln!(manifest, "{}  {name}", hex(&Sha256::digest(text.as_bytes())));
+        let _ = writeln!(
+            manifest,
+            "{}  {name}",
+            hex(&Sha256::digest(text.as_bytes()))
+        );
     }
     hex(&Sha256::digest(manifest.as_bytes()))
 }
@@ -83,7 +87,7 @@ impl Canonical {
                 .map(|interface| {
                     let mut map = wit_parser::SourceMap::default();
                     for (name, text) in sources(interface) {
-                        map.push_str(format!("wit/deps/{}/{name}", directory(interface)), text);
+                        map.push_str(&format!("wit/deps/{}/{name}", directory(interface)), *text);
                     }
                     let group = map.parse().unwrap_or_else(|(map, e)| {
                         panic!("kvconf's canonical WIT does not parse: {}", e.render(&map))
@@ -141,7 +145,9 @@ mod tests {
             assert_eq!(canonical.version_named(name), Some(interface));
             assert!(!canonical.interfaces(interface).is_empty());
             assert!(
-                interface.wit_name().starts_with(&format!("{}:{}", name.namespace, name.name)),
+                interface
+                    .wit_name()
+                    .starts_with(&format!("{}:{}", name.namespace, name.name)),
                 "{interface}: {} is not the package of {}",
                 name,
                 interface.wit_name()
