@@ -791,3 +791,100 @@ pub fn print_typedef(resolve: &Resolve, id: TypeId) -> String {
         kind => format!("type {name} = {}", print_anonymous(resolve, kind)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::canonical::Canonical;
+
+    /// v2's canonical text with `from` replaced by `to`, compared with the canonical v2 in `mode`.
+    fn v2_with(from: &str, to: &str, mode: Mode) -> Vec<Finding> {
+        let (_, text) = crate::check::canonical::sources(Interface::V2)[0];
+        assert_eq!(text.matches(from).count(), 1, "{from}");
+        let mut resolve = Resolve::default();
+        let package = resolve
+            .push_source("mutated.wit", &text.replace(from, to))
+            .unwrap();
+        let found = resolve.packages[package].interfaces["key-value"];
+        let canonical = Canonical::get();
+        let (_, expected) = canonical.interfaces(Interface::V2)[0];
+        compare_interface(
+            &canonical.resolve,
+            expected,
+            &resolve,
+            found,
+            Interface::V2,
+            mode,
+        )
+    }
+
+    fn codes(findings: &[Finding]) -> Vec<(Code, String)> {
+        findings.iter().map(|f| (f.code, f.path.clone())).collect()
+    }
+
+    #[test]
+    fn a_case_renamed_in_place_is_one_rename_and_a_reorder_is_a_changed_type() {
+        let renamed = v2_with("access-denied,", "forbidden,", Mode::Package);
+        assert_eq!(
+            codes(&renamed),
+            [(
+                Code::CaseRenamed,
+                "fermyon:spin/key-value@2.0.0#error.access-denied".to_string()
+            )]
+        );
+        let reordered = v2_with(
+            "store-table-full,\n    /// No store is defined for the label.\n    no-such-store,",
+            "no-such-store,\n    store-table-full,",
+            Mode::Package,
+        );
+        assert_eq!(
+            codes(&reordered),
+            [(
+                Code::TypeChanged,
+                "fermyon:spin/key-value@2.0.0#error".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_renamed_parameter_kind_change_and_extra_type_are_each_named() {
+        let param = v2_with(
+            "get: func(key: string)",
+            "get: func(name: string)",
+            Mode::Package,
+        );
+        assert_eq!(codes(&param)[0].0, Code::ParamRenamed);
+        assert!(param[0].breaking);
+        let kind = v2_with(
+            "open: static func(label: string)",
+            "open: func(label: string)",
+            Mode::Package,
+        );
+        assert_eq!(kind.len(), 1, "{kind:#?}");
+        assert_eq!(kind[0].code, Code::FunctionKindChanged);
+        let extra = v2_with(
+            "variant error {",
+            "type label = string;\n  variant error {",
+            Mode::Package,
+        );
+        assert_eq!(codes(&extra)[0].0, Code::TypeExtra);
+        assert!(!extra[0].breaking);
+    }
+
+    #[test]
+    fn an_import_need_not_have_every_function_but_must_not_have_unknown_ones() {
+        let fewer = v2_with(
+            "    exists: func(key: string) -> result<bool, error>;\n",
+            "",
+            Mode::Import,
+        );
+        assert!(fewer.is_empty(), "{fewer:#?}");
+        let unknown = v2_with(
+            "    exists: func(key: string) -> result<bool, error>;\n",
+            "    exists: func(key: string) -> result<bool, error>;\n    size: func() -> u64;\n",
+            Mode::Import,
+        );
+        assert_eq!(codes(&unknown)[0].0, Code::FunctionExtra);
+        assert_eq!(unknown[0].severity, Severity::Error);
+    }
+}
