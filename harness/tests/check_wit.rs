@@ -106,3 +106,17 @@ fn an_unknown_version_is_compared_with_the_nearest() {
         serde_json::to_string_pretty(&findings).unwrap()
     );
 }
+
+/// wasi:keyvalue's `watcher` interface, which guests export (world `watch-service`) and kvconf's canonical
+/// draft2 leaves out, is a note: the package still matches.
+#[test]
+fn an_interface_the_imports_world_does_not_import_is_a_note() {
+    let findings = check("guest-exported-interface");
+    assert!(differences(&findings).is_empty(), "{findings:#?}");
+    let note = findings
+        .iter()
+        .find(|f| f.code == Code::InterfaceExtra)
+        .expect("a note for the watcher interface");
+    assert_eq!(note.path, "wasi:keyvalue/watcher@0.2.0-draft2");
+    assert!(findings[0].message.ends_with("matches"), "{findings:#?}");
+}

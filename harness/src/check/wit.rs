@@ -275,11 +275,15 @@ fn found_note(
     findings: &[Finding],
     unknown: Option<bool>,
 ) -> Finding {
+    let differences = findings
+        .iter()
+        .filter(|f| f.severity != Severity::Note)
+        .count();
     let breaking = findings.iter().filter(|f| f.breaking).count();
-    let verdict = if findings.is_empty() {
+    let verdict = if differences == 0 {
         "matches".to_string()
     } else {
-        format!("{} difference(s), {breaking} breaking", findings.len())
+        format!("{differences} difference(s), {breaking} breaking")
     };
     match unknown {
         None => Finding::new(
@@ -306,11 +310,18 @@ fn found_note(
 }
 
 /// Every canonical interface of `version` against the same-named interface of package `id`.
+///
+/// Only what a host provides must be there: where a package has an `imports` world (the wasi:keyvalue
+/// editions), an interface it does not import (the proposal's `watcher`, which guests export) is compared when
+/// both sides have it and is otherwise a note.
 fn compare_package(resolve: &Resolve, id: PackageId, version: Interface) -> Vec<Finding> {
     let canonical = Canonical::get();
     let package = &resolve.packages[id];
+    let canonical_provided = provided(&canonical.resolve, canonical.package(version));
+    let found_provided = provided(resolve, id);
     let mut findings = Vec::new();
     for (name, canonical_iface) in canonical.interfaces(version) {
+        let path = interface_path(&package.name, name);
         match package.interfaces.get(name) {
             Some(&found) => findings.extend(compare_interface(
                 &canonical.resolve,
@@ -320,11 +331,17 @@ fn compare_package(resolve: &Resolve, id: PackageId, version: Interface) -> Vec<
                 version,
                 Mode::Package,
             )),
+            None if !canonical_provided.contains(&name.to_string()) => findings.push(Finding::new(
+                Code::InterfaceMissing,
+                Severity::Note,
+                path,
+                format!("interface `{name}` is not there; it is not one a host provides (the `imports` world does not import it), so nothing needs it"),
+            )),
             None => {
                 let mut f = Finding::new(
                     Code::InterfaceMissing,
                     Severity::Error,
-                    interface_path(&package.name, name),
+                    path,
                     format!("interface `{name}` is missing: a guest that imports it does not link"),
                 );
                 f.expected = Some(format!("interface {name}"));
@@ -340,20 +357,53 @@ fn compare_package(resolve: &Resolve, id: PackageId, version: Interface) -> Vec<
             .map(|(n, _)| *n)
             .collect();
         for name in package.interfaces.keys() {
-            if !known.contains(&name.as_str()) {
+            if known.contains(&name.as_str()) {
+                continue;
+            }
+            let path = interface_path(&package.name, name);
+            let mut f = if found_provided.contains(name) {
                 let mut f = Finding::new(
                     Code::InterfaceExtra,
                     Severity::Error,
-                    interface_path(&package.name, name),
+                    path,
                     format!("interface `{name}` is not in {}", version.wit_name()),
                 );
-                f.found = Some(format!("interface {name}"));
                 f.breaking = false;
-                findings.push(f);
-            }
+                f
+            } else {
+                Finding::new(
+                    Code::InterfaceExtra,
+                    Severity::Note,
+                    path,
+                    format!(
+                        "interface `{name}` is not in kvconf's {}; it is not one a host provides (the package's \
+                         `imports` world does not import it), so it is not checked",
+                        version.wit_name()
+                    ),
+                )
+            };
+            f.found = Some(format!("interface {name}"));
+            findings.push(f);
         }
     }
     findings
+}
+
+/// The names of the interfaces of package `id` a host provides: those its `imports` world imports, or all of
+/// them when it has no such world.
+fn provided(resolve: &Resolve, id: PackageId) -> Vec<String> {
+    let package = &resolve.packages[id];
+    let Some(&world) = package.worlds.get("imports") else {
+        return package.interfaces.keys().cloned().collect();
+    };
+    resolve.worlds[world]
+        .imports
+        .values()
+        .filter_map(|item| match item {
+            wit_parser::WorldItem::Interface { id, .. } => resolve.interfaces[*id].name.clone(),
+            _ => None,
+        })
+        .collect()
 }
 
 fn interface_path(package: &PackageName, interface: &str) -> String {
