@@ -3,7 +3,8 @@
 //! - [`wit`]: a runtime's WIT tree (`kvconf check wit`), each key-value package in it compared structurally
 //!   with kvconf's canonical WIT ([`canonical`]) by [`compare`];
 //! - [`component`]: a component's imports of key-value and its HTTP handler (`kvconf check component`);
-//! - [`app`]: a Spin application's manifest and runtime configuration (`kvconf check app`).
+//! - [`app`]: a Spin application's manifest and runtime configuration (`kvconf check app`);
+//! - [`output`]: the findings printed for a person, as JSON, or as JUnit XML.
 //!
 //! Every difference is a [`Finding`] with a stable [`Code`], the WIT path it is at, both sides printed as WIT,
 //! whether it breaks a guest built against the canonical WIT, and the catalogue statements it touches.
@@ -19,6 +20,7 @@ use std::fmt;
 
 pub mod canonical;
 pub mod compare;
+pub mod output;
 pub mod wit;
 
 /// How much a finding matters to the exit code.

@@ -1,4 +1,5 @@
-//! The `kvconf` command: runs the conformance suite against the reference host and lists its cases.
+//! The `kvconf` command: runs the conformance suite against the reference host (or a runtime, through an adapter
+//! file), fuzzes it, checks WIT, components and Spin applications statically, and lists its cases.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod check_command;
 mod fuzz_command;
 
 #[derive(Parser)]
@@ -34,12 +36,43 @@ enum Command {
     /// from an adapter file), and compare every outcome with the model's; on a difference, shrink it and print
     /// (and optionally save) the smallest case that shows it. Then check concurrent histories.
     Fuzz(FuzzArgs),
+    /// Check statically, before any run: a runtime's WIT against the interface's, a component's imports and
+    /// HTTP handler, or a Spin application's labels and components. Exit 0 when nothing is an error, 1 when
+    /// something is, 2 on input that cannot be checked.
+    Check(CheckArgs),
     /// List the cases and the statements each checks.
     List {
         /// The directory of case files.
         #[arg(long, default_value_os_t = case::default_dir())]
         cases: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    #[command(subcommand)]
+    command: CheckCommand,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human, global = true)]
+    format: CheckFormat,
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// A runtime's WIT (files or directories with their deps/, as it vendors them): every key-value package in
+    /// it compared with kvconf's canonical WIT of that version, each difference a finding.
+    Wit {
+        /// WIT files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Human,
+    Json,
+    Junit,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -198,6 +231,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Run(args) => run_suite(args),
         Command::Fuzz(args) => fuzz_command::run(args),
+        Command::Check(args) => check_command::run(args),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-mod junit;
+pub(crate) mod junit;
 mod markdown;
 
 /// The SHA-256 (hex) of the WIT files this build was compiled against: of a manifest with one line

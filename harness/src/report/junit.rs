@@ -114,12 +114,12 @@ fn seconds(millis: u64) -> String {
 }
 
 /// `value` escaped for an attribute value in double quotes.
-fn attr(value: &str) -> String {
+pub(crate) fn attr(value: &str) -> String {
     escape(value, true)
 }
 
 /// `value` escaped for element text.
-fn text(value: &str) -> String {
+pub(crate) fn text(value: &str) -> String {
     escape(value, false)
 }
 
