@@ -20,6 +20,7 @@ use std::fmt;
 
 pub mod canonical;
 pub mod compare;
+pub mod component;
 pub mod output;
 pub mod wit;
 

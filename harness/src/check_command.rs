@@ -3,6 +3,9 @@
 
 use crate::{CheckArgs, CheckCommand, CheckFormat};
 use kvconf::check::{self, Finding, output};
+use kvconf::profile::Profile;
+use kvconf::reference::ReferenceHost;
+use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -12,6 +15,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             (
                 format!("check wit {}", shown.join(" ")),
                 check::wit::check(paths),
+            )
+        }
+        CheckCommand::Component {
+            file,
+            profile,
+            adapter,
+        } => {
+            let profile = host_profile(profile.as_deref(), adapter.as_deref())?;
+            (
+                format!("check component {}", file.display()),
+                check::component::check_component(file, profile.as_ref()),
             )
         }
     };
@@ -32,5 +46,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The host profile named by `--profile` (a built-in name or a file) or `--adapter` (its adapter file's), if any.
+fn host_profile(profile: Option<&str>, adapter: Option<&Path>) -> anyhow::Result<Option<Profile>> {
+    Ok(match (profile, adapter) {
+        (Some(name), _) => Some(crate::profile(name)?),
+        (None, Some(adapter)) => {
+            Some(kvconf::adapter::Adapter::load(adapter, ReferenceHost::profile_from)?.profile)
+        }
+        (None, None) => None,
     })
 }

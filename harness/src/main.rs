@@ -66,6 +66,19 @@ enum CheckCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// A component (or a wasm32-wasip1 core module, componentized as Spin does): the key-value versions and
+    /// functions it imports, their types against the canonical WIT, the HTTP handler it exports, and, with
+    /// --profile or --adapter, whether that host provides the versions it needs.
+    Component {
+        /// The .wasm file.
+        file: PathBuf,
+        /// The host it is meant for: a built-in profile (`sip010`, `unbounded`) or a profile file.
+        #[arg(long, conflicts_with = "adapter")]
+        profile: Option<String>,
+        /// The host it is meant for, as an adapter file describes it (its profile is used).
+        #[arg(long)]
+        adapter: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -35,7 +35,7 @@ const KEY_VALUE_PACKAGES: [(&str, &str); 3] = [
     ("wasi", "keyvalue"),
 ];
 
-fn is_key_value(name: &PackageName) -> bool {
+pub(crate) fn is_key_value(name: &PackageName) -> bool {
     KEY_VALUE_PACKAGES
         .iter()
         .any(|(ns, n)| name.namespace == *ns && name.name == *n)

@@ -1,0 +1,257 @@
+//! `kvconf check component`: what a compiled component needs from a key-value host, read from its imports.
+//!
+//! The component's world is decoded with wit-parser. Each imported interface of a key-value package is matched
+//! to a version kvconf knows the way a component linker matches it (the same package, a semver-compatible
+//! version: [`compatible`]); the functions it imports are listed, and their types compared with the canonical
+//! ones in [`Mode::Import`]: a function the component imports must exist with the same type, the ones it does
+//! not use are not looked for. The versions it needs are checked against a host profile when one is given
+//! (v3 needs a host with the component model's async; the older `wasi:keyvalue@0.2.0-draft` is the edition
+//! wasmtime-wasi-keyvalue links, not Spin). The HTTP handler a Spin HTTP component exports is named.
+//!
+//! A core module (what `cargo build --target wasm32-wasip1` makes) is componentized first, as Spin does on load,
+//! with kvhost's [`componentize_if_necessary`](kvhost::serve::source::componentize_if_necessary); a module it
+//! cannot componentize, a truncated file, or a file that is not WebAssembly is [`BadInput`].
+
+use super::canonical::Canonical;
+use super::compare::{Mode, compare_interface, item_name};
+use super::wit::{BadInput, compatible, is_key_value};
+use super::{Code, Finding, Severity};
+use crate::interface::Interface;
+use crate::profile::Profile;
+use std::collections::BTreeMap;
+use std::path::Path;
+use wit_parser::decoding::{DecodedWasm, decode};
+use wit_parser::{Resolve, WorldItem, WorldKey};
+
+/// The HTTP handler interfaces Spin's HTTP trigger runs, by package and interface name.
+const HTTP_HANDLERS: [(&str, &str); 2] = [("incoming-handler", "0.2"), ("handler", "0.3")];
+
+/// Checks the component (or core module) in the file at `path`. `profile`, when given, is the host the
+/// component is meant to run on.
+pub fn check_component(path: &Path, profile: Option<&Profile>) -> Result<Vec<Finding>, BadInput> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| BadInput(format!("{}: cannot read it: {e}", path.display())))?;
+    check_bytes(&path.display().to_string(), &bytes, profile)
+}
+
+/// Checks a component (or core module) given as bytes; `name` names it in findings and errors (a file, or an
+/// application's component).
+pub fn check_bytes(
+    name: &str,
+    bytes: &[u8],
+    profile: Option<&Profile>,
+) -> Result<Vec<Finding>, BadInput> {
+    let mut findings = Vec::new();
+    let component = match wasm_kind(bytes) {
+        Some(WasmKind::Component) => std::borrow::Cow::Borrowed(bytes),
+        Some(WasmKind::Module) => {
+            let component = kvhost::serve::source::componentize_if_necessary(
+                name,
+                Path::new(name),
+                bytes,
+            )
+            .map_err(|e| {
+                BadInput(format!(
+                    "{name} is a core WebAssembly module, not a component, and cannot be componentized as Spin \
+                     does on load: {e:#}"
+                ))
+            })?;
+            findings.push(Finding::new(
+                Code::Found,
+                Severity::Note,
+                name,
+                format!(
+                    "{name} is a core module (wasm32-wasip1): componentized as Spin does on load, then checked"
+                ),
+            ));
+            std::borrow::Cow::Owned(component.into_owned())
+        }
+        None => {
+            return Err(BadInput(format!(
+                "{name} is not WebAssembly (it does not start with the `\\0asm` magic and a known version): give \
+                 a component (.wasm), such as `cargo build --target wasm32-wasip2` makes"
+            )));
+        }
+    };
+    let decoded = decode(&component).map_err(|e| {
+        BadInput(format!(
+            "{name} is not a valid component ({}); is the file truncated? rebuild it",
+            first_line(&format!("{e:#}"))
+        ))
+    })?;
+    let (resolve, world) = match &decoded {
+        DecodedWasm::Component(resolve, world) => (resolve, *world),
+        DecodedWasm::WitPackage(..) => {
+            return Err(BadInput(format!(
+                "{name} is a WIT package encoded as WebAssembly, not a component: check it with `kvconf check \
+                 wit` as WIT text (`wasm-tools component wit {name}` prints it)"
+            )));
+        }
+    };
+    let world = &resolve.worlds[world];
+
+    let canonical = Canonical::get();
+    let mut used: BTreeMap<Interface, Vec<String>> = BTreeMap::new();
+    let mut differences = Vec::new();
+    for (key, item) in &world.imports {
+        let WorldItem::Interface { id, .. } = item else {
+            continue;
+        };
+        let iface = &resolve.interfaces[*id];
+        let (Some(package), Some(iface_name)) = (iface.package, iface.name.as_deref()) else {
+            continue;
+        };
+        let package_name = &resolve.packages[package].name;
+        if !is_key_value(package_name)
+            || (package_name.namespace == "fermyon" && iface_name != "key-value")
+        {
+            continue;
+        }
+        let path = resolve.name_world_key(key);
+        let provided = Interface::ALL.into_iter().find_map(|version| {
+            let canonical_iface = canonical
+                .interfaces(version)
+                .into_iter()
+                .find(|(n, _)| *n == iface_name)?
+                .1;
+            compatible(package_name, canonical.package_name(version))
+                .then_some((version, canonical_iface))
+        });
+        let Some((version, canonical_iface)) = provided else {
+            differences.push(Finding::new(
+                Code::UnknownVersion,
+                Severity::Error,
+                &path,
+                format!(
+                    "{name} imports {path}, which no key-value version kvconf knows provides (known: {}): no \
+                     conforming host links it",
+                    known()
+                ),
+            ));
+            continue;
+        };
+        let functions = used.entry(version).or_default();
+        functions.extend(iface.functions.values().map(|f| {
+            let item = item_name(f);
+            if iface_name == "key-value" {
+                item
+            } else {
+                format!("{iface_name}#{item}")
+            }
+        }));
+        differences.extend(compare_interface(
+            &canonical.resolve,
+            canonical_iface,
+            resolve,
+            *id,
+            version,
+            Mode::Import,
+        ));
+    }
+
+    if used.is_empty() {
+        findings.push(Finding::new(
+            Code::Found,
+            Severity::Note,
+            name,
+            format!("{name} imports no key-value interface"),
+        ));
+    }
+    for (version, functions) in &used {
+        findings.push(Finding::new(
+            Code::Found,
+            Severity::Note,
+            version.wit_name(),
+            format!(
+                "{name} imports {version} ({}): {}",
+                version.wit_name(),
+                functions.join(", ")
+            ),
+        ));
+        if let Some(profile) = profile
+            && !profile.interfaces.contains(version)
+        {
+            let why = match version {
+                Interface::V3 => {
+                    " (v3 is async: the host needs the component model's async support)"
+                }
+                Interface::WasiKeyvalueDraft => {
+                    " (the older draft is the edition wasmtime-wasi-keyvalue links; Spin links draft2)"
+                }
+                _ => "",
+            };
+            findings.push(Finding::new(
+                Code::VersionNotProvided,
+                Severity::Error,
+                version.wit_name(),
+                format!(
+                    "{name} imports {version} ({}), which profile {} does not provide{why}: it would not link",
+                    version.wit_name(),
+                    profile.name
+                ),
+            ));
+        }
+    }
+    findings.push(handler(name, resolve, &world.exports));
+    findings.extend(differences);
+    Ok(findings)
+}
+
+/// What a file's first eight bytes say it is.
+enum WasmKind {
+    Component,
+    Module,
+}
+
+fn wasm_kind(bytes: &[u8]) -> Option<WasmKind> {
+    match bytes {
+        [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => Some(WasmKind::Module),
+        [0, b'a', b's', b'm', _, _, 1, 0, ..] => Some(WasmKind::Component),
+        _ => None,
+    }
+}
+
+/// The note naming the HTTP handler the component exports, or saying it exports none (and what it exports).
+fn handler(
+    name: &str,
+    resolve: &Resolve,
+    exports: &wit_parser::IndexMap<WorldKey, WorldItem>,
+) -> Finding {
+    let names: Vec<String> = exports.keys().map(|k| resolve.name_world_key(k)).collect();
+    let http = exports.iter().find_map(|(key, item)| {
+        let WorldItem::Interface { id, .. } = item else {
+            return None;
+        };
+        let iface = &resolve.interfaces[*id];
+        let package = &resolve.packages[iface.package?].name;
+        let version = package.version.as_ref()?;
+        let is_handler = package.namespace == "wasi"
+            && package.name == "http"
+            && HTTP_HANDLERS.iter().any(|(i, v)| {
+                iface.name.as_deref() == Some(*i)
+                    && version.to_string().starts_with(&format!("{v}."))
+            });
+        is_handler.then(|| resolve.name_world_key(key))
+    });
+    let message = match http {
+        Some(handler) => format!("{name} is an HTTP component: it exports {handler}"),
+        None if names.is_empty() => format!("{name} exports nothing: it is not an HTTP component"),
+        None => format!(
+            "{name} exports no HTTP handler (it exports {}): Spin's HTTP trigger cannot run it",
+            names.join(", ")
+        ),
+    };
+    Finding::new(Code::Found, Severity::Note, name, message)
+}
+
+fn known() -> String {
+    Interface::ALL
+        .iter()
+        .map(|i| i.wit_name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
