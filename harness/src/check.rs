@@ -18,6 +18,7 @@
 use serde::Serialize;
 use std::fmt;
 
+pub mod app;
 pub mod canonical;
 pub mod compare;
 pub mod component;
@@ -144,7 +145,8 @@ pub struct Finding {
     /// The checked side, printed as WIT, where there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<String>,
-    /// Whether a guest built against the canonical WIT would still link (for a WIT difference).
+    /// Whether it stops a guest built against the canonical WIT from linking: a WIT difference a guest reaches, a
+    /// version the host does not provide.
     pub breaking: bool,
     /// The catalogue statements whose WIT items the difference touches.
     pub statements: Vec<String>,
@@ -153,7 +155,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding with no WIT sides and no statements.
+    /// A finding with no WIT sides, no statements, and not breaking (set [`Finding::breaking`] for one that stops a
+    /// guest from linking).
     pub fn new(
         code: Code,
         severity: Severity,
@@ -166,7 +169,7 @@ impl Finding {
             path: path.into(),
             expected: None,
             found: None,
-            breaking: severity == Severity::Error,
+            breaking: false,
             statements: Vec::new(),
             message: message.into(),
         }

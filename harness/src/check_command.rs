@@ -28,6 +28,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 check::component::check_component(file, profile.as_ref()),
             )
         }
+        CheckCommand::App {
+            manifest,
+            runtime_config_file,
+            profile,
+            adapter,
+        } => {
+            let profile = host_profile(profile.as_deref(), adapter.as_deref())?;
+            (
+                format!("check app {}", manifest.display()),
+                check::app::check_app(manifest, runtime_config_file.as_deref(), profile.as_ref()),
+            )
+        }
     };
     let findings: Vec<Finding> = match findings {
         Ok(findings) => findings,

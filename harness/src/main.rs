@@ -79,6 +79,22 @@ enum CheckCommand {
         #[arg(long)]
         adapter: Option<PathBuf>,
     },
+    /// A Spin application before it is run: every granted label defined (as `spin up` requires), names Spin
+    /// accepts, store types Spin knows, each component's source checked as `check component` does, and grants
+    /// that cannot be used.
+    App {
+        /// The application's spin.toml, or its directory.
+        manifest: PathBuf,
+        /// The runtime config file the application would run with (as `spin up --runtime-config-file`).
+        #[arg(long)]
+        runtime_config_file: Option<PathBuf>,
+        /// The host it is meant for: a built-in profile (`sip010`, `unbounded`) or a profile file.
+        #[arg(long, conflicts_with = "adapter")]
+        profile: Option<String>,
+        /// The host it is meant for, as an adapter file describes it (its profile is used).
+        #[arg(long)]
+        adapter: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]

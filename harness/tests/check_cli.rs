@@ -107,3 +107,49 @@ fn check_wit_bad_input_exits_2_with_file_and_line() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("does-not-exist"), "{err}");
 }
+
+#[test]
+fn check_component_lists_imports_and_handler_and_refuses_text() {
+    let (code, out, err) = kvconf(&[
+        "check",
+        "component",
+        "../guest-fixtures/spin-sdk-apps/prebuilt/kv-app-sdk7.wasm",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("imports v3 (spin:key-value/key-value@3.0.0): store.open"),
+        "{out}"
+    );
+    assert!(out.contains("it exports wasi:http/handler@0.3.0"), "{out}");
+    let (code, out, err) = kvconf(&["check", "component", "Cargo.toml"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("Cargo.toml is not WebAssembly"), "{err}");
+    let (code, out, err) = kvconf(&[
+        "check",
+        "component",
+        "--adapter",
+        "../adapters/spin.toml",
+        "../guest-fixtures/prebuilt/driver-wasi-keyvalue-draft.wasm",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("error[version-not-provided]"), "{out}");
+}
+
+#[test]
+fn check_app_fails_on_an_undefined_label_and_passes_with_it_defined() {
+    let (code, out, err) = kvconf(&["check", "app", "tests/check-app/label"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("component \"kv-app\" is granted the label \"cache\""),
+        "{out}"
+    );
+    let (code, out, err) = kvconf(&[
+        "check",
+        "app",
+        "tests/check-app/label/spin.toml",
+        "--runtime-config-file",
+        "tests/check-app/label/runtime-config.toml",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -33,6 +33,11 @@ use serde::Deserialize;
 /// The store types kvhost implements, as written in `type = "..."`.
 pub const KNOWN_TYPES: &[&str] = &["spin", "memory"];
 
+/// The store types Spin itself knows: the `RUNTIME_CONFIG_TYPE` of its key-value crates (`key-value-spin`,
+/// `key-value-redis`, `key-value-azure`, `key-value-aws` at spinframework/spin 94a8fc8a). `memory` is kvhost's
+/// own, not one of them.
+pub const SPIN_TYPES: &[&str] = &["spin", "redis", "azure_cosmos", "aws_dynamo"];
+
 /// The key-value part of a runtime config: the stores it defines, by label.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RuntimeConfig {
@@ -189,6 +194,28 @@ impl RuntimeConfig {
             stores,
             state_dir: raw.state_dir,
         })
+    }
+
+    /// The stores a runtime config declares, by label, each with its `type` as written (`None` when the table
+    /// has none), read as [`RuntimeConfig::parse`] reads them but without judging the types or their keys: what a
+    /// Spin runtime config file declares, for a check of an application kvhost is not going to serve.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Toml`] when the text is not TOML or `key_value_store` is not a table of tables.
+    pub fn declared(text: &str) -> Result<BTreeMap<String, Option<String>>, ConfigError> {
+        let raw: RawRuntimeConfig = toml::from_str(text).map_err(ConfigError::Toml)?;
+        Ok(raw
+            .key_value_store
+            .into_iter()
+            .map(|(label, table)| {
+                let kind = table.get("type").map(|kind| match kind {
+                    toml::Value::String(kind) => kind.clone(),
+                    other => other.to_string(),
+                });
+                (label, kind)
+            })
+            .collect())
     }
 
     /// Reads and parses a runtime config file.

@@ -41,6 +41,15 @@ pub fn check_bytes(
     bytes: &[u8],
     profile: Option<&Profile>,
 ) -> Result<Vec<Finding>, BadInput> {
+    inspect(name, bytes, profile).map(|(findings, _)| findings)
+}
+
+/// [`check_bytes`], and the key-value versions the component imports.
+pub(crate) fn inspect(
+    name: &str,
+    bytes: &[u8],
+    profile: Option<&Profile>,
+) -> Result<(Vec<Finding>, Vec<Interface>), BadInput> {
     let mut findings = Vec::new();
     let component = match wasm_kind(bytes) {
         Some(WasmKind::Component) => std::borrow::Cow::Borrowed(bytes),
@@ -118,16 +127,19 @@ pub fn check_bytes(
                 .then_some((version, canonical_iface))
         });
         let Some((version, canonical_iface)) = provided else {
-            differences.push(Finding::new(
-                Code::UnknownVersion,
-                Severity::Error,
-                &path,
-                format!(
-                    "{name} imports {path}, which no key-value version kvconf knows provides (known: {}): no \
-                     conforming host links it",
-                    known()
-                ),
-            ));
+            differences.push(Finding {
+                breaking: true,
+                ..Finding::new(
+                    Code::UnknownVersion,
+                    Severity::Error,
+                    &path,
+                    format!(
+                        "{name} imports {path}, which no key-value version kvconf knows provides (known: {}): \
+                         no conforming host links it",
+                        known()
+                    ),
+                )
+            });
             continue;
         };
         let functions = used.entry(version).or_default();
@@ -180,21 +192,25 @@ pub fn check_bytes(
                 }
                 _ => "",
             };
-            findings.push(Finding::new(
-                Code::VersionNotProvided,
-                Severity::Error,
-                version.wit_name(),
-                format!(
-                    "{name} imports {version} ({}), which profile {} does not provide{why}: it would not link",
+            findings.push(Finding {
+                breaking: true,
+                ..Finding::new(
+                    Code::VersionNotProvided,
+                    Severity::Error,
                     version.wit_name(),
-                    profile.name
-                ),
-            ));
+                    format!(
+                        "{name} imports {version} ({}), which profile {} does not provide{why}: it would not \
+                         link",
+                        version.wit_name(),
+                        profile.name
+                    ),
+                )
+            });
         }
     }
     findings.push(handler(name, resolve, &world.exports));
     findings.extend(differences);
-    Ok(findings)
+    Ok((findings, used.into_keys().collect()))
 }
 
 /// What a file's first eight bytes say it is.

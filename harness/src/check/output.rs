@@ -53,12 +53,13 @@ pub fn human(what: &str, findings: &[Finding]) -> String {
     }
     for f in findings.iter().filter(|f| f.severity != Severity::Note) {
         out.push('\n');
-        let breaking = if f.breaking {
-            "breaking"
-        } else {
-            "not breaking"
+        // "Not breaking" is said only of a WIT difference, a finding with two sides.
+        let breaking = match (f.breaking, f.expected.is_some() || f.found.is_some()) {
+            (true, _) => " (breaking)",
+            (false, true) => " (not breaking)",
+            (false, false) => "",
         };
-        let _ = writeln!(out, "{}[{}] {} ({breaking})", f.severity, f.code, f.path);
+        let _ = writeln!(out, "{}[{}] {}{breaking}", f.severity, f.code, f.path);
         let _ = writeln!(out, "  {}", f.message);
         if !f.statements.is_empty() {
             let _ = writeln!(out, "  statements: {}", f.statements.join(", "));
@@ -191,6 +192,7 @@ mod tests {
             expected: Some("set: func(key: string, value: list<u8>) -> result<_, error>;".into()),
             found: Some("set: func(key: string, value: string) -> result<_, error>;".into()),
             statements: vec!["SET-GET-EXACT".into()],
+            breaking: true,
             ..Finding::new(
                 Code::ParamsChanged,
                 Severity::Error,

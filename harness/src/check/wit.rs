@@ -345,6 +345,7 @@ fn compare_package(resolve: &Resolve, id: PackageId, version: Interface) -> Vec<
                     format!("interface `{name}` is missing: a guest that imports it does not link"),
                 );
                 f.expected = Some(format!("interface {name}"));
+                f.breaking = true;
                 findings.push(f);
             }
         }

@@ -47,6 +47,17 @@ pub use super::files::FilesMount;
 /// The file name Spin looks for in a directory.
 pub const MANIFEST_FILE: &str = "spin.toml";
 
+/// What a manifest is read for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// To serve it (`kvhost serve`): what kvhost cannot honour is refused, saying so.
+    Serve,
+    /// To check it as Spin would load it (`kvconf check app`): the Spin features kvhost does not serve (other
+    /// triggers, static responses, SQLite databases, variables, dependencies) are accepted and not read, and an
+    /// application without an HTTP route is accepted; its [`Manifest::routes`] are then empty.
+    Check,
+}
+
 /// A Spin application manifest, as far as `kvhost serve` runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -143,6 +154,15 @@ impl Manifest {
     /// When the file cannot be read, or its contents are refused (see the module documentation); the message
     /// names the file.
     pub fn from_file(path: &Path) -> Result<Manifest> {
+        Manifest::read(path, Purpose::Serve)
+    }
+
+    /// Reads the manifest at `path` (a `spin.toml` file, or a directory holding one) for `purpose`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Manifest::from_file`]; with [`Purpose::Check`], only what Spin itself would refuse.
+    pub fn read(path: &Path, purpose: Purpose) -> Result<Manifest> {
         let file = manifest_file(path);
         let bytes = std::fs::read(&file).with_context(|| {
             format!(
@@ -168,7 +188,7 @@ impl Manifest {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        Manifest::parse(&text, &dir)
+        Manifest::parse_for(&text, &dir, purpose)
             .map(|manifest| Manifest {
                 path: file.clone(),
                 ..manifest
@@ -183,8 +203,17 @@ impl Manifest {
     ///
     /// When the text is not TOML or is refused (see the module documentation).
     pub fn parse(text: &str, dir: &Path) -> Result<Manifest> {
+        Manifest::parse_for(text, dir, Purpose::Serve)
+    }
+
+    /// Parses manifest text for `purpose` (see [`Purpose`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Manifest::parse`]; with [`Purpose::Check`], only what Spin itself would refuse.
+    pub fn parse_for(text: &str, dir: &Path, purpose: Purpose) -> Result<Manifest> {
+        let serve = purpose == Purpose::Serve;
         let table: toml::Table = toml::from_str(text).context("it is not valid TOML")?;
-        check_keys(&table, TOP_LEVEL_KEYS, "at the top level")?;
         match table.get("spin_manifest_version") {
             Some(toml::Value::Integer(2)) => {}
             Some(toml::Value::String(version)) if version == "2" => {}
@@ -198,6 +227,8 @@ impl Manifest {
             ),
             None => bail!("spin_manifest_version is missing; add `spin_manifest_version = 2`"),
         }
+        // After the version, so that a version 1 manifest is named as one rather than for its keys.
+        check_keys(&table, TOP_LEVEL_KEYS, "at the top level")?;
 
         let application = table_at(&table, "application", "the manifest")?
             .context("[application] is missing; add it with a `name`")?;
@@ -207,7 +238,8 @@ impl Manifest {
         let base = match table_at(application, "trigger", "[application]")? {
             None => "/".to_owned(),
             Some(triggers) => {
-                if let Some((kind, _)) = triggers.iter().find(|(kind, _)| *kind != "http") {
+                if let Some((kind, _)) = triggers.iter().find(|(kind, _)| serve && *kind != "http")
+                {
                     bail!(
                         "[application.trigger.{kind}]: kvhost serve runs only HTTP triggers; remove it or serve \
                          the application with Spin"
@@ -235,13 +267,13 @@ impl Manifest {
                 let component = value.as_table().with_context(|| {
                     format!("`component.{id}` is not a table; write it as [component.{id}]")
                 })?;
-                components.insert(id.clone(), component_spec(id, component, dir)?);
+                components.insert(id.clone(), component_spec(id, component, dir, serve)?);
             }
         }
 
         let mut routes = Vec::new();
         if let Some(triggers) = table_at(&table, "trigger", "the manifest")? {
-            for (kind, value) in triggers {
+            for (kind, value) in triggers.iter().filter(|_| serve) {
                 if kind != "http" {
                     bail!(
                         "[[trigger.{kind}]]: kvhost serve runs only HTTP triggers ([[trigger.http]]); remove it \
@@ -262,7 +294,7 @@ impl Manifest {
                 }
             }
         }
-        if routes.is_empty() {
+        if serve && routes.is_empty() {
             bail!(
                 "the manifest has no [[trigger.http]] with a route; add one with `route` and `component`, or \
                  there is nothing to serve"
@@ -354,7 +386,7 @@ fn http_route(
     Ok(Some(HttpRoute { route, component }))
 }
 
-fn component_spec(id: &str, table: &toml::Table, dir: &Path) -> Result<ComponentSpec> {
+fn component_spec(id: &str, table: &toml::Table, dir: &Path, serve: bool) -> Result<ComponentSpec> {
     let what = format!("[component.{id}]");
     for (key, value) in table {
         if COMPONENT_HONOURED.contains(&key.as_str()) || COMPONENT_IGNORED.contains(&key.as_str()) {
@@ -366,7 +398,7 @@ fn component_spec(id: &str, table: &toml::Table, dir: &Path) -> Result<Component
                 toml::Value::Table(items) => items.is_empty(),
                 _ => false,
             };
-            if !empty {
+            if serve && !empty {
                 bail!(
                     "{what} has `{key}`, which kvhost serve cannot honour ({why}); remove it or serve the \
                      application with Spin"
