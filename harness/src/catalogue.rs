@@ -90,6 +90,12 @@ impl Catalogue {
         &self.statements
     }
 
+    /// The statements, to change in a test.
+    #[cfg(test)]
+    pub(crate) fn statements_mut(&mut self) -> &mut Vec<Statement> {
+        &mut self.statements
+    }
+
     /// The IDs of the statements that name the WIT item `item` (`key-value#store.get`) of `interface`.
     pub fn naming(&self, interface: Interface, item: &str) -> Vec<String> {
         self.statements

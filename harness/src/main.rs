@@ -40,11 +40,15 @@ enum Command {
     /// HTTP handler, or a Spin application's labels and components. Exit 0 when nothing is an error, 1 when
     /// something is, 2 on input that cannot be checked.
     Check(CheckArgs),
-    /// List the cases and the statements each checks.
+    /// List the cases and the statements each checks; with --coverage, every function and error case of every
+    /// version's WIT with the statements naming it and the number of cases exercising it.
     List {
         /// The directory of case files.
         #[arg(long, default_value_os_t = case::default_dir())]
         cases: PathBuf,
+        /// Print the WIT coverage table instead; exit 1 when an item is neither covered nor a named exception.
+        #[arg(long)]
+        coverage: bool,
     },
 }
 
@@ -237,9 +241,12 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::List { cases } => {
+        Command::List { cases, coverage } => {
             let cases = load(&cases)?;
             let catalogue = Catalogue::builtin();
+            if coverage {
+                return list_coverage(catalogue, &cases);
+            }
             for case in &cases {
                 let interfaces: Vec<&str> = case
                     .interfaces(catalogue)
@@ -262,6 +269,26 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Fuzz(args) => fuzz_command::run(args),
         Command::Check(args) => check_command::run(args),
     }
+}
+
+/// `kvconf list --coverage`: the table, then any problem on stderr (exit 1).
+fn list_coverage(catalogue: &Catalogue, cases: &[Case]) -> anyhow::Result<ExitCode> {
+    let coverage = kvconf::coverage::Coverage::compute(catalogue, cases).map_err(|errors| {
+        anyhow::anyhow!(
+            "the catalogue's WIT items do not resolve:\n  {}",
+            errors.join("\n  ")
+        )
+    })?;
+    print!("{}", coverage.render_table());
+    let problems = coverage.problems();
+    for problem in &problems {
+        eprintln!("kvconf list --coverage: {problem}");
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The backends named on the command line, each once; `default` when none is.
