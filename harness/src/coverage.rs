@@ -40,7 +40,7 @@ pub enum ItemKind {
 }
 
 /// One function or error case of one version, and what covers it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
     /// The version.
     pub version: Interface,
@@ -64,7 +64,7 @@ impl Item {
 }
 
 /// Every function and error case of every version, with its statements and cases.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Coverage {
     /// The items, by version and then in WIT order.
     pub items: Vec<Item>,

@@ -589,7 +589,11 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(note) = note {
         report = report.with_profile_note(note);
     }
-    let meta = kvconf::report::Meta::new(seed, expectations.as_ref().map(|x| x.hash.clone()));
+    let mut meta = kvconf::report::Meta::new(seed, expectations.as_ref().map(|x| x.hash.clone()));
+    if matches!(args.format, Format::Markdown) {
+        // The catalogue's items resolve (a test checks it); the cases are those of the run.
+        meta.coverage = kvconf::coverage::Coverage::compute(Catalogue::builtin(), &cases).ok();
+    }
     match args.format {
         Format::Human => print!("{}", report.human()),
         Format::Json => println!("{}", report.json()),

@@ -7,7 +7,7 @@ use crate::interface::Interface;
 use crate::profile::Profile;
 use crate::runner::{CaseResult, Verdict};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 pub(crate) mod junit;
@@ -29,6 +29,12 @@ pub struct Meta {
     pub expectations_hash: Option<String>,
     /// The SHA-256 (hex) of the WIT files the suite was built against: [`WIT_SHA256`] unless a test fixes it.
     pub wit_hash: String,
+    /// The SHA-256 (hex) of each version's canonical WIT ([`crate::check::canonical::sha256`]), so that two
+    /// reports can be compared version by version.
+    pub version_hashes: BTreeMap<Interface, String>,
+    /// The suite's coverage of the WIT by the cases of the run, for the Markdown report's "WIT coverage"
+    /// section; `None` leaves the section out.
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 impl Meta {
@@ -39,6 +45,11 @@ impl Meta {
             seed,
             expectations_hash,
             wit_hash: WIT_SHA256.to_string(),
+            version_hashes: Interface::ALL
+                .into_iter()
+                .map(|i| (i, crate::check::canonical::sha256(i)))
+                .collect(),
+            coverage: None,
         }
     }
 }

@@ -144,6 +144,11 @@ fn meta() -> Meta {
         seed: 7,
         expectations_hash: Some("ab".repeat(32)),
         wit_hash: "0".repeat(64),
+        version_hashes: Interface::ALL
+            .into_iter()
+            .map(|i| (i, format!("{:0>64}", i.name())))
+            .collect(),
+        coverage: None,
     }
 }
 
@@ -203,6 +208,7 @@ fn junit_parses_with_suites_counts_failures_and_skips() {
     assert_eq!(property("wit-sha256"), "0".repeat(64));
     assert_eq!(property("expectations-sha256"), "ab".repeat(32));
     assert_eq!(property("interface"), "fermyon:spin/key-value");
+    assert_eq!(property("interface-wit-sha256"), format!("{:0>64}", "v1"));
     assert_eq!(property("backend"), "memory");
 
     let cases: Vec<roxmltree::Node> = v1
@@ -272,4 +278,36 @@ fn markdown_names_this_build_and_no_expectations() {
     assert!(markdown.contains("- seed: 1\n"));
     assert_eq!(WIT_SHA256.len(), 64);
     assert!(WIT_SHA256.bytes().all(|b| b.is_ascii_hexdigit()));
+    // This build's hash of each version's WIT.
+    let v3 = kvconf::check::canonical::sha256(Interface::V3);
+    assert!(markdown.contains(&format!(
+        "  - v3 (spin:key-value/key-value@3.0.0): sha256 `{v3}`\n"
+    )));
+}
+
+#[test]
+fn markdown_has_a_wit_coverage_section_when_given_one() {
+    let catalogue = kvconf::catalogue::Catalogue::builtin();
+    let cases = kvconf::case::load_dir(&kvconf::case::default_dir(), catalogue).unwrap();
+    let coverage = kvconf::coverage::Coverage::compute(catalogue, &cases).unwrap();
+    let without = report().markdown(&meta());
+    assert!(!without.contains("## WIT coverage"));
+    let with = report().markdown(&Meta {
+        coverage: Some(coverage),
+        ..meta()
+    });
+    let section = &with[with.find("## WIT coverage").expect("the section")..];
+    assert!(
+        section.contains("| version | item | cases | statements |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("| v2 | `key-value#error.access-denied` |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("exception: swap's store-error"),
+        "{section}"
+    );
+    assert!(section.contains(" 0 gap(s)"), "{section}");
 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 impl Report {
     /// The JUnit XML report: a `<testsuites name="kvconf">` holding one `<testsuite>` per interface version and
     /// backend run (named `v2/sqlite`), each with the run's properties (`kvconf-version`, `wit-sha256`, `host`,
-    /// `profile`, `interface`, `backend`, `seed`, `expectations-sha256`) and a `<testcase>` per case result
+    /// `profile`, `interface`, `interface-wit-sha256` (that version's WIT), `backend`, `seed`, `expectations-sha256`) and a `<testcase>` per case result
     /// (`classname` the suite's name, `name` the case ID, `time` in seconds). A failed case holds
     /// `<failure message="first line" type="nonconformance">` with the whole detail as its text, a skipped one
     /// `<skipped message="reason"/>`. The root and each suite count `tests`, `failures`, `skipped` and
@@ -37,12 +37,17 @@ impl Report {
             let expectations = meta.expectations_hash.as_deref().unwrap_or("none");
             let seed = meta.seed.to_string();
             let profile = self.profile_summary();
+            let version_hash = meta
+                .version_hashes
+                .get(&interface)
+                .map_or("unknown", String::as_str);
             for (name, value) in [
                 ("kvconf-version", self.suite_version),
                 ("wit-sha256", meta.wit_hash.as_str()),
                 ("host", self.host.as_str()),
                 ("profile", profile.as_str()),
                 ("interface", interface.wit_name()),
+                ("interface-wit-sha256", version_hash),
                 ("backend", backend),
                 ("seed", seed.as_str()),
                 ("expectations-sha256", expectations),

@@ -26,6 +26,15 @@ impl Report {
             .map_or_else(|| "none".to_string(), |h| format!("sha256 {}", code(h)));
         let _ = writeln!(out, "- kvconf: {}", inline(self.suite_version));
         let _ = writeln!(out, "- WIT: sha256 {}", code(&meta.wit_hash));
+        for (interface, hash) in &meta.version_hashes {
+            let _ = writeln!(
+                out,
+                "  - {} ({}): sha256 {}",
+                interface,
+                inline(interface.wit_name()),
+                code(hash)
+            );
+        }
         let _ = writeln!(out, "- host: {}", inline(&self.host));
         let _ = writeln!(out, "- profile: {}", inline(&self.profile_summary()));
         let _ = writeln!(out, "- expectations: {expectations}");
@@ -95,6 +104,15 @@ impl Report {
                 _ => None,
             })
             .collect();
+        if let Some(coverage) = &meta.coverage {
+            let _ = writeln!(
+                out,
+                "\n## WIT coverage\n\nEvery function and error case of every version's WIT, the statements naming it \
+                 and how many of this run's cases exercise it, counted on every version whichever ran \
+                 (`kvconf list --coverage`).\n"
+            );
+            out.push_str(&coverage.markdown());
+        }
         let _ = writeln!(out, "\n## Failures\n");
         if failures.is_empty() {
             let _ = writeln!(out, "None.");
