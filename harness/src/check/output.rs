@@ -87,7 +87,7 @@ fn sides(out: &mut String, expected: Option<&str>, found: Option<&str>) {
     let width = |lines: &[&str]| lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let (lw, rw) = (width(&left).max(6), width(&right).max(7));
     if 4 + lw + 3 + rw <= SIDE_BY_SIDE_WIDTH {
-        let _ = writeln!(out, "    {:<lw$} | {}", "kvconf", "checked");
+        let _ = writeln!(out, "    {:<lw$} | checked", "kvconf");
         for i in 0..left.len().max(right.len()) {
             let l = left.get(i).copied().unwrap_or("");
             let r = right.get(i).copied().unwrap_or("");
