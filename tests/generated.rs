@@ -190,3 +190,22 @@ fn the_reference_host_shows_no_difference_on_any_version_or_backend() {
         }
     }
 }
+
+/// `kvconf fuzz` as run by default (256 sequences, seed 1) finds a host refusing keys with `#` or `?` on every
+/// version, and the shrunk case cites KEY-TEXT.
+#[test]
+fn the_default_fuzz_run_finds_a_host_refusing_key_punctuation_on_every_version() {
+    for interface in Interface::ALL {
+        let (runner, _work) = runner(faulty_host(Fault::RefusesKeyPunctuation), TIMEOUT);
+        let outcome = fuzz(&runner, interface, &FuzzConfig::default(), &|_| {});
+        assert_eq!(outcome.error, None, "{interface}");
+        let finding = outcome.finding.as_ref().unwrap_or_else(|| {
+            panic!("256 sequences on {interface} did not find a host refusing '#' and '?' in keys")
+        });
+        assert_small_finding(
+            finding,
+            &format!("RefusesKeyPunctuation on {interface}"),
+            "KEY-TEXT",
+        );
+    }
+}

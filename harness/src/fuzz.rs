@@ -20,7 +20,9 @@
 //! - closes, v1 handle numbers that were closed or never issued, and fresh instances of the application;
 //! - sets, overwrites, deletes, existence checks and listings (v3 streams read whole or in part, wasi pages);
 //! - keys of 0 bytes (where the profile claims KEY-EMPTY) and 1 byte, and of the key limit minus one, exactly, and plus one byte in one-, two-, three- and
-//!   four-byte UTF-8 characters; keys that differ only in case or in Unicode normalisation;
+//!   four-byte UTF-8 characters; keys that differ only in case or in Unicode normalisation; keys holding ASCII
+//!   punctuation (`#`, `?`, `/`, `\`, `%`, quotes and brackets), spaces (alone, leading, trailing, inner), control
+//!   characters (tab, line feed, C0, DEL, NUL), stacked combining marks and characters outside the BMP;
 //! - values of 0 and 1 bytes, every byte value, and the value limit minus one, exactly, and plus one byte;
 //! - stores filled to one below, exactly at, and (without a declared limit) one past the tuple figure;
 //! - wasi increments (including overflow), compare-and-swap and batches; v3 operations in flight together.
@@ -60,6 +62,31 @@ const LABELS: [&str; 5] = [DEFAULT_LABEL, "cache", "spare", "ghost", "Default"];
 
 /// Short keys: a one-byte key, keys that differ only in case, `é` precomposed and decomposed, non-Latin text.
 const KEYS: [&str; 8] = ["k", "K", "a", "é", "e\u{301}", "ключ", "🔑", "k2"];
+
+/// Keys whose text a host might refuse, rewrite, trim or cut (KEY-TEXT: any string is a key): the characters
+/// document stores refuse in ids, whitespace, control characters, and characters outside the BMP.
+const TEXT_KEYS: [&str; 20] = [
+    "a#b",
+    "q?x",
+    "p/q",
+    "b\\s",
+    "%2F",
+    "a.b",
+    "{[(<",
+    "'\"`",
+    "@:;,",
+    "!$&*+=|~^",
+    " ",
+    " k",
+    "k ",
+    "a b",
+    "\t",
+    "line\n",
+    "\u{1}\u{1f}",
+    "\u{7f}",
+    "a\u{0}b",
+    "e\u{301}\u{301}𝄞",
+];
 
 /// Short values: one byte, text, non-ASCII text, and the empty value. None is decimal text or 8 bytes long,
 /// so none can be taken for a counter by a host that counts in text or in 8-byte integers.
@@ -509,10 +536,14 @@ fn key_strategy(state: &GenState) -> BoxedStrategy<KeySpec> {
             bytes: named(name, offset),
         })
         .boxed();
+    let text = select(TEXT_KEYS.to_vec())
+        .prop_map(|k| KeySpec::Text(k.to_string()))
+        .boxed();
     let mut arms = vec![(5, short)];
     if !state.keys.is_empty() {
         arms.push((4, select(state.keys.clone()).boxed()));
     }
+    arms.push((2, text));
     arms.push((1, long));
     Union::new_weighted(arms).boxed()
 }
@@ -1187,7 +1218,7 @@ fn statements_of(
         }
     }
     if let Some(KeySpec::Text(t)) = &e.key
-        && !t.is_ascii()
+        && !t.chars().all(|c| c.is_ascii_alphanumeric())
     {
         out.push("KEY-TEXT");
     }

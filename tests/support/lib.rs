@@ -34,6 +34,9 @@ pub enum Fault {
     DeleteAbsentErrors,
     /// A missing key reads as the empty value (GET-MISSING).
     MissingReadsEmpty,
+    /// `set` of a key holding `#` or `?` fails with `other`, as a document store that refuses those characters
+    /// in its ids would (KEY-TEXT: any string is a key).
+    RefusesKeyPunctuation,
     /// An overwrite writes over the old bytes in place, so a shorter value keeps the old tail (SET-OVERWRITE).
     OverwriteKeepsStaleBytes,
     /// The key listing leaves out one key, the greatest, when there are two or more (KEYS-EXACT).
@@ -86,9 +89,10 @@ pub const VISIBILITY_DELAY: std::time::Duration = std::time::Duration::from_mill
 impl Fault {
     /// The backend faults the self-test checks, each with the statement a case must fail on and the
     /// interface version it is checked through.
-    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 14] = [
+    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 15] = [
         (Fault::DeleteAbsentErrors, "DELETE-ABSENT", Interface::V2),
         (Fault::MissingReadsEmpty, "GET-MISSING", Interface::V2),
+        (Fault::RefusesKeyPunctuation, "KEY-TEXT", Interface::V2),
         (
             Fault::OverwriteKeepsStaleBytes,
             "SET-OVERWRITE",
@@ -193,10 +197,11 @@ pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc
 
 impl Fault {
     /// Every fault, for finding one by name.
-    pub const ALL: [Fault; 17] = [
+    pub const ALL: [Fault; 18] = [
         Fault::None,
         Fault::DeleteAbsentErrors,
         Fault::MissingReadsEmpty,
+        Fault::RefusesKeyPunctuation,
         Fault::OverwriteKeepsStaleBytes,
         Fault::ListingDropsAKey,
         Fault::LabelsShareData,
@@ -310,6 +315,11 @@ impl Store for FaultyStore {
             // The fault: the refusal comes after the first `limit` bytes were written.
             self.inner.set(key, &value[..limit])?;
             return Err(Error::Other("value too large".into()));
+        }
+        if self.fault == Fault::RefusesKeyPunctuation && key.contains(['#', '?']) {
+            return Err(Error::Other(format!(
+                "{key:?}: keys may not hold '#' or '?'"
+            )));
         }
         if self.fault == Fault::OverwriteKeepsStaleBytes
             && let Some(mut old) = self.inner.get(key)?
