@@ -1120,9 +1120,9 @@ pub fn build(
     })
 }
 
-/// For a single delete: whether the store held the key before.
+/// For a single delete or increment: whether the store held the key before.
 fn held_before(state: &GenState, e: &OpEntry) -> Option<bool> {
-    if e.op != OpKind::Delete || e.repeat.is_some() {
+    if !matches!(e.op, OpKind::Delete | OpKind::Increment) || e.repeat.is_some() {
         return None;
     }
     let slot = e.slot.resolve(&state.setup.profile).ok()? as u32;
@@ -1199,7 +1199,15 @@ fn statements_of(
             "HANDLE-DROP"
         }),
         (OpKind::ForgeHandle, _) => out.push("HANDLE-V1-INVALID"),
+        // An increment refused for a key the store does not hold creates a tuple past the limit; for one it
+        // holds, the value is not a counter.
+        (OpKind::Increment, Expected::Error(_)) if held == Some(false) => out.push("LIMIT-BEYOND"),
         (OpKind::Increment, _) => out.push("ATOMIC-INCREMENT-BAD"),
+        // A swap refused with `other` (not `cas-failed`) writes past a limit.
+        (OpKind::CasSwap, Expected::Error(K::Other)) => {
+            out.push("ATOMIC-CAS");
+            out.push("LIMIT-BEYOND");
+        }
         (OpKind::CasNew | OpKind::CasCurrent | OpKind::CasSwap, _) => out.push("ATOMIC-CAS"),
         (OpKind::GetMany, _) => out.push("BATCH-GET-MANY"),
         (OpKind::SetMany | OpKind::DeleteMany, _) => out.push("BATCH-SET-DELETE-MANY"),
@@ -1217,8 +1225,12 @@ fn statements_of(
             out.push("KEY-TEXT");
         }
     }
+    // A key that is not ASCII letters and digits (a repeated entry's `{i}` aside).
     if let Some(KeySpec::Text(t)) = &e.key
-        && !t.chars().all(|c| c.is_ascii_alphanumeric())
+        && !t
+            .replace("{i}", "")
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
     {
         out.push("KEY-TEXT");
     }

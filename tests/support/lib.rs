@@ -51,6 +51,9 @@ pub enum Fault {
     IncrementPanicsOnText,
     /// `compare-and-swap` writes whatever the key holds now (ATOMIC-CAS).
     SwapIgnoresInterveningWrites,
+    /// `increment` and `compare-and-swap` write past the declared limits (a new tuple in a full store, a value
+    /// past the value limit), as a host that checks its limits only in `set` would (LIMIT-BEYOND).
+    AtomicsIgnoreLimits,
     /// A page of keys starts at the cursor's key instead of after it, so paged and streamed listings repeat
     /// it (KEYS-V3-STREAM, KEYS-WASI-CURSOR).
     PagesRepeatTheirFirstKey,
@@ -89,7 +92,7 @@ pub const VISIBILITY_DELAY: std::time::Duration = std::time::Duration::from_mill
 impl Fault {
     /// The backend faults the self-test checks, each with the statement a case must fail on and the
     /// interface version it is checked through.
-    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 15] = [
+    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 17] = [
         (Fault::DeleteAbsentErrors, "DELETE-ABSENT", Interface::V2),
         (Fault::MissingReadsEmpty, "GET-MISSING", Interface::V2),
         (Fault::RefusesKeyPunctuation, "KEY-TEXT", Interface::V2),
@@ -140,6 +143,16 @@ impl Fault {
             Fault::SwapIgnoresInterveningWrites,
             "ATOMIC-CAS",
             Interface::WasiKeyvalue,
+        ),
+        (
+            Fault::AtomicsIgnoreLimits,
+            "LIMIT-BEYOND",
+            Interface::WasiKeyvalue,
+        ),
+        (
+            Fault::AtomicsIgnoreLimits,
+            "LIMIT-BEYOND",
+            Interface::WasiKeyvalueDraft,
         ),
     ];
 }
@@ -197,7 +210,7 @@ pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc
 
 impl Fault {
     /// Every fault, for finding one by name.
-    pub const ALL: [Fault; 18] = [
+    pub const ALL: [Fault; 19] = [
         Fault::None,
         Fault::DeleteAbsentErrors,
         Fault::MissingReadsEmpty,
@@ -209,6 +222,7 @@ impl Fault {
         Fault::GetManyOmitsMissing,
         Fault::IncrementPanicsOnText,
         Fault::SwapIgnoresInterveningWrites,
+        Fault::AtomicsIgnoreLimits,
         Fault::PagesRepeatTheirFirstKey,
         Fault::ListingPanics,
         Fault::ListingFailsAfterFirstPage,
@@ -281,7 +295,8 @@ impl StoreManager for FaultyManager {
             leaky_value_limit = limits.max_value_bytes.take();
         }
         Ok(Arc::new(FaultyStore {
-            inner: Arc::new(LimitedStore::new(backend, limits)),
+            inner: Arc::new(LimitedStore::new(backend.clone(), limits)),
+            unlimited: backend,
             fault: self.fault,
             leaky_value_limit,
         }))
@@ -294,6 +309,8 @@ impl StoreManager for FaultyManager {
 
 struct FaultyStore {
     inner: Arc<dyn Store>,
+    /// The same store without the limits, for [`Fault::AtomicsIgnoreLimits`].
+    unlimited: Arc<dyn Store>,
     fault: Fault,
     /// With [`Fault::RefusedWriteStillWrites`]: the value limit this store enforces, badly.
     leaky_value_limit: Option<usize>,
@@ -388,6 +405,9 @@ impl Store for FaultyStore {
         {
             panic!("deliberate panic: {key:?} does not hold a counter");
         }
+        if self.fault == Fault::AtomicsIgnoreLimits {
+            return self.unlimited.increment(key, delta);
+        }
         self.inner.increment(key, delta)
     }
     fn compare_and_swap(
@@ -399,6 +419,9 @@ impl Store for FaultyStore {
         if self.fault == Fault::SwapIgnoresInterveningWrites {
             self.inner.set(key, new)?;
             return Ok(true);
+        }
+        if self.fault == Fault::AtomicsIgnoreLimits {
+            return self.unlimited.compare_and_swap(key, expected, new);
         }
         self.inner.compare_and_swap(key, expected, new)
     }
