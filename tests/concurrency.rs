@@ -144,6 +144,33 @@ fn a_write_behind_cache_breaks_concurrent_visible_on_every_version() {
 }
 
 #[test]
+fn an_increment_that_reads_then_writes_loses_updates_through_both_wasi_editions() {
+    for interface in [Interface::WasiKeyvalue, Interface::WasiKeyvalueDraft] {
+        let tally = run_many(
+            faulty_host(Fault::AtomicsReadThenWrite),
+            interface,
+            CATCHING,
+        );
+        let lost: Vec<&history::Violation> = tally
+            .violations
+            .iter()
+            .map(|(_, v)| v)
+            .filter(|v| v.statement == history::ATOMIC && v.detail.contains("lost update"))
+            .collect();
+        eprintln!(
+            "read-then-write increment through {interface}: {} of {} histories lose an update",
+            lost.len(),
+            tally.histories
+        );
+        assert!(
+            !lost.is_empty(),
+            "through {interface} no history caught the lost update; violations: {:?}",
+            tally.violations
+        );
+    }
+}
+
+#[test]
 fn a_store_that_keeps_stale_bytes_breaks_concurrent_atomic() {
     // An overwrite with a shorter value keeps the old tail: a read returns bytes nobody wrote.
     let tally = run_many(

@@ -9,7 +9,8 @@
 //!   Each script opens `"default"` into slot 0, then does [`HistoryConfig::ops_per_instance`] operations (`set`,
 //!   `get`, `exists`, `delete`) on a few keys (`"c0"`, `"c1"`, …) so that the instances contend. Every `set` writes
 //!   a value unique in the whole history (`"i{instance}.{n}:"` and some filler), so a read names the write it saw.
-//!   The same (seed, index) always gives the same scripts.
+//!   Through the wasi editions the scripts also `increment` counters (`"n0"`, `"n1"`, …: keys of their own, which
+//!   nothing else writes) by 1 to 3. The same (seed, index, interface) always gives the same scripts.
 //! - **Execution** ([`run_history`]): the application is loaded once, in a fresh directory; then every instance
 //!   runs its script on its own thread. The threads are released at once, lined up again once every instance has
 //!   opened its store (so that their key operations overlap instead of being staggered by instantiation), and
@@ -39,7 +40,12 @@
 //!     with their intervals and names the culprits it can: a stale read (one that returned `v` although another
 //!     write started after the write of `v` returned, and returned before the read was invoked), a read from the
 //!     future (of a value whose write began after the read returned), or two reads that saw different values
-//!     while no write was in progress.
+//!     while no write was in progress;
+//!   - a counter's increments must be linearisable as a counter that starts at 0: an order of them, consistent
+//!     with program order and real time, in which each returns the previous value plus its delta. So the final
+//!     counter is the sum of the acknowledged increments and every answer is a value the counter passed through;
+//!     two increments that return the same value (a read-then-write increment losing an update) break
+//!     `CONCURRENT-ATOMIC`, and the report names them.
 //!
 //! Linearisability is local (Herlihy and Wing), so checking each key on its own is exact. The search is Wing and
 //! Gong's, with Lowe's memoisation: a depth-first search that repeatedly linearises a *minimal* operation (one
@@ -171,6 +177,12 @@ enum Kind {
     Get,
     Exists,
     Delete,
+    Increment,
+}
+
+/// The name of counter number `n` of a history (wasi only): a key only `increment` touches.
+pub fn counter_name(n: usize) -> String {
+    format!("n{n}")
 }
 
 /// The 32-byte ChaCha seed of history `index` of `seed`.
@@ -188,16 +200,24 @@ fn value_bytes(instance: usize, n: usize, filler: usize) -> Vec<u8> {
     format!("i{instance}.{n}:{}", fill.to_string().repeat(filler)).into_bytes()
 }
 
-/// The scripts of history `index` of `seed`: one per instance, each an `open` of [`LABEL`] into slot 0 and then
-/// `config.ops_per_instance` operations on the keys [`key_name`]`(0..config.keys)`. Deterministic: the same
-/// arguments always give the same scripts.
-pub fn scripts(seed: u64, index: u64, config: &HistoryConfig) -> Vec<Vec<Operation>> {
+/// The scripts of history `index` of `seed` through `interface`: one per instance, each an `open` of [`LABEL`]
+/// into slot 0 and then `config.ops_per_instance` operations on the keys [`key_name`]`(0..config.keys)` and,
+/// through the wasi editions, increments of the counters [`counter_name`]`(0..config.keys)`. Deterministic: the
+/// same arguments always give the same scripts.
+pub fn scripts(
+    seed: u64,
+    index: u64,
+    config: &HistoryConfig,
+    interface: Interface,
+) -> Vec<Vec<Operation>> {
     let keys = config.keys.max(1);
+    let increments = if interface.is_wasi() { 3 } else { 0 };
     let kind = prop_oneof![
         4 => Just(Kind::Set),
         3 => Just(Kind::Get),
         2 => Just(Kind::Exists),
         1 => Just(Kind::Delete),
+        increments => Just(Kind::Increment),
     ];
     let strategy = vec(
         vec((kind, 0..keys, 0..=FILLER_MAX), config.ops_per_instance),
@@ -218,8 +238,8 @@ pub fn scripts(seed: u64, index: u64, config: &HistoryConfig) -> Vec<Vec<Operati
                 slot: 0,
                 label: LABEL.to_string(),
             }];
-            for (kind, key, filler) in steps {
-                let key = key_name(key);
+            for (kind, n, filler) in steps {
+                let key = key_name(n);
                 ops.push(match kind {
                     Kind::Set => {
                         sets += 1;
@@ -232,6 +252,12 @@ pub fn scripts(seed: u64, index: u64, config: &HistoryConfig) -> Vec<Vec<Operati
                     Kind::Get => Operation::Get { slot: 0, key },
                     Kind::Exists => Operation::Exists { slot: 0, key },
                     Kind::Delete => Operation::Delete { slot: 0, key },
+                    Kind::Increment => Operation::Increment {
+                        slot: 0,
+                        key: counter_name(n),
+                        // 1 to 3, from the filler drawn anyway (the draft's delta is unsigned).
+                        delta: 1 + (filler % 3) as i64,
+                    },
                 });
             }
             ops
@@ -312,8 +338,15 @@ pub fn check_histories<E: Executor + ?Sized>(
         id: TRIAL_ID.to_string(),
         title: format!(
             "{count} generated histories of {} instances interleaving {} operations each on {} shared keys are \
-             linearisable, every read a value actually written",
-            config.instances, config.ops_per_instance, config.keys
+             linearisable, every read a value actually written{}",
+            config.instances,
+            config.ops_per_instance,
+            config.keys,
+            if interface.is_wasi() {
+                ", every counter's increments adding up"
+            } else {
+                ""
+            }
         ),
         interface,
         backend: runner.host_name().to_string(),
@@ -338,7 +371,7 @@ pub fn run_history<E: Executor + ?Sized>(
     index: u64,
     config: &HistoryConfig,
 ) -> HistoryRun {
-    let scripts = scripts(seed, index, config);
+    let scripts = scripts(seed, index, config, interface);
     let operations = scripts.iter().map(Vec::len).sum();
     let violation = match runner.record_history(interface, &scripts, seed, index) {
         Err(v) => Some(v),
@@ -816,6 +849,11 @@ enum Access {
     Read(Option<Vec<u8>>),
     /// An `exists`.
     Exists(bool),
+    /// An `increment` by `delta` that returned `result`.
+    Increment {
+        delta: i64,
+        result: i64,
+    },
 }
 
 /// What an operation did, or the nature of its failure and what to say about it.
@@ -835,6 +873,10 @@ fn classify(
             Ok(Access::Read(None))
         }
         (Operation::Exists { .. }, Outcome::Exists(b)) => Ok(Access::Exists(*b)),
+        (Operation::Increment { delta, .. }, Outcome::Counter(result)) => Ok(Access::Increment {
+            delta: *delta,
+            result: *result,
+        }),
         (_, Outcome::Failed(_)) => Err((
             HOST_ERROR,
             format!("the host returned {}", event.outcome.render(None)),
@@ -927,7 +969,8 @@ fn key_of(op: &Operation) -> Option<&str> {
         Operation::Set { key, .. }
         | Operation::Get { key, .. }
         | Operation::Delete { key, .. }
-        | Operation::Exists { key, .. } => Some(key),
+        | Operation::Exists { key, .. }
+        | Operation::Increment { key, .. } => Some(key),
         _ => None,
     }
 }
@@ -1070,6 +1113,10 @@ enum Step {
     Read(Option<u32>),
     /// Read present (`true`) or absent.
     Exists(bool),
+    /// Add `delta` to a counter and return `result`. A counter's key holds nothing but its counter, so its
+    /// register's `Some(n)` is the counter `n` (and `None` its start, 0): the value numbers of written values
+    /// never meet it.
+    Increment { delta: i64, result: i64 },
 }
 
 /// One operation on a key with its interval.
@@ -1120,6 +1167,10 @@ impl<'a> KeyHistory<'a> {
                 Access::Write(v) => Step::Write(number(v)),
                 Access::Read(v) => Step::Read(number(v)),
                 Access::Exists(b) => Step::Exists(*b),
+                Access::Increment { delta, result } => Step::Increment {
+                    delta: *delta,
+                    result: *result,
+                },
                 Access::Open => continue,
             };
             if per_instance.len() <= event.instance {
@@ -1182,6 +1233,13 @@ impl<'a> KeyHistory<'a> {
                     Step::Write(v) => v,
                     Step::Read(v) if v == value => value,
                     Step::Exists(b) if b == value.is_some() => value,
+                    Step::Increment { delta, result } => {
+                        let current = i64::from(value.unwrap_or(0));
+                        match u32::try_from(result) {
+                            Ok(after) if current.checked_add(delta) == Some(result) => Some(after),
+                            _ => continue,
+                        }
+                    }
                     _ => continue,
                 };
                 prefix[i] += 1;
@@ -1227,7 +1285,7 @@ impl<'a> KeyHistory<'a> {
             let initial = match read.step {
                 Step::Read(v) => v.is_none(),
                 Step::Exists(b) => !b,
-                Step::Write(_) => continue,
+                Step::Write(_) | Step::Increment { .. } => continue,
             };
             // The writes the read may have seen: those of what it saw that began before it returned.
             let writers: Vec<&KeyOp<'a>> = self
@@ -1277,7 +1335,7 @@ impl<'a> KeyHistory<'a> {
     fn disagreeing_reads(&self) -> Option<(&KeyOp<'a>, &KeyOp<'a>)> {
         let reads: Vec<&KeyOp<'a>> = self
             .all()
-            .filter(|op| !matches!(op.step, Step::Write(_)))
+            .filter(|op| matches!(op.step, Step::Read(_) | Step::Exists(_)))
             .collect();
         let differ = |a: Step, b: Step| match (a, b) {
             (Step::Read(x), Step::Read(y)) => x != y,
@@ -1301,6 +1359,27 @@ impl<'a> KeyHistory<'a> {
             }
         }
         None
+    }
+
+    /// Pairs of increments by a positive delta that returned the same counter: one of them was lost.
+    fn lost_updates(&self) -> Vec<(&KeyOp<'a>, &KeyOp<'a>)> {
+        let increments: Vec<&KeyOp<'a>> = self
+            .all()
+            .filter(|op| matches!(op.step, Step::Increment { delta, .. } if delta > 0))
+            .collect();
+        let result = |op: &KeyOp<'a>| match op.step {
+            Step::Increment { result, .. } => Some(result),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for (n, first) in increments.iter().enumerate() {
+            for second in &increments[n + 1..] {
+                if result(first) == result(second) {
+                    out.push((*first, *second));
+                }
+            }
+        }
+        out
     }
 
     /// The reads that saw a value whose every write began after the read returned.
@@ -1410,6 +1489,23 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
         );
         marked.extend([first.event, second.event]);
     }
+    let lost = history.lost_updates();
+    for (first, second) in lost.iter().take(3) {
+        let _ = writeln!(
+            detail,
+            "  lost update: instance {} op {} ({} -> {}) and instance {} op {} ({} -> {}) returned the same \
+             counter, so one increment was applied over a value the other had already replaced",
+            first.event.instance,
+            first.event.index,
+            first.event.op,
+            first.event.outcome.render(None),
+            second.event.instance,
+            second.event.index,
+            second.event.op,
+            second.event.outcome.render(None),
+        );
+        marked.extend([first.event, second.event]);
+    }
     if marked.is_empty() {
         let _ = writeln!(
             detail,
@@ -1419,7 +1515,8 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
     }
     detail.push_str(&excerpt(history, &marked));
     Violation {
-        statement: VISIBLE,
+        // Increments that overlap and return one value are not atomic; anything else is a visibility fault.
+        statement: if lost.is_empty() { VISIBLE } else { ATOMIC },
         detail,
     }
 }
@@ -1732,6 +1829,56 @@ mod tests {
         assert_eq!(history.search(10_000), Search::Linearisable);
     }
 
+    fn increment(key: &str, delta: i64) -> Operation {
+        Operation::Increment {
+            slot: 0,
+            key: key.into(),
+            delta,
+        }
+    }
+
+    #[test]
+    fn increments_that_add_up_in_some_real_time_order_pass() {
+        let h = history(vec![
+            vec![
+                event(0, 1, increment("n0", 1), Outcome::Counter(3), 1, 20),
+                event(0, 2, increment("n0", 3), Outcome::Counter(6), 25, 30),
+            ],
+            // Overlapping the first: it may come first.
+            vec![event(1, 1, increment("n0", 2), Outcome::Counter(2), 5, 15)],
+        ]);
+        assert_eq!(check(&h, Interface::WasiKeyvalue), None);
+    }
+
+    #[test]
+    fn two_overlapping_increments_returning_one_value_are_a_lost_update() {
+        // A read-then-write increment: both read 0 and wrote 1.
+        let h = history(vec![
+            vec![event(0, 1, increment("n0", 1), Outcome::Counter(1), 1, 20)],
+            vec![event(1, 1, increment("n0", 1), Outcome::Counter(1), 5, 15)],
+        ]);
+        let v = check(&h, Interface::WasiKeyvalue).expect("a lost update");
+        assert_eq!(v.statement, ATOMIC, "{v}");
+        assert!(v.detail.contains("lost update: instance 0 op 1"), "{v}");
+    }
+
+    #[test]
+    fn an_increment_answering_a_value_the_counter_never_held_fails() {
+        // Sequential: 1 then 1 + 1, but the second answered 5.
+        let h = history(vec![vec![
+            event(0, 1, increment("n0", 1), Outcome::Counter(1), 1, 10),
+            event(0, 2, increment("n0", 1), Outcome::Counter(5), 10, 20),
+        ]]);
+        let v = check(&h, Interface::WasiKeyvalue).expect("not a counter");
+        assert_eq!(v.statement, VISIBLE, "{v}");
+        // Increments that do not overlap must apply in real-time order.
+        let h = history(vec![
+            vec![event(0, 1, increment("n0", 1), Outcome::Counter(2), 1, 10)],
+            vec![event(1, 1, increment("n0", 1), Outcome::Counter(1), 20, 30)],
+        ]);
+        assert!(check(&h, Interface::WasiKeyvalue).is_some());
+    }
+
     #[test]
     fn a_search_past_its_budget_is_inconclusive() {
         let h = history(vec![
@@ -1752,10 +1899,25 @@ mod tests {
     #[test]
     fn scripts_are_determined_by_seed_and_index() {
         let config = HistoryConfig::default();
-        let a = scripts(7, 3, &config);
-        assert_eq!(a, scripts(7, 3, &config));
-        assert_ne!(a, scripts(7, 4, &config));
-        assert_ne!(a, scripts(8, 3, &config));
+        let a = scripts(7, 3, &config, Interface::V2);
+        assert_eq!(a, scripts(7, 3, &config, Interface::V2));
+        assert_ne!(a, scripts(7, 4, &config, Interface::V2));
+        assert_ne!(a, scripts(8, 3, &config, Interface::V2));
+        assert!(
+            a.iter()
+                .flatten()
+                .all(|op| !matches!(op, Operation::Increment { .. }))
+        );
+        // Through wasi, counters of their own are incremented too.
+        let wasi = scripts(7, 3, &config, Interface::WasiKeyvalue);
+        let increments: Vec<&Operation> = wasi
+            .iter()
+            .flatten()
+            .filter(|op| matches!(op, Operation::Increment { .. }))
+            .collect();
+        assert!(!increments.is_empty());
+        assert!(increments.iter().all(|op| matches!(op,
+            Operation::Increment { key, delta, .. } if key.starts_with('n') && (1..=3).contains(delta))));
         assert_eq!(a.len(), 3);
         assert!(a.iter().all(|s| s.len() == 25));
         let mut values = HashSet::new();
