@@ -94,6 +94,16 @@ impl Coverage {
     ///
     /// Every item a statement names that the canonical WIT of that version does not have, one line each.
     pub fn compute(catalogue: &Catalogue, cases: &[Case]) -> Result<Coverage, Vec<String>> {
+        Coverage::compute_with(catalogue, cases, EXCEPTIONS_TOML)
+    }
+
+    /// [`Coverage::compute`] with the exceptions read from `exceptions` (the text of a
+    /// `coverage-exceptions.toml`).
+    fn compute_with(
+        catalogue: &Catalogue,
+        cases: &[Case],
+        exceptions: &str,
+    ) -> Result<Coverage, Vec<String>> {
         let mut items = wit_items();
         let known: BTreeSet<(Interface, &str)> =
             items.iter().map(|i| (i.version, i.item.as_str())).collect();
@@ -127,7 +137,7 @@ impl Coverage {
                 item.cases = cases.clone();
             }
         }
-        let file: ExceptionsFile = toml::from_str(EXCEPTIONS_TOML)
+        let file: ExceptionsFile = toml::from_str(exceptions)
             .map_err(|e| vec![format!("catalogue/coverage-exceptions.toml: {e}")])?;
         let mut unknown_exceptions = Vec::new();
         for exception in file.exception {
@@ -456,6 +466,80 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             errors[0].contains("v2 has no function or error case \"key-value#store.frobnicate\"")
+        );
+    }
+
+    fn cases() -> Vec<Case> {
+        crate::case::load_dir(&crate::case::default_dir(), Catalogue::builtin()).unwrap()
+    }
+
+    fn exception(version: &str, item: &str) -> String {
+        format!(
+            "[[exception]]\nversion = {version:?}\nitem = {item:?}\nreason = \"left out for the test\"\n"
+        )
+    }
+
+    /// The catalogue with `item` taken out of every statement's `wit`, so that no statement names it.
+    fn without(version: Interface, item: &str) -> Catalogue {
+        let mut catalogue = Catalogue::builtin().clone();
+        for statement in catalogue.statements_mut() {
+            if let Some(named) = statement.wit.get_mut(&version) {
+                named.retain(|i| i != item);
+            }
+        }
+        catalogue
+    }
+
+    #[test]
+    fn an_item_no_statement_names_is_a_gap_unless_it_is_an_exception() {
+        let item = "atomics#cas-error.store-error";
+        let catalogue = without(Interface::WasiKeyvalue, item);
+        let cases = cases();
+
+        let gap = Coverage::compute_with(&catalogue, &cases, "").unwrap();
+        let problems = gap.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(&format!("wasi-keyvalue {item}: no statement names it")),
+            "{problems:?}"
+        );
+        assert!(gap.render_table().contains("(no statement)"));
+
+        let excepted =
+            Coverage::compute_with(&catalogue, &cases, &exception("wasi-keyvalue", item)).unwrap();
+        assert_eq!(excepted.problems(), Vec::<String>::new());
+        assert!(excepted.gaps().is_empty());
+        assert!(
+            excepted
+                .render_table()
+                .contains("exception: left out for the test")
+        );
+        assert!(
+            excepted
+                .summary()
+                .ends_with("1 named exception(s), 0 gap(s)")
+        );
+    }
+
+    #[test]
+    fn an_exception_for_a_covered_or_missing_item_is_stale() {
+        let cases = cases();
+        let stale = exception("v2", "key-value#store.get")
+            + &exception("v2", "key-value#store.frobnicate")
+            // v1's `close` exists in v1 only.
+            + &exception("v3", "key-value#close");
+        let coverage = Coverage::compute_with(Catalogue::builtin(), &cases, &stale).unwrap();
+        let problems = coverage.problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems[0].starts_with("v2 key-value#store.get: a stale exception: it is covered")
+        );
+        assert!(problems[1].starts_with(
+            "v2 key-value#store.frobnicate: an exception for an item the WIT does not have"
+        ));
+        assert!(
+            problems[2]
+                .starts_with("v3 key-value#close: an exception for an item the WIT does not have")
         );
     }
 }
