@@ -115,6 +115,12 @@ pub struct StatementRow {
 pub struct Report {
     /// kvconf's version.
     pub suite_version: &'static str,
+    /// The SHA-256 (hex) of the WIT files the suite was built against ([`WIT_SHA256`]).
+    pub wit_sha256: String,
+    /// The SHA-256 (hex) of the canonical WIT of each interface version run
+    /// ([`crate::check::canonical::sha256`]): what the JUnit report gives as each suite's
+    /// `interface-wit-sha256` and the Markdown header lists.
+    pub interface_wit_sha256: BTreeMap<Interface, String>,
     /// The host's name.
     pub host: String,
     /// The host's claims.
@@ -191,6 +197,11 @@ impl Report {
         }
         Report {
             suite_version: env!("CARGO_PKG_VERSION"),
+            wit_sha256: WIT_SHA256.to_string(),
+            interface_wit_sha256: interfaces
+                .iter()
+                .map(|i| (*i, crate::check::canonical::sha256(*i)))
+                .collect(),
             host: host.to_string(),
             profile: profile.clone(),
             profile_note: None,

@@ -286,6 +286,23 @@ fn markdown_names_this_build_and_no_expectations() {
 }
 
 #[test]
+fn json_names_this_builds_wit_and_each_run_versions() {
+    let json: serde_json::Value = serde_json::from_str(&report().json()).unwrap();
+    assert_eq!(json["wit_sha256"], WIT_SHA256);
+    let versions = json["interface_wit_sha256"].as_object().unwrap();
+    // The versions run (v1 and v2), each its own hash, the one JUnit and Markdown give.
+    assert_eq!(versions.keys().collect::<Vec<_>>(), ["v1", "v2"]);
+    for (name, interface) in [("v1", Interface::V1), ("v2", Interface::V2)] {
+        assert_eq!(
+            versions[name],
+            kvconf::check::canonical::sha256(interface),
+            "{name}"
+        );
+    }
+    assert_ne!(versions["v1"], versions["v2"]);
+}
+
+#[test]
 fn markdown_has_a_wit_coverage_section_when_given_one() {
     let catalogue = kvconf::catalogue::Catalogue::builtin();
     let cases = kvconf::case::load_dir(&kvconf::case::default_dir(), catalogue).unwrap();
