@@ -92,7 +92,9 @@ impl Coverage {
     ///
     /// # Errors
     ///
-    /// Every item a statement names that the canonical WIT of that version does not have, one line each.
+    /// Every item a statement names that the canonical WIT of that version does not have, one line each; and,
+    /// once those are right, every item a case's operation or predicted error is mapped to that the version
+    /// does not have (a mistake in this module's mapping or in the model).
     pub fn compute(catalogue: &Catalogue, cases: &[Case]) -> Result<Coverage, Vec<String>> {
         Coverage::compute_with(catalogue, cases, EXCEPTIONS_TOML)
     }
@@ -131,6 +133,21 @@ impl Coverage {
             return Err(errors);
         }
         let exercised = exercised(catalogue, cases);
+        // An operation or a predicted error mapped to an item the version does not have is kvconf's own
+        // mistake (in `function`, `error_case` or the model), not a gap; it would otherwise count nowhere.
+        for ((version, item), by) in &exercised {
+            if !known.contains(&(*version, item.as_str())) {
+                let first = by.iter().next().map_or("", String::as_str);
+                errors.push(format!(
+                    "{version} has no {item:?}, yet kvconf maps an operation or a predicted error of {} case(s) \
+                     to it (first: {first}); fix coverage::function, coverage::error_case or the model",
+                    by.len()
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         for item in &mut items {
             item.statements = catalogue.naming(item.version, &item.item);
             if let Some(cases) = exercised.get(&(item.version, item.item.clone())) {

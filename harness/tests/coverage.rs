@@ -11,7 +11,7 @@ fn coverage() -> Coverage {
     let cases = case::load_dir(&case::default_dir(), catalogue).expect("the cases load");
     Coverage::compute(catalogue, &cases).unwrap_or_else(|errors| {
         panic!(
-            "statements name WIT items that do not exist:\n{}",
+            "items that the WIT does not have, named by statements or mapped from cases:\n{}",
             errors.join("\n")
         )
     })
