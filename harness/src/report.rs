@@ -349,7 +349,7 @@ impl Report {
 }
 
 /// The first line of a failure's detail that is not blank, trimmed: what one line can say of it.
-fn first_line(detail: &str) -> &str {
+pub(crate) fn first_line(detail: &str) -> &str {
     detail
         .lines()
         .map(str::trim)

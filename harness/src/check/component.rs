@@ -18,6 +18,7 @@ use super::wit::{BadInput, compatible, is_key_value};
 use super::{Code, Finding, Severity};
 use crate::interface::Interface;
 use crate::profile::Profile;
+use crate::report::first_line;
 use std::collections::BTreeMap;
 use std::path::Path;
 use wit_parser::decoding::{DecodedWasm, decode};
@@ -51,37 +52,30 @@ pub(crate) fn inspect(
     profile: Option<&Profile>,
 ) -> Result<(Vec<Finding>, Vec<Interface>), BadInput> {
     let mut findings = Vec::new();
-    let component = match wasm_kind(bytes) {
-        Some(WasmKind::Component) => std::borrow::Cow::Borrowed(bytes),
-        Some(WasmKind::Module) => {
-            let component = kvhost::serve::source::componentize_if_necessary(
-                name,
-                Path::new(name),
-                bytes,
-            )
-            .map_err(|e| {
-                BadInput(format!(
-                    "{name} is a core WebAssembly module, not a component, and cannot be componentized as Spin \
-                     does on load: {e:#}"
-                ))
-            })?;
-            findings.push(Finding::new(
-                Code::Found,
-                Severity::Note,
-                name,
-                format!(
-                    "{name} is a core module (wasm32-wasip1): componentized as Spin does on load, then checked"
-                ),
-            ));
-            std::borrow::Cow::Owned(component.into_owned())
-        }
-        None => {
-            return Err(BadInput(format!(
-                "{name} is not WebAssembly (it does not start with the `\\0asm` magic and a known version): give \
-                 a component (.wasm), such as `cargo build --target wasm32-wasip2` makes"
-            )));
-        }
-    };
+    if !bytes.starts_with(b"\0asm") {
+        return Err(BadInput(format!(
+            "{name} is not WebAssembly (it does not start with the `\\0asm` magic): give a component (.wasm), \
+             such as `cargo build --target wasm32-wasip2` makes"
+        )));
+    }
+    // A component is used as it is; a core module is componentized, as Spin (and kvhost serve) does on load.
+    let component = kvhost::serve::source::componentize_if_necessary(name, Path::new(name), bytes)
+        .map_err(|e| {
+            BadInput(format!(
+                "{name} is a core WebAssembly module, not a component, and cannot be componentized as Spin \
+                 does on load: {e:#}"
+            ))
+        })?;
+    if matches!(component, std::borrow::Cow::Owned(_)) {
+        findings.push(Finding::new(
+            Code::Found,
+            Severity::Note,
+            name,
+            format!(
+                "{name} is a core module (wasm32-wasip1): componentized as Spin does on load, then checked"
+            ),
+        ));
+    }
     let decoded = decode(&component).map_err(|e| {
         BadInput(format!(
             "{name} is not a valid component ({}); is the file truncated? rebuild it",
@@ -213,20 +207,6 @@ pub(crate) fn inspect(
     Ok((findings, used.into_keys().collect()))
 }
 
-/// What a file's first eight bytes say it is.
-enum WasmKind {
-    Component,
-    Module,
-}
-
-fn wasm_kind(bytes: &[u8]) -> Option<WasmKind> {
-    match bytes {
-        [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => Some(WasmKind::Module),
-        [0, b'a', b's', b'm', _, _, 1, 0, ..] => Some(WasmKind::Component),
-        _ => None,
-    }
-}
-
 /// The note naming the HTTP handler the component exports, or saying it exports none (and what it exports).
 fn handler(
     name: &str,
@@ -266,8 +246,4 @@ fn known() -> String {
         .map(|i| i.wit_name())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
