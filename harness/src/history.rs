@@ -1414,6 +1414,17 @@ fn excerpt(history: &KeyHistory<'_>, marked: &[&Event]) -> String {
     out
 }
 
+/// An operation as the account of a violation names it: `instance 1 op 3 (get[0] "c0" -> value "a")`.
+fn named(op: &KeyOp<'_>) -> String {
+    format!(
+        "instance {} op {} ({} -> {})",
+        op.event.instance,
+        op.event.index,
+        op.event.op,
+        op.event.outcome.render(None)
+    )
+}
+
 fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Violation {
     let total = history.all().count();
     let mut detail = format!(
@@ -1437,17 +1448,11 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
         };
         let _ = writeln!(
             detail,
-            "  stale read: instance {} op {} ({} -> {}, invoked at {} µs) saw {seen}, although instance {} op {} \
-             ({} -> {}) overwrote it in [{}, {}] µs, before the read began",
-            read.event.instance,
-            read.event.index,
-            read.event.op,
-            read.event.outcome.render(None),
+            "  stale read: {}, invoked at {} µs, saw {seen}, although {} overwrote it in [{}, {}] µs, before \
+             the read began",
+            named(read),
             micros(read.invoked),
-            overwrite.event.instance,
-            overwrite.event.index,
-            overwrite.event.op,
-            overwrite.event.outcome.render(None),
+            named(overwrite),
             micros(overwrite.invoked),
             micros(overwrite.returned),
         );
@@ -1459,12 +1464,8 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
     for read in history.reads_from_the_future().into_iter().take(3) {
         let _ = writeln!(
             detail,
-            "  read from the future: instance {} op {} ({} -> {}) returned at {} µs, before the write of that \
-             value began",
-            read.event.instance,
-            read.event.index,
-            read.event.op,
-            read.event.outcome.render(None),
+            "  read from the future: {} returned at {} µs, before the write of that value began",
+            named(read),
             micros(read.returned)
         );
         marked.push(read.event);
@@ -1474,16 +1475,10 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
     {
         let _ = writeln!(
             detail,
-            "  reads that disagree: instance {} op {} ({} -> {}) and instance {} op {} ({} -> {}) both ran \
-             within [{}, {}] µs, while no write of the key was in progress, yet they saw different values",
-            first.event.instance,
-            first.event.index,
-            first.event.op,
-            first.event.outcome.render(None),
-            second.event.instance,
-            second.event.index,
-            second.event.op,
-            second.event.outcome.render(None),
+            "  reads that disagree: {} and {} both ran within [{}, {}] µs, while no write of the key was in \
+             progress, yet they saw different values",
+            named(first),
+            named(second),
             micros(first.invoked.min(second.invoked)),
             micros(first.returned.max(second.returned)),
         );
@@ -1493,16 +1488,10 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
     for (first, second) in lost.iter().take(3) {
         let _ = writeln!(
             detail,
-            "  lost update: instance {} op {} ({} -> {}) and instance {} op {} ({} -> {}) returned the same \
-             counter, so one increment was applied over a value the other had already replaced",
-            first.event.instance,
-            first.event.index,
-            first.event.op,
-            first.event.outcome.render(None),
-            second.event.instance,
-            second.event.index,
-            second.event.op,
-            second.event.outcome.render(None),
+            "  lost update: {} and {} returned the same counter, so one increment was applied over a value the \
+             other had already replaced",
+            named(first),
+            named(second),
         );
         marked.extend([first.event, second.event]);
     }
