@@ -51,6 +51,11 @@ pub enum Fault {
     IncrementPanicsOnText,
     /// `compare-and-swap` writes whatever the key holds now (ATOMIC-CAS).
     SwapIgnoresInterveningWrites,
+    /// `compare-and-swap` checks only that the key is present (or absent) as expected, not what it holds, so a
+    /// swap whose key was overwritten since its `cas` was made still writes (ATOMIC-CAS, CONCURRENT-ATOMIC): of
+    /// several swaps made from one value all succeed. The scripted case that overwrites a key between `cas.new`
+    /// and `swap` catches it; the concurrent histories of wasi draft2 catch it (`tests/concurrency.rs`).
+    SwapChecksPresenceOnly,
     /// `increment` and `compare-and-swap` read, yield the processor, then write: not atomic, so concurrent
     /// increments lose updates (CONCURRENT-ATOMIC), also through the draft edition, whose increment kvhost makes
     /// of `get` and `compare-and-swap`. Not in [`Fault::BACKEND_FAULTS`]: one at a time it is right; the
@@ -97,7 +102,7 @@ pub const VISIBILITY_DELAY: std::time::Duration = std::time::Duration::from_mill
 impl Fault {
     /// The backend faults the self-test checks, each with the statement a case must fail on and the
     /// interface version it is checked through.
-    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 17] = [
+    pub const BACKEND_FAULTS: [(Fault, &'static str, Interface); 18] = [
         (Fault::DeleteAbsentErrors, "DELETE-ABSENT", Interface::V2),
         (Fault::MissingReadsEmpty, "GET-MISSING", Interface::V2),
         (Fault::RefusesKeyPunctuation, "KEY-TEXT", Interface::V2),
@@ -146,6 +151,11 @@ impl Fault {
         ),
         (
             Fault::SwapIgnoresInterveningWrites,
+            "ATOMIC-CAS",
+            Interface::WasiKeyvalue,
+        ),
+        (
+            Fault::SwapChecksPresenceOnly,
             "ATOMIC-CAS",
             Interface::WasiKeyvalue,
         ),
@@ -215,7 +225,7 @@ pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc
 
 impl Fault {
     /// Every fault, for finding one by name.
-    pub const ALL: [Fault; 20] = [
+    pub const ALL: [Fault; 21] = [
         Fault::None,
         Fault::DeleteAbsentErrors,
         Fault::MissingReadsEmpty,
@@ -227,6 +237,7 @@ impl Fault {
         Fault::GetManyOmitsMissing,
         Fault::IncrementPanicsOnText,
         Fault::SwapIgnoresInterveningWrites,
+        Fault::SwapChecksPresenceOnly,
         Fault::AtomicsIgnoreLimits,
         Fault::AtomicsReadThenWrite,
         Fault::PagesRepeatTheirFirstKey,
@@ -435,6 +446,13 @@ impl Store for FaultyStore {
         }
         if self.fault == Fault::AtomicsIgnoreLimits {
             return self.unlimited.compare_and_swap(key, expected, new);
+        }
+        if self.fault == Fault::SwapChecksPresenceOnly {
+            if self.inner.exists(key)? != expected.is_some() {
+                return Ok(false);
+            }
+            self.inner.set(key, new)?;
+            return Ok(true);
         }
         if self.fault == Fault::AtomicsReadThenWrite {
             let current = self.inner.get(key)?;
