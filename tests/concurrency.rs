@@ -1,8 +1,9 @@
 //! CONCURRENT-VISIBLE and CONCURRENT-ATOMIC on generated concurrent histories (`kvconf::history`): the
 //! reference host passes them through every interface version on both backends, a correct plug passes them, a
 //! backend with a write-behind cache (writes that return before other instances can see them) breaks
-//! CONCURRENT-VISIBLE, one that keeps stale bytes breaks CONCURRENT-ATOMIC, and a host that panics, traps or hangs
-//! fails its histories without stopping the process.
+//! CONCURRENT-VISIBLE, one that keeps stale bytes breaks CONCURRENT-ATOMIC, an increment or a compare-and-swap that
+//! is not atomic (reads, then writes; or a swap that checks only presence) loses updates (CONCURRENT-ATOMIC), and a
+//! host that panics, traps or hangs fails its histories without stopping the process.
 
 use kvconf::history::{self, HistoryConfig, run_history};
 use kvconf::host::HostUnderTest;
@@ -168,6 +169,43 @@ fn an_increment_that_reads_then_writes_loses_updates_through_both_wasi_editions(
             tally.violations
         );
     }
+}
+
+/// The histories of `fault` through wasi draft2 that lose a swap (two swaps from one value that both wrote); fails
+/// when there is none.
+fn lost_swaps(fault: Fault) -> Vec<u64> {
+    let tally = run_many(faulty_host(fault), Interface::WasiKeyvalue, 4 * CATCHING);
+    let lost: Vec<u64> = tally
+        .violations
+        .iter()
+        .filter(|(_, v)| {
+            v.statement == history::ATOMIC
+                && v.detail
+                    .contains("both swapped from a cas that read the same value")
+        })
+        .map(|(index, _)| *index)
+        .collect();
+    eprintln!(
+        "{fault:?} through wasi-keyvalue: {} of {} histories lose a swap ({lost:?})",
+        lost.len(),
+        tally.histories,
+    );
+    assert!(
+        !lost.is_empty(),
+        "{fault:?}: no history lost a swap; violations: {:?}",
+        tally.violations
+    );
+    lost
+}
+
+#[test]
+fn a_swap_that_checks_only_presence_loses_updates() {
+    lost_swaps(Fault::SwapChecksPresenceOnly);
+}
+
+#[test]
+fn a_swap_that_reads_then_writes_loses_updates() {
+    lost_swaps(Fault::AtomicsReadThenWrite);
 }
 
 #[test]

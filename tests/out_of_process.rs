@@ -515,3 +515,26 @@ fn a_served_host_whose_writes_become_visible_late_fails_the_out_of_process_histo
     assert!(checked.violation.is_none(), "{:?}", checked.violation);
     assert_eq!(checked.histories, 4);
 }
+
+#[test]
+fn a_served_swap_that_checks_only_presence_fails_the_out_of_process_histories() {
+    // Out-of-process a cas lives in one request (cas.new, current, swap), and two such requests at once may
+    // both swap from one value.
+    let work = tempfile::tempdir().unwrap();
+    let config = HistoryConfig::default();
+    let faulty = faulty_adapter(work.path(), Fault::SwapChecksPresenceOnly, 10);
+    let session = faulty.session(&work.path().join("presence"));
+    let checked =
+        history::run_histories(&session, Interface::WasiKeyvalue, 7, 25, &config, &|_| {});
+    let violation = checked
+        .violation
+        .expect("a served swap that checks only presence passes 25 out-of-process histories");
+    assert_eq!(violation.statement, history::ATOMIC, "{violation}");
+    assert!(
+        violation
+            .detail
+            .contains("both swapped from a cas that read the same value"),
+        "{violation}"
+    );
+    eprintln!("caught after {} histories: {violation}", checked.histories);
+}

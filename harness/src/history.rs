@@ -10,7 +10,9 @@
 //!   `get`, `exists`, `delete`) on a few keys (`"c0"`, `"c1"`, …) so that the instances contend. Every `set` writes
 //!   a value unique in the whole history (`"i{instance}.{n}:"` and some filler), so a read names the write it saw.
 //!   Through the wasi editions the scripts also `increment` counters (`"n0"`, `"n1"`, …: keys of their own, which
-//!   nothing else writes) by 1 to 3. The same (seed, index, interface) always gives the same scripts.
+//!   nothing else writes) by 1 to 3; through wasi draft2 (the older draft has no compare-and-swap) they also
+//!   compare-and-swap keys of their own (`"s0"`, `"s1"`, …): `cas.new`, `current` (what the cas read) and `swap`
+//!   of a value as unique as a `set`'s. The same (seed, index, interface) always gives the same scripts.
 //! - **Execution** ([`run_history`]): the application is loaded once, in a fresh directory; then every instance
 //!   runs its script on its own thread. The threads are released at once, lined up again once every instance has
 //!   opened its store (so that their key operations overlap instead of being staggered by instantiation), and
@@ -27,7 +29,8 @@
 //!   one after another, all instances at once (released together); the event recorded is the operation's outcome
 //!   (every request's `open` must succeed, or the history fails saying which did not), timed at the client: the
 //!   request was sent no earlier than the operation took effect and its answer read no earlier. Those intervals
-//!   also contain the true ones, only wider, so the check stays sound.
+//!   also contain the true ones, only wider, so the check stays sound. A cas does not outlive its request either,
+//!   so a `cas.new`, its `current` and its `swap` go in one request, and share its interval.
 //! - **Checking**: first, every operation must have succeeded (an error, trap, panic or timeout is a failure of
 //!   the history, reported with the operation). Then, per key:
 //!   - a read returning bytes that no `set` of that key wrote breaks `CONCURRENT-ATOMIC` (a torn or invented
@@ -45,6 +48,14 @@
 //!     with program order and real time, in which each returns the previous value plus its delta. So the final
 //!     counter is the sum of the acknowledged increments and every answer is a value the counter passed through;
 //!     two increments that return the same value (a read-then-write increment losing an update) break
+//!     `CONCURRENT-ATOMIC`, and the report names them;
+//!   - a swapped key's operations must be linearisable as a register with compare-and-swap: `cas.new` reads the
+//!     register (what `current` says it read, at a point within the `cas.new`), and a `swap` writes its value if
+//!     the register still holds what its cas read, and otherwise fails with `cas-failed` leaving it alone. Only
+//!     swaps write these keys, each a value of its own, so the register never returns to a value it left and
+//!     "still holds what the cas read" is exactly "nothing was written since" (the WIT's `swap`: "writes `value`
+//!     if the key still holds what `cas` remembered"). So of several swaps from cas handles that read one value at
+//!     most one succeeds; two that both do (a swap that checks only presence, or reads then writes) break
 //!     `CONCURRENT-ATOMIC`, and the report names them.
 //!
 //! Linearisability is local (Herlihy and Wing), so checking each key on its own is exact. The search is Wing and
@@ -178,6 +189,12 @@ enum Kind {
     Exists,
     Delete,
     Increment,
+    Swap,
+}
+
+/// The name of swapped key number `n` of a history (wasi draft2 only): a key only compare-and-swap writes.
+pub fn swapped_name(n: usize) -> String {
+    format!("s{n}")
 }
 
 /// The name of counter number `n` of a history (wasi only): a key only `increment` touches.
@@ -212,12 +229,19 @@ pub fn scripts(
 ) -> Vec<Vec<Operation>> {
     let keys = config.keys.max(1);
     let increments = if interface.is_wasi() { 3 } else { 0 };
+    // wasi:keyvalue@0.2.0-draft has no compare-and-swap.
+    let swaps = if interface == Interface::WasiKeyvalue {
+        3
+    } else {
+        0
+    };
     let kind = prop_oneof![
         4 => Just(Kind::Set),
         3 => Just(Kind::Get),
         2 => Just(Kind::Exists),
         1 => Just(Kind::Delete),
         increments => Just(Kind::Increment),
+        swaps => Just(Kind::Swap),
     ];
     let strategy = vec(
         vec((kind, 0..keys, 0..=FILLER_MAX), config.ops_per_instance),
@@ -240,25 +264,39 @@ pub fn scripts(
             }];
             for (kind, n, filler) in steps {
                 let key = key_name(n);
-                ops.push(match kind {
-                    Kind::Set => {
-                        sets += 1;
-                        Operation::Set {
-                            slot: 0,
-                            key,
-                            value: value_bytes(instance, sets, filler),
-                        }
-                    }
-                    Kind::Get => Operation::Get { slot: 0, key },
-                    Kind::Exists => Operation::Exists { slot: 0, key },
-                    Kind::Delete => Operation::Delete { slot: 0, key },
-                    Kind::Increment => Operation::Increment {
+                if matches!(kind, Kind::Set | Kind::Swap) {
+                    sets += 1;
+                }
+                let value = || value_bytes(instance, sets, filler);
+                match kind {
+                    Kind::Set => ops.push(Operation::Set {
+                        slot: 0,
+                        key,
+                        value: value(),
+                    }),
+                    Kind::Get => ops.push(Operation::Get { slot: 0, key }),
+                    Kind::Exists => ops.push(Operation::Exists { slot: 0, key }),
+                    Kind::Delete => ops.push(Operation::Delete { slot: 0, key }),
+                    Kind::Increment => ops.push(Operation::Increment {
                         slot: 0,
                         key: counter_name(n),
                         // 1 to 3, from the filler drawn anyway (the draft's delta is unsigned).
                         delta: 1 + (filler % 3) as i64,
-                    },
-                });
+                    }),
+                    // Make a cas, read what it remembered, and swap in a value of this instance's own.
+                    Kind::Swap => ops.extend([
+                        Operation::CasNew {
+                            slot: 0,
+                            key: swapped_name(n),
+                            cas: 0,
+                        },
+                        Operation::CasCurrent { cas: 0 },
+                        Operation::CasSwap {
+                            cas: 0,
+                            value: value(),
+                        },
+                    ]),
+                }
             }
             ops
         })
@@ -723,7 +761,8 @@ pub(crate) struct Answer {
 }
 
 /// The out-of-process route's recording: each operation of each script (after its `open`) is one request, whose
-/// script is that `open` and the operation, sent by `send`. One thread per instance issues its requests one after
+/// script is that `open` and the operation, sent by `send`; a `cas.new` goes in one request with the operations up
+/// to its `swap` (all of them then have the request's interval). One thread per instance issues its requests one after
 /// another, every instance at once; each operation's interval is its request's, timed here at the client. An
 /// instance stops at an operation that traps or times out (the rest are `not run`, as in-process); every request's
 /// `open` must succeed, or the history fails naming the first that did not.
@@ -751,28 +790,43 @@ pub(crate) fn record_requests(
                         return (record, None);
                     };
                     let mut stopped = false;
-                    for (n, op) in rest.iter().enumerate() {
-                        let index = n + 1;
+                    let mut n = 0;
+                    while n < rest.len() {
+                        // A cas does not outlive its request either: a `cas.new` goes with the operations up to its
+                        // `swap`, in one request.
+                        let group = match &rest[n] {
+                            Operation::CasNew { cas, .. } => rest[n..]
+                                .iter()
+                                .position(|op| matches!(op, Operation::CasSwap { cas: c, .. } if c == cas))
+                                .map_or(rest.len() - n, |end| end + 1),
+                            _ => 1,
+                        };
+                        let ops = &rest[n..n + group];
+                        let first = n + 1;
+                        n += group;
                         if stopped {
-                            record.events.push(Event {
-                                instance,
-                                index,
-                                op: op.clone(),
-                                outcome: Outcome::NotRun,
-                                invoked: start.elapsed(),
-                                returned: None,
-                            });
+                            for (index, op) in (first..).zip(ops) {
+                                record.events.push(Event {
+                                    instance,
+                                    index,
+                                    op: op.clone(),
+                                    outcome: Outcome::NotRun,
+                                    invoked: start.elapsed(),
+                                    returned: None,
+                                });
+                            }
                             continue;
                         }
                         let invoked = start.elapsed();
-                        let answer = send(&[open.clone(), op.clone()]);
+                        let script: Vec<Operation> =
+                            std::iter::once(open).chain(ops).cloned().collect();
+                        let answer = send(&script);
                         let returned = start.elapsed();
                         let mut outcomes = answer.outcomes.into_iter();
                         let opened = outcomes.next().unwrap_or(Outcome::NotRun);
-                        let outcome = outcomes.next().unwrap_or(Outcome::NotRun);
                         let open_event = Event {
                             instance,
-                            index,
+                            index: first,
                             op: open.clone(),
                             outcome: opened,
                             invoked,
@@ -782,23 +836,26 @@ pub(crate) fn record_requests(
                             record.timed_out = answer.timed_out;
                             return (record, Some(open_event));
                         }
-                        if index == 1 {
+                        if first == 1 {
                             // The instance's `open` as the check sees it: that of its first request.
                             record.events.push(Event {
                                 index: 0,
                                 ..open_event
                             });
                         }
-                        stopped = matches!(outcome, Outcome::Trapped(_) | Outcome::NotRun);
                         record.timed_out |= answer.timed_out;
-                        record.events.push(Event {
-                            instance,
-                            index,
-                            op: op.clone(),
-                            outcome,
-                            invoked,
-                            returned: (!answer.timed_out).then_some(returned),
-                        });
+                        for (index, op) in (first..).zip(ops) {
+                            let outcome = outcomes.next().unwrap_or(Outcome::NotRun);
+                            stopped |= matches!(outcome, Outcome::Trapped(_) | Outcome::NotRun);
+                            record.events.push(Event {
+                                instance,
+                                index,
+                                op: op.clone(),
+                                outcome,
+                                invoked,
+                                returned: (!answer.timed_out).then_some(returned),
+                            });
+                        }
                     }
                     (record, None)
                 })
@@ -854,6 +911,36 @@ enum Access {
         delta: i64,
         result: i64,
     },
+    /// A `cas.new` that succeeded (its key, and what it read, come with the `current` and `swap` after it).
+    CasMade,
+    /// A cas's `current`: what its `cas.new` read.
+    Remembered(Option<Vec<u8>>),
+    /// A `swap`: whether it wrote.
+    Swapped(bool),
+    /// A `cas.new` as a read of its key: what `current` said it read, over the `cas.new`'s interval (the WIT:
+    /// `new` "reads `key` and remembers its value").
+    Snapshot {
+        value: Option<Vec<u8>>,
+        invoked: Duration,
+        returned: Option<Duration>,
+    },
+    /// A `swap` of `value` from a cas that remembered `expected`, which wrote (`ok`) or failed with
+    /// `cas-failed`.
+    Swap {
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+        ok: bool,
+    },
+}
+
+impl Access {
+    /// The bytes it writes, or tries to (a swap that failed included).
+    fn writes(&self) -> Option<&[u8]> {
+        match self {
+            Access::Write(Some(v)) | Access::Swap { value: v, .. } => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// What an operation did, or the nature of its failure and what to say about it.
@@ -877,6 +964,14 @@ fn classify(
             delta: *delta,
             result: *result,
         }),
+        (Operation::CasNew { .. }, Outcome::Opened) => Ok(Access::CasMade),
+        (Operation::CasCurrent { .. }, Outcome::Value(value)) => {
+            Ok(Access::Remembered(value.clone()))
+        }
+        (Operation::CasSwap { .. }, Outcome::Done) => Ok(Access::Swapped(true)),
+        (Operation::CasSwap { .. }, Outcome::Failed(e)) if e.kind == ErrorKind::CasFailed => {
+            Ok(Access::Swapped(false))
+        }
         (_, Outcome::Failed(_)) => Err((
             HOST_ERROR,
             format!("the host returned {}", event.outcome.render(None)),
@@ -901,13 +996,18 @@ fn micros(d: Duration) -> u128 {
 
 /// One line about an event: where it ran, its interval, the operation and its outcome.
 fn describe(event: &Event) -> String {
-    let returned = match event.returned {
+    describe_at(event, event.invoked, event.returned)
+}
+
+/// [`describe`] with the interval given.
+fn describe_at(event: &Event, invoked: Duration, returned: Option<Duration>) -> String {
+    let returned = match returned {
         Some(r) => format!("{:>7}", micros(r)),
         None => "      …".into(),
     };
     format!(
         "[{:>7} – {returned}] µs  instance {} op {:>2}: {} -> {}",
-        micros(event.invoked),
+        micros(invoked),
         event.instance,
         event.index,
         event.op,
@@ -930,12 +1030,7 @@ fn check(recorded: &Recorded, interface: Interface) -> Option<Violation> {
     if !failures.is_empty() {
         return Some(failed(&failures));
     }
-    let mut keys: BTreeMap<&str, Vec<(&Event, Access)>> = BTreeMap::new();
-    for (event, access) in accesses {
-        if let Some(key) = key_of(&event.op) {
-            keys.entry(key).or_default().push((event, access));
-        }
-    }
+    let keys = by_key(accesses);
     for (key, ops) in &keys {
         if let Some(v) = invented(key, ops, &keys) {
             return Some(v);
@@ -962,6 +1057,76 @@ fn check(recorded: &Recorded, interface: Interface) -> Option<Violation> {
         }
     }
     None
+}
+
+/// A cas made in one instance: its `cas.new`, and what its `current` said it read (a swap from a cas whose
+/// `current` was not asked cannot be judged, and is left out; kvconf's scripts always ask).
+struct MadeCas<'e> {
+    key: &'e str,
+    new: &'e Event,
+    remembered: Option<Option<Vec<u8>>>,
+}
+
+/// The accesses of a history by key, in order. A cas's `current` becomes its `cas.new`'s read of the key
+/// ([`Access::Snapshot`]), and its `swap` a swap of that key from what it read ([`Access::Swap`]).
+fn by_key(accesses: Vec<(&Event, Access)>) -> BTreeMap<&str, Vec<(&Event, Access)>> {
+    let mut keys: BTreeMap<&str, Vec<(&Event, Access)>> = BTreeMap::new();
+    // Per instance, the cas in each cas slot: its `cas.new`, and what its `current` said it read.
+    let mut made: HashMap<(usize, u32), MadeCas<'_>> = HashMap::new();
+    for (event, access) in accesses {
+        let (key, access) = match (&event.op, access) {
+            (Operation::CasNew { cas, key, .. }, _) => {
+                made.insert(
+                    (event.instance, *cas),
+                    MadeCas {
+                        key,
+                        new: event,
+                        remembered: None,
+                    },
+                );
+                continue;
+            }
+            (Operation::CasCurrent { cas }, Access::Remembered(value)) => {
+                let Some(MadeCas {
+                    key,
+                    new,
+                    remembered,
+                }) = made.get_mut(&(event.instance, *cas))
+                else {
+                    continue;
+                };
+                *remembered = Some(value.clone());
+                let snapshot = Access::Snapshot {
+                    value,
+                    invoked: new.invoked,
+                    returned: new.returned,
+                };
+                (*key, snapshot)
+            }
+            (Operation::CasSwap { cas, value }, Access::Swapped(ok)) => {
+                let Some(MadeCas {
+                    key,
+                    remembered: Some(expected),
+                    ..
+                }) = made.remove(&(event.instance, *cas))
+                else {
+                    continue;
+                };
+                let swap = Access::Swap {
+                    expected,
+                    value: value.clone(),
+                    ok,
+                };
+                (key, swap)
+            }
+            (op, access) => match key_of(op) {
+                Some(key) => (key, access),
+                None => continue,
+            },
+        };
+        keys.entry(key).or_default().push((event, access));
+    }
+    keys
 }
 
 fn key_of(op: &Operation) -> Option<&str> {
@@ -1038,22 +1203,20 @@ fn invented(
     ops: &[(&Event, Access)],
     keys: &BTreeMap<&str, Vec<(&Event, Access)>>,
 ) -> Option<Violation> {
-    let written: HashSet<&[u8]> = ops
-        .iter()
-        .filter_map(|(_, a)| match a {
-            Access::Write(Some(v)) => Some(v.as_slice()),
-            _ => None,
-        })
-        .collect();
+    let written: HashSet<&[u8]> = ops.iter().filter_map(|(_, a)| a.writes()).collect();
     let (event, bytes) = ops.iter().find_map(|(e, a)| match a {
-        Access::Read(Some(v)) if !written.contains(v.as_slice()) => Some((e, v)),
+        Access::Read(Some(v)) | Access::Snapshot { value: Some(v), .. }
+            if !written.contains(v.as_slice()) =>
+        {
+            Some((e, v))
+        }
         _ => None,
     })?;
     let elsewhere = keys.iter().find(|(k, ops)| {
         **k != key
             && ops
                 .iter()
-                .any(|(_, a)| *a == Access::Write(Some(bytes.clone())))
+                .any(|(_, a)| a.writes() == Some(bytes.as_slice()))
     });
     let origin = match elsewhere {
         Some((other, _)) => format!(
@@ -1117,6 +1280,25 @@ enum Step {
     /// register's `Some(n)` is the counter `n` (and `None` its start, 0): the value numbers of written values
     /// never meet it.
     Increment { delta: i64, result: i64 },
+    /// Compare-and-swap: write value `new` if the register holds `expected` (`ok`), or find it holds something
+    /// else and leave it (not `ok`). A swapped key holds nothing but swapped values, each written once, so the
+    /// register never returns to a value it left, and "holds what the cas read" is "was not written since".
+    Swap {
+        expected: Option<u32>,
+        new: u32,
+        ok: bool,
+    },
+}
+
+impl Step {
+    /// What the step writes to the register, if it writes (a written value or absent).
+    fn writes(self) -> Option<Option<u32>> {
+        match self {
+            Step::Write(v) => Some(v),
+            Step::Swap { new, ok: true, .. } => Some(Some(new)),
+            _ => None,
+        }
+    }
 }
 
 /// One operation on a key with its interval.
@@ -1151,9 +1333,9 @@ impl<'a> KeyHistory<'a> {
     fn new(ops: &[(&'a Event, Access)], instances: usize) -> Self {
         let mut values: HashMap<&[u8], u32> = HashMap::new();
         for (_, access) in ops {
-            if let Access::Write(Some(v)) = access {
+            if let Some(v) = access.writes() {
                 let next = values.len() as u32;
-                values.entry(v.as_slice()).or_insert(next);
+                values.entry(v).or_insert(next);
             }
         }
         let unknown = values.len() as u32;
@@ -1163,6 +1345,7 @@ impl<'a> KeyHistory<'a> {
         };
         let mut per_instance: Vec<Vec<KeyOp<'a>>> = vec![Vec::new(); instances];
         for (event, access) in ops {
+            let (mut invoked, mut returned) = (event.invoked, event.returned);
             let step = match access {
                 Access::Write(v) => Step::Write(number(v)),
                 Access::Read(v) => Step::Read(number(v)),
@@ -1171,7 +1354,26 @@ impl<'a> KeyHistory<'a> {
                     delta: *delta,
                     result: *result,
                 },
-                Access::Open => continue,
+                Access::Snapshot {
+                    value,
+                    invoked: made,
+                    returned: made_returned,
+                } => {
+                    (invoked, returned) = (*made, *made_returned);
+                    Step::Read(number(value))
+                }
+                Access::Swap {
+                    expected,
+                    value,
+                    ok,
+                } => Step::Swap {
+                    expected: number(expected),
+                    new: values[value.as_slice()],
+                    ok: *ok,
+                },
+                Access::Open | Access::CasMade | Access::Remembered(_) | Access::Swapped(_) => {
+                    continue;
+                }
             };
             if per_instance.len() <= event.instance {
                 per_instance.resize(event.instance + 1, Vec::new());
@@ -1179,8 +1381,8 @@ impl<'a> KeyHistory<'a> {
             per_instance[event.instance].push(KeyOp {
                 event,
                 step,
-                invoked: event.invoked,
-                returned: event.returned.unwrap_or(Duration::MAX),
+                invoked,
+                returned: returned.unwrap_or(Duration::MAX),
             });
         }
         for ops in &mut per_instance {
@@ -1240,6 +1442,13 @@ impl<'a> KeyHistory<'a> {
                             _ => continue,
                         }
                     }
+                    Step::Swap { expected, new, ok } if ok == (value == expected) => {
+                        if ok {
+                            Some(new)
+                        } else {
+                            value
+                        }
+                    }
                     _ => continue,
                 };
                 prefix[i] += 1;
@@ -1277,15 +1486,15 @@ impl<'a> KeyHistory<'a> {
         let mut out = Vec::new();
         for read in self.all() {
             // Whether a write gives what the read saw.
-            let gives = |w: Step| match (read.step, w) {
-                (Step::Read(v), Step::Write(x)) => v == x,
-                (Step::Exists(b), Step::Write(x)) => b == x.is_some(),
+            let gives = |w: Step| match (read.step, w.writes()) {
+                (Step::Read(v), Some(x)) => v == x,
+                (Step::Exists(b), Some(x)) => b == x.is_some(),
                 _ => false,
             };
             let initial = match read.step {
                 Step::Read(v) => v.is_none(),
                 Step::Exists(b) => !b,
-                Step::Write(_) | Step::Increment { .. } => continue,
+                Step::Write(_) | Step::Increment { .. } | Step::Swap { .. } => continue,
             };
             // The writes the read may have seen: those of what it saw that began before it returned.
             let writers: Vec<&KeyOp<'a>> = self
@@ -1300,7 +1509,7 @@ impl<'a> KeyHistory<'a> {
             // something else started after that one returned and returned before the read began.
             let overwrite = |after: Duration| {
                 self.all().find(|w| {
-                    matches!(w.step, Step::Write(_))
+                    w.step.writes().is_some()
                         && !gives(w.step)
                         && after <= w.invoked
                         && w.returned <= read.invoked
@@ -1350,9 +1559,9 @@ impl<'a> KeyHistory<'a> {
                 }
                 let start = first.invoked.min(second.invoked);
                 let end = first.returned.max(second.returned);
-                let quiet = self.all().all(|w| {
-                    !matches!(w.step, Step::Write(_)) || w.returned <= start || w.invoked >= end
-                });
+                let quiet = self
+                    .all()
+                    .all(|w| w.step.writes().is_none() || w.returned <= start || w.invoked >= end);
                 if quiet {
                     return Some((first, second));
                 }
@@ -1382,13 +1591,37 @@ impl<'a> KeyHistory<'a> {
         out
     }
 
+    /// Pairs of swaps that both wrote from a cas that read the same thing: one overwrote the other's write
+    /// without having seen it (a swapped key never returns to a value it left, so only one can have found its
+    /// cas's value still there).
+    fn double_swaps(&self) -> Vec<(&KeyOp<'a>, &KeyOp<'a>)> {
+        let swaps: Vec<(&KeyOp<'a>, Option<u32>)> = self
+            .all()
+            .filter_map(|op| match op.step {
+                Step::Swap {
+                    expected, ok: true, ..
+                } => Some((op, expected)),
+                _ => None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (n, (first, from)) in swaps.iter().enumerate() {
+            for (second, other) in &swaps[n + 1..] {
+                if from == other {
+                    out.push((*first, *second));
+                }
+            }
+        }
+        out
+    }
+
     /// The reads that saw a value whose every write began after the read returned.
     fn reads_from_the_future(&self) -> Vec<&KeyOp<'a>> {
         self.all()
             .filter(|read| match read.step {
                 Step::Read(Some(v)) => self
                     .all()
-                    .filter(|w| w.step == Step::Write(Some(v)))
+                    .filter(|w| w.step.writes() == Some(Some(v)))
                     .all(|w| w.invoked > read.returned),
                 _ => false,
             })
@@ -1409,7 +1642,15 @@ fn excerpt(history: &KeyHistory<'_>, marked: &[&Event]) -> String {
         } else {
             " "
         };
-        let _ = writeln!(out, "  {mark} {}", describe(op.event));
+        let returned = (op.returned != Duration::MAX).then_some(op.returned);
+        let line = describe_at(op.event, op.invoked, returned);
+        // A cas's `current` stands for the read its `cas.new` made, and has the `cas.new`'s interval.
+        let made = if let Operation::CasCurrent { .. } = op.event.op {
+            " (what its cas-new read)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {mark} {line}{made}");
     }
     out
 }
@@ -1495,6 +1736,17 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
         );
         marked.extend([first.event, second.event]);
     }
+    let swapped = history.double_swaps();
+    for (first, second) in swapped.iter().take(3) {
+        let _ = writeln!(
+            detail,
+            "  lost update: {} and {} both swapped from a cas that read the same value, so one wrote over the \
+             other's value without having seen it (a swap writes only if the key still holds what its cas read)",
+            named(first),
+            named(second),
+        );
+        marked.extend([first.event, second.event]);
+    }
     if marked.is_empty() {
         let _ = writeln!(
             detail,
@@ -1504,8 +1756,13 @@ fn not_linearisable(key: &str, history: &KeyHistory<'_>, deepest: usize) -> Viol
     }
     detail.push_str(&excerpt(history, &marked));
     Violation {
-        // Increments that overlap and return one value are not atomic; anything else is a visibility fault.
-        statement: if lost.is_empty() { VISIBLE } else { ATOMIC },
+        // Increments that return one value, and swaps that both wrote from one value, are not atomic; anything
+        // else is a visibility fault.
+        statement: if lost.is_empty() && swapped.is_empty() {
+            VISIBLE
+        } else {
+            ATOMIC
+        },
         detail,
     }
 }
@@ -1868,6 +2125,105 @@ mod tests {
         assert!(check(&h, Interface::WasiKeyvalue).is_some());
     }
 
+    /// An instance's compare-and-swap of `key` from `index`: `cas.new` over [t, t + 2] µs reading `seen`, its
+    /// `current`, and a `swap` of `value` over [t + 3, t + 5] µs that wrote (`ok`) or failed.
+    fn swap(
+        instance: usize,
+        index: usize,
+        key: &str,
+        seen: Option<&str>,
+        value: &str,
+        ok: bool,
+        t: u64,
+    ) -> Vec<Event> {
+        let swapped = if ok {
+            Outcome::Done
+        } else {
+            Outcome::Failed(crate::outcome::KvError {
+                kind: ErrorKind::CasFailed,
+                text: None,
+            })
+        };
+        let new = Operation::CasNew {
+            slot: 0,
+            key: key.into(),
+            cas: 0,
+        };
+        let current = Outcome::Value(seen.map(|v| v.as_bytes().to_vec()));
+        let value = value.as_bytes().to_vec();
+        vec![
+            event(instance, index, new, Outcome::Opened, t, t + 2),
+            event(
+                instance,
+                index + 1,
+                Operation::CasCurrent { cas: 0 },
+                current,
+                t + 2,
+                t + 3,
+            ),
+            event(
+                instance,
+                index + 2,
+                Operation::CasSwap { cas: 0, value },
+                swapped,
+                t + 3,
+                t + 5,
+            ),
+        ]
+    }
+
+    #[test]
+    fn swaps_that_write_only_over_what_their_cas_read_pass() {
+        let h = history(vec![
+            // From absent to "a", then from "a" to "b" once the first swap returned.
+            [
+                swap(0, 1, "s0", None, "a", true, 1),
+                swap(0, 4, "s0", Some("a"), "b", true, 10),
+            ]
+            .concat(),
+            // Read absent alongside the first, so its swap, after "a" was written, fails.
+            swap(1, 1, "s0", None, "c", false, 2),
+            vec![event(2, 1, get("s0"), value("b"), 20, 25)],
+        ]);
+        assert_eq!(check(&h, Interface::WasiKeyvalue), None);
+    }
+
+    #[test]
+    fn two_swaps_from_one_value_that_both_write_are_a_lost_update() {
+        // A swap that checks only presence: both cases read "a", both swaps wrote.
+        let h = history(vec![
+            [
+                swap(0, 1, "s0", None, "a", true, 1),
+                swap(0, 4, "s0", Some("a"), "b", true, 10),
+            ]
+            .concat(),
+            swap(1, 1, "s0", Some("a"), "c", true, 10),
+        ]);
+        let v = check(&h, Interface::WasiKeyvalue).expect("a lost swap");
+        assert_eq!(v.statement, ATOMIC, "{v}");
+        assert!(
+            v.detail
+                .contains("both swapped from a cas that read the same value"),
+            "{v}"
+        );
+        assert!(
+            v.detail.contains("instance 0 op 6") && v.detail.contains("instance 1 op 3"),
+            "{v}"
+        );
+        assert!(v.detail.contains("(what its cas-new read)"), "{v}");
+    }
+
+    #[test]
+    fn a_swap_that_fails_although_nothing_was_written_fails_visible() {
+        let h = history(vec![swap(0, 1, "s0", None, "a", false, 1)]);
+        let v = check(&h, Interface::WasiKeyvalue).expect("a spurious cas-failed");
+        assert_eq!(v.statement, VISIBLE, "{v}");
+        // And a cas that read a value nobody swapped in invented it.
+        let h = history(vec![swap(0, 1, "s0", Some("z"), "a", true, 1)]);
+        let v = check(&h, Interface::WasiKeyvalue).expect("an invented read");
+        assert_eq!(v.statement, ATOMIC, "{v}");
+    }
+
     #[test]
     fn a_search_past_its_budget_is_inconclusive() {
         let h = history(vec![
@@ -1907,6 +2263,27 @@ mod tests {
         assert!(!increments.is_empty());
         assert!(increments.iter().all(|op| matches!(op,
             Operation::Increment { key, delta, .. } if key.starts_with('n') && (1..=3).contains(delta))));
+        // Through draft2, keys of their own are compared and swapped: cas.new, current, swap, in that order.
+        let cas_new =
+            |op: &Operation| matches!(op, Operation::CasNew { key, .. } if key.starts_with('s'));
+        let swaps = wasi.iter().flatten().filter(|op| cas_new(op)).count();
+        assert!(swaps > 0);
+        for script in &wasi {
+            for (n, op) in script.iter().enumerate() {
+                if cas_new(op) {
+                    assert!(matches!(script[n + 1], Operation::CasCurrent { cas: 0 }));
+                    assert!(matches!(script[n + 2], Operation::CasSwap { cas: 0, .. }));
+                }
+            }
+        }
+        // The older draft has no compare-and-swap.
+        let draft = scripts(7, 3, &config, Interface::WasiKeyvalueDraft);
+        assert!(
+            draft
+                .iter()
+                .flatten()
+                .all(|op| !matches!(op, Operation::CasNew { .. }))
+        );
         assert_eq!(a.len(), 3);
         assert!(a.iter().all(|s| s.len() == 25));
         let mut values = HashSet::new();
