@@ -209,3 +209,46 @@ fn the_default_fuzz_run_finds_a_host_refusing_key_punctuation_on_every_version()
         );
     }
 }
+
+#[test]
+fn the_libtest_suite_runs_generated_sequences_that_find_a_fault_and_save_it() {
+    // The trial as a host author's test binary has it, run by libtest-mimic: it fails on the faulty host.
+    let run = |fault: Fault| {
+        let trials = kvconf::libtest::Suite::new(faulty_host(fault))
+            .histories(0)
+            .sequences(256)
+            .trials()
+            .unwrap();
+        let name = format!("v2/{fault:?}/{}", kvconf::fuzz::TRIAL_ID);
+        assert!(trials.iter().any(|t| t.name() == name), "no trial {name}");
+        let args = libtest_mimic::Arguments::from_iter(["kvconf", "--exact", "--quiet", &name]);
+        let conclusion = libtest_mimic::run(&args, trials);
+        (conclusion.num_passed, conclusion.num_failed)
+    };
+    assert_eq!(run(Fault::RefusesKeyPunctuation), (0, 1));
+    assert_eq!(run(Fault::None), (1, 0));
+    // What the failure says: the shrunk case file, saved, and how to reproduce it.
+    let save = tempfile::tempdir().unwrap();
+    let (runner, _work) = runner(faulty_host(Fault::RefusesKeyPunctuation), TIMEOUT);
+    let config = FuzzConfig {
+        sequences: 256,
+        ..FuzzConfig::default()
+    };
+    let result = kvconf::fuzz::check_sequences(&runner, Interface::V2, &config, Some(save.path()));
+    let Verdict::Fail(detail) = &result.verdict else {
+        panic!("the faulty host passed: {result:?}")
+    };
+    assert!(
+        result.statements.iter().any(|s| s == "KEY-TEXT"),
+        "{:?}",
+        result.statements
+    );
+    assert!(detail.contains("KVCONF_SEED=1"), "{detail}");
+    let saved: Vec<_> = std::fs::read_dir(save.path()).unwrap().collect();
+    assert_eq!(saved.len(), 1, "{detail}");
+    let path = saved[0].as_ref().unwrap().path();
+    assert!(detail.contains(&path.display().to_string()), "{detail}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(detail.contains(&text), "{detail}");
+    case::Case::parse(&path, &text, Catalogue::builtin()).expect("the saved case parses");
+}

@@ -40,6 +40,7 @@ use kvconf::case::{self, Case};
 use kvconf::catalogue::Catalogue;
 use kvconf::driver::Driver;
 use kvconf::expectations::{self, Expectations};
+use kvconf::fuzz::{self, FuzzConfig};
 use kvconf::history::{self, HistoryConfig};
 use kvconf::host::{AppSpec, HostUnderTest};
 use kvconf::interface::Interface;
@@ -61,7 +62,8 @@ const EXPECTATIONS: &str = "expectations/wasmtime-wasi-keyvalue.toml";
 const BACKEND: &str = "wasmtime-in-memory";
 /// The host, as reports name it.
 const HOST: &str = "wasmtime-wasi-keyvalue 48.0.8 (its in-memory provider, in-process)";
-/// Concurrent histories in the trial `generated/concurrent-histories`, and their seed.
+/// Concurrent histories in the trial `generated/concurrent-histories`, and their seed (and that of the generated
+/// sequences, `generated/sequences`).
 const HISTORIES: u64 = 8;
 const SEED: u64 = 1;
 /// The one edition the crate provides.
@@ -197,6 +199,7 @@ fn main() {
             let trials = kvconf::libtest::Suite::new(WasmtimeWasiKeyvalue::new())
                 .expectations(EXPECTATIONS)
                 .histories(HISTORIES)
+                .seed(SEED)
                 .trials();
             match trials {
                 Ok(mut trials) => {
@@ -249,6 +252,11 @@ fn run_suite(cases: &[Case]) -> Result<Vec<CaseResult>, String> {
         HISTORIES,
         &HistoryConfig::default(),
     ));
+    let sequences = FuzzConfig {
+        seed: SEED,
+        ..FuzzConfig::default()
+    };
+    results.push(fuzz::check_sequences(&runner, DRAFT, &sequences, None));
     Ok(results)
 }
 

@@ -316,7 +316,7 @@ fn check_trial(
             backends.join(", ")
         ));
     }
-    if id == crate::history::TRIAL_ID {
+    if id == crate::history::TRIAL_ID || id == crate::fuzz::TRIAL_ID {
         return Ok(());
     }
     let Some(case) = cases.iter().find(|c| c.id() == id) else {

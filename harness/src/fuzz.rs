@@ -588,6 +588,10 @@ fn free_slot(inst: &ModelInstance) -> u32 {
 }
 
 /// The moves possible from `state`, weighted; the first arms are the simplest, which shrinking prefers.
+/// The largest open-store bound the generator fills in one move ([`Move::OpenMany`]); past it, the bound is left to
+/// the hand-written OPEN-LIMIT cases.
+pub const OPEN_MANY_MAX: u64 = 4096;
+
 fn transitions(state: &GenState) -> BoxedStrategy<Move> {
     if state.ended {
         return Just(Move::NewInstance).boxed();
@@ -649,12 +653,14 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
             })
             .boxed(),
     ));
-    let bounded_full = state
+    // Filling the open-store table is a move only where the table is not full, and small enough to fill in one
+    // sequence (a host declaring a bound of a million handles would spend minutes opening them each time).
+    let fillable = state
         .setup
         .profile
         .open_stores
-        .is_some_and(|bound| open.len() as u64 >= bound);
-    if !bounded_full {
+        .is_none_or(|bound| (open.len() as u64) < bound && bound <= OPEN_MANY_MAX);
+    if fillable {
         arms.push((1, Just(Move::OpenMany).boxed()));
     }
     if state.in_step > 0 {
@@ -1438,6 +1444,9 @@ impl Registry {
     }
 }
 
+/// The ID of the trial of generated sequences, in reports and the libtest suite ([`crate::libtest::Suite`]).
+pub const TRIAL_ID: &str = "generated/sequences";
+
 /// How to run generated sequences.
 #[derive(Clone, Debug)]
 pub struct FuzzConfig {
@@ -1804,6 +1813,72 @@ fn describe<E: Executor + ?Sized>(
         detail,
         shrink_runs: 0,
     })
+}
+
+/// Runs `config.sequences` generated sequences on `interface` as one trial ([`TRIAL_ID`]): a pass, or a failure
+/// showing the shrunk difference as a case file (saved under `save` if given) and how to reproduce it.
+pub fn check_sequences<E: Executor + ?Sized>(
+    runner: &E,
+    interface: Interface,
+    config: &FuzzConfig,
+    save: Option<&Path>,
+) -> crate::runner::CaseResult {
+    use crate::libtest::{SAVE_VARIABLE, SEED_VARIABLE};
+    let start = std::time::Instant::now();
+    let outcome = fuzz(runner, interface, config, &|_| {});
+    let mut statements = Vec::new();
+    let verdict = match (&outcome.error, &outcome.finding) {
+        (Some(error), _) => Verdict::Fail(format!("kvconf itself failed: {error}")),
+        (None, Some(finding)) => {
+            statements.clone_from(&finding.generated.file.statements);
+            let seed = config.seed;
+            let saved = match save {
+                None => format!("({SAVE_VARIABLE}=<dir> saves it)"),
+                Some(dir) => {
+                    let path = dir.join(finding.generated.file.id.replace('/', "__") + ".toml");
+                    match std::fs::create_dir_all(dir)
+                        .and_then(|()| std::fs::write(&path, &finding.text))
+                    {
+                        Ok(()) => format!(
+                            "(saved as {}: keep it as a regression case, run by `Suite::cases` or `kvconf run --cases`)",
+                            path.display()
+                        ),
+                        Err(e) => format!("(could not be saved as {}: {e})", path.display()),
+                    }
+                }
+            };
+            Verdict::Fail(format!(
+                "generated sequence {sequence} of seed {seed} differs from the model; shrunk in {runs} runs to \
+                 {entries} operation(s):\n{detail}\n\nas a case file {saved}:\n\n{text}\n\
+                 The same seed gives the same sequences: rerun this trial with {SEED_VARIABLE}={seed}, or run \
+                 `kvconf fuzz --interface {interface} --seed {seed} --sequences {sequence}` against the reference host.",
+                sequence = finding.sequence,
+                runs = finding.shrink_runs,
+                entries = finding.generated.entries,
+                detail = finding.detail.trim_end(),
+                text = finding.text,
+                interface = interface.name(),
+            ))
+        }
+        (None, None) => Verdict::Pass,
+    };
+    crate::runner::CaseResult {
+        id: TRIAL_ID.to_string(),
+        title: format!(
+            "{} generated sequences of seed {} (up to {} moves each) agree with the model",
+            config.sequences, config.seed, config.max_moves
+        ),
+        interface,
+        backend: runner.host_name().to_string(),
+        statements,
+        verdict,
+        transcript: format!(
+            "{} sequences, {} operations\n",
+            outcome.sequences, outcome.operations
+        ),
+        millis: start.elapsed().as_millis() as u64,
+        first_difference: None,
+    }
 }
 
 #[cfg(test)]

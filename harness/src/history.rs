@@ -380,10 +380,12 @@ pub fn check_histories<E: Executor + ?Sized>(
             config.instances,
             config.ops_per_instance,
             config.keys,
-            if interface.is_wasi() {
-                ", every counter's increments adding up"
-            } else {
-                ""
+            match interface {
+                Interface::WasiKeyvalue => {
+                    ", every counter's increments adding up, at most one swap from a value succeeding"
+                }
+                Interface::WasiKeyvalueDraft => ", every counter's increments adding up",
+                _ => "",
             }
         ),
         interface,

@@ -26,6 +26,13 @@
 //! `ReferenceHost::with_backend(...)`: the reference host's bindings then serve that backend (see the
 //! `examples/validate-a-host` crate of the kvconf repository for both ways, each in about ten lines).
 //!
+//! Besides the cases and the histories, the suite searches: per version, [`Suite::sequences`] generated operation
+//! sequences (256 unless told otherwise), each run through the driver and judged against the model as `kvconf
+//! fuzz` does ([`crate::fuzz`]), in the trial `<interface>/<backend>/generated/sequences`. A difference is shrunk
+//! and reported as a case file, with how to reproduce it; the same seed ([`Suite::seed`], or the environment
+//! variable `KVCONF_SEED`) gives the same sequences, and [`Suite::save`] (or `KVCONF_SAVE=<dir>`) writes the case
+//! file where it can be kept as a regression case (run it with [`Suite::cases`] or `kvconf run --cases <dir>`).
+//!
 //! Trials are named `<interface>/<backend>/<case-id>`. A case for a claim the host's profile does not make is
 //! flagged ignored (with the reason when run with `--include-ignored`), never reported as passed. With an expectations file
 //! ([`crate::expectations`]), a listed failure passes (it is a known gap), a listed trial that no longer fails
@@ -34,6 +41,7 @@
 use crate::case::{self, Case};
 use crate::catalogue::Catalogue;
 use crate::expectations::{self, Expectations};
+use crate::fuzz::{self, FuzzConfig};
 use crate::history::{self, HistoryConfig};
 use crate::host::HostUnderTest;
 use crate::interface::Interface;
@@ -49,17 +57,29 @@ pub struct Suite<H: HostUnderTest> {
     cases: PathBuf,
     expectations: Option<PathBuf>,
     histories: u64,
+    sequences: u32,
+    seed: u64,
+    save: Option<PathBuf>,
     timeout: Duration,
 }
 
+/// The environment variable that overrides [`Suite::seed`].
+pub const SEED_VARIABLE: &str = "KVCONF_SEED";
+/// The environment variable that sets (or overrides) [`Suite::save`].
+pub const SAVE_VARIABLE: &str = "KVCONF_SAVE";
+
 impl<H: HostUnderTest> Suite<H> {
-    /// The suite against `host`: kvconf's own cases, 8 concurrent histories per version, 60 s per case.
+    /// The suite against `host`: kvconf's own cases, 8 concurrent histories and 256 generated sequences per
+    /// version with seed 1, 60 s per case.
     pub fn new(host: H) -> Self {
         Suite {
             host,
             cases: case::default_dir(),
             expectations: None,
             histories: 8,
+            sequences: FuzzConfig::default().sequences,
+            seed: FuzzConfig::default().seed,
+            save: None,
             timeout: Duration::from_secs(60),
         }
     }
@@ -83,18 +103,50 @@ impl<H: HostUnderTest> Suite<H> {
         self
     }
 
+    /// Generated sequences per version (0 leaves the trial out), as `kvconf fuzz --sequences`.
+    pub fn sequences(mut self, count: u32) -> Self {
+        self.sequences = count;
+        self
+    }
+
+    /// The seed of the generated sequences, as `kvconf fuzz --seed`: the same seed gives the same sequences.
+    /// The environment variable `KVCONF_SEED` overrides it, so that a run can try other seeds, or reproduce a
+    /// difference found under another, without a change to the test.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Where a difference found by the generated sequences is saved as a case file (as `kvconf fuzz --save`);
+    /// the environment variable `KVCONF_SAVE` sets it too. Unset, the case file is shown in the failure only.
+    pub fn save(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.save = Some(dir.into());
+        self
+    }
+
     /// How long a case may take before it fails as hung.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// The trials, one per case and version the host provides, and one of concurrent histories per version.
+    /// The trials, one per case and version the host provides, one of concurrent histories and one of generated
+    /// sequences per version.
     ///
     /// # Errors
     ///
-    /// When the cases or the expectations file cannot be loaded: the message says which file and why.
+    /// When the cases or the expectations file cannot be loaded, or `KVCONF_SEED` is not a number: the message
+    /// says which and why.
     pub fn trials(self) -> Result<Vec<Trial>, String> {
+        let seed = match std::env::var(SEED_VARIABLE) {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                format!("{SEED_VARIABLE}={text:?} is not a seed: give a whole number such as 1")
+            })?,
+            Err(_) => self.seed,
+        };
+        let save = std::env::var_os(SAVE_VARIABLE)
+            .map(PathBuf::from)
+            .or(self.save);
         let cases = case::load_dir(&self.cases, Catalogue::builtin()).map_err(|errors| {
             let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
             format!("kvconf cannot load its cases:\n{}", list.join("\n"))
@@ -162,6 +214,25 @@ impl<H: HostUnderTest> Suite<H> {
                     count,
                     &HistoryConfig::default(),
                 );
+                judge(result, x.as_deref())
+            }));
+        }
+        for interface in interfaces.into_iter().filter(|_| self.sequences > 0) {
+            let name = expectations::trial_name(interface, &backend, fuzz::TRIAL_ID);
+            let (runner, work, x, save) = (
+                runner.clone(),
+                work.clone(),
+                expectations.clone(),
+                save.clone(),
+            );
+            let config = FuzzConfig {
+                sequences: self.sequences,
+                seed,
+                ..FuzzConfig::default()
+            };
+            trials.push(Trial::ignorable_test(name, move || {
+                let _work = work;
+                let result = fuzz::check_sequences(&*runner, interface, &config, save.as_deref());
                 judge(result, x.as_deref())
             }));
         }

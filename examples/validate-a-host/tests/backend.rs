@@ -10,5 +10,5 @@ fn main() {
         profile(),
         Arc::new(|app| Ok(Arc::new(TinyStores::new(app)))),
     );
-    kvconf::libtest::Suite::new(host).run();
+    kvconf::libtest::Suite::new(host).sequences(256).run();
 }

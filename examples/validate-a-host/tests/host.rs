@@ -5,5 +5,6 @@ use validate_a_host::MyHost;
 fn main() {
     kvconf::libtest::Suite::new(MyHost::new())
         .expectations("tests/my-host-expectations.toml")
+        .sequences(256) // generated sequences per version, judged against the model (the default)
         .run();
 }
