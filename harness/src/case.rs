@@ -308,6 +308,16 @@ pub struct EntrySpec {
     pub value: Option<ValueSpec>,
 }
 
+impl EntrySpec {
+    /// The capabilities its sizes need.
+    fn needs(&self) -> impl Iterator<Item = Capability> {
+        self.key
+            .needs()
+            .into_iter()
+            .chain(self.value.as_ref().and_then(ValueSpec::needs))
+    }
+}
+
 impl OpEntry {
     /// The names of the operation-specific fields this entry has.
     fn present_fields(&self) -> Vec<&'static str> {
@@ -695,6 +705,19 @@ impl Case {
                 op.value.as_ref().and_then(ValueSpec::needs),
             ];
             caps.extend(sizes.into_iter().flatten());
+            // The batches' keys and pairs, as given and as expected.
+            caps.extend(op.keys.iter().flatten().filter_map(KeySpec::needs));
+            let entries = match &op.expect {
+                ExpectEntry::Entries(expected) => Some(expected),
+                _ => None,
+            };
+            caps.extend(
+                op.entries
+                    .iter()
+                    .chain(entries)
+                    .flatten()
+                    .flat_map(EntrySpec::needs),
+            );
             match &op.expect {
                 ExpectEntry::Value(v) => caps.extend(v.needs()),
                 ExpectEntry::Keys(spec)

@@ -803,11 +803,6 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
     let draft = state.setup.interface == Interface::WasiKeyvalueDraft;
     let slots = || select(open.to_vec());
     let key = || key_strategy(state);
-    let small_value = || {
-        select(TEXTS.to_vec())
-            .prop_map(|t| ValueSpec::Text(t.to_string()))
-            .boxed()
-    };
     arms.push((
         2,
         slots()
@@ -897,7 +892,9 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
         2,
         (
             slots(),
-            proptest::collection::vec((key(), small_value()), 1..=3),
+            // Values at the value limit too (one past it only in a batch of one pair: the model predicts no
+            // longer batch that crosses a limit).
+            proptest::collection::vec((key(), value_strategy(&state.setup.profile)), 1..=3),
         )
             .prop_map(move |(slot, pairs)| {
                 let mut seen = BTreeSet::new();
@@ -1216,6 +1213,11 @@ fn statements_of(
         }
         (OpKind::CasNew | OpKind::CasCurrent | OpKind::CasSwap, _) => out.push("ATOMIC-CAS"),
         (OpKind::GetMany, _) => out.push("BATCH-GET-MANY"),
+        // A set-many refused with `other` is one pair past a limit.
+        (OpKind::SetMany, Expected::Error(K::Other)) => {
+            out.push("BATCH-SET-DELETE-MANY");
+            out.push("LIMIT-BEYOND");
+        }
         (OpKind::SetMany | OpKind::DeleteMany, _) => out.push("BATCH-SET-DELETE-MANY"),
         (OpKind::Concurrently, _) => out.push("CONCURRENT-VISIBLE"),
         _ => {}
@@ -1970,6 +1972,39 @@ mod tests {
         assert!(refused.contains("no usable closed handle"), "{refused}");
         let forged = vec![Move::Forge, open(), get_stale];
         assert!(build(&claims, &forged, "fuzz/t", "t", None).is_err());
+    }
+
+    #[test]
+    fn the_generator_writes_batches_at_and_past_the_limits() {
+        // Through both wasi editions: set-many with a value at the value limit, and set-many of one pair
+        // refused past a limit (LIMIT-BEYOND).
+        for interface in [Interface::WasiKeyvalue, Interface::WasiKeyvalueDraft] {
+            let setup = setup(interface);
+            let strategy = sequences(setup.clone(), 24);
+            let mut runner = TestRunner::new_with_rng(
+                Config::default(),
+                TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed(7, interface)),
+            );
+            let (mut at, mut refused) = (0, 0);
+            for _ in 0..256 {
+                let (_, moves, _) = strategy.new_tree(&mut runner).unwrap().current();
+                let generated = build(&setup, &moves, "fuzz/t", "t", None).unwrap();
+                let set_many = generated.file.steps.iter().flat_map(|s| &s.ops);
+                for op in set_many.filter(|op| op.op == OpKind::SetMany) {
+                    let named = |name: &str| {
+                        op.entries.iter().flatten().any(|e| {
+                            matches!(&e.value, Some(ValueSpec::Pattern { len, .. }) if format!("{len:?}").contains(name))
+                        })
+                    };
+                    at += usize::from(named("value-max"));
+                    refused += usize::from(matches!(op.expect, ExpectEntry::Error(_)));
+                }
+            }
+            assert!(
+                at > 0 && refused > 0,
+                "{interface}: {at} set-many at the value limit, {refused} refused"
+            );
+        }
     }
 
     #[test]

@@ -250,6 +250,14 @@ impl ModelApp {
             }
             Operation::SetMany { slot, entries } => {
                 self.with_store(inst, *slot, |profile, store| {
+                    // LIMIT-BEYOND: a batch of one pair is a single write, refused as `set` is. A longer batch that
+                    // crosses a limit may have written some of its pairs ("as a sequence of sets would", in any
+                    // order): no single outcome.
+                    if let [(key, value)] = entries.as_slice()
+                        && breaks_limits(profile, store, key, Some(value))
+                    {
+                        return Expected::Error(ErrorKind::Other);
+                    }
                     let mut after = store.clone();
                     for (key, value) in entries {
                         if breaks_limits(profile, &after, key, Some(value)) {
