@@ -1026,11 +1026,12 @@ impl Runtime {
                     runtime.output()
                 )));
             }
+            // Any answer but 503 Service Unavailable (a runtime still loading its application) means it serves.
             if runtime
                 .agent
                 .get(&format!("{}/", runtime.base))
                 .call()
-                .is_ok()
+                .is_ok_and(|r| r.status() != 503)
             {
                 return Ok(runtime);
             }
@@ -1073,8 +1074,21 @@ impl Runtime {
         )
     }
 
+    /// What is said of a runtime that must be started again: whether it has exited, and its output if so.
+    fn lost(&self, what: String) -> String {
+        if self.exited() {
+            format!(
+                "{what}; the runtime has exited, its output:\n{}",
+                self.output()
+            )
+        } else {
+            what
+        }
+    }
+
     /// Runs `ops` at `route`, pushing each outcome into `observed` as its line arrives. Several threads may post
-    /// at once.
+    /// at once. An answer that ended part-way because the runtime exited (it may take a moment to be reaped) is
+    /// fatal, and says so; otherwise the instance ended part-way and the runtime still serves.
     fn post(
         &self,
         route: &str,
@@ -1082,18 +1096,31 @@ impl Runtime {
         observed: &Mutex<Vec<Outcome>>,
         timeout: Duration,
     ) -> Result<(), PostError> {
-        let url = format!("{}{route}", self.base);
-        // What is said of a runtime that must be started again: whether it has exited, and its output if so.
-        let lost = |what: String| {
-            if self.exited() {
-                format!(
-                    "{what}; the runtime has exited, its output:\n{}",
-                    self.output()
-                )
-            } else {
-                what
+        match self.post_once(route, ops, observed, timeout) {
+            Err(PostError::Ended(what)) => {
+                let deadline = Instant::now() + Duration::from_millis(100);
+                while !self.exited() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if self.exited() {
+                    Err(PostError::Fatal(self.lost(what)))
+                } else {
+                    Err(PostError::Ended(what))
+                }
             }
-        };
+            other => other,
+        }
+    }
+
+    fn post_once(
+        &self,
+        route: &str,
+        ops: &[Operation],
+        observed: &Mutex<Vec<Outcome>>,
+        timeout: Duration,
+    ) -> Result<(), PostError> {
+        let url = format!("{}{route}", self.base);
+        let lost = |what: String| self.lost(what);
         let response = self
             .agent
             .post(&url)
@@ -1127,13 +1154,21 @@ impl Runtime {
         let mut line = Vec::new();
         loop {
             line.clear();
-            match lines.read_until(b'\n', &mut line) {
+            // One line is one outcome: no longer than the largest a value the profile allows could make.
+            match (&mut lines).take(MAX_LINE).read_until(b'\n', &mut line) {
                 Ok(0) => break,
                 Ok(_) if line.ends_with(b"\n") => match outcome_from_json(&line) {
-                    Ok(outcome) => observed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(outcome),
+                    Ok(outcome) => {
+                        let mut observed = observed.lock().unwrap_or_else(|e| e.into_inner());
+                        if observed.len() == ops.len() {
+                            return Err(PostError::Ended(format!(
+                                "the runtime answered more outcomes than the script's {} operation(s) (the next: {})",
+                                ops.len(),
+                                outcome.render(None)
+                            )));
+                        }
+                        observed.push(outcome);
+                    }
                     Err(e) => {
                         return Err(PostError::Ended(format!(
                             "the HTTP driver answered a line that is not an outcome ({e}): {}",
@@ -1141,6 +1176,11 @@ impl Runtime {
                         )));
                     }
                 },
+                Ok(n) if n as u64 == MAX_LINE => {
+                    return Err(PostError::Ended(format!(
+                        "the runtime answered a line of more than {MAX_LINE} bytes, which no outcome needs"
+                    )));
+                }
                 Ok(_) => {
                     return Err(PostError::Ended(
                         "the response ended in the middle of a line: the instance ended part-way"
@@ -1295,6 +1335,10 @@ fn expand_env(text: &str, env: &BTreeMap<String, String>) -> Result<String, Stri
     out.push_str(rest);
     Ok(out)
 }
+
+/// The longest line of an HTTP driver's answer kvconf reads: an outcome holding a value of 16 MiB in JSON (at most
+/// a three-digit number and a comma per byte) is shorter, and the largest value a case writes is 4 MiB.
+const MAX_LINE: u64 = 64 << 20;
 
 /// A port nobody listens on now.
 fn free_port() -> std::io::Result<u16> {
