@@ -6,6 +6,9 @@
 //! The shape follows Spin's `crates/factor-key-value` (`StoreManager` resolves a label, `Store` serves one
 //! labelled store); unlike Spin's, the traits are synchronous: every backend kvhost has answers from local memory
 //! or a local file, so even the async v3 interface simply calls them (see `crate::v3`).
+//!
+//! A store that wraps another (limits, a deliberate fault) implements [`StoreWrapper`] instead of
+//! [`Store`]: whatever it does not override goes to the wrapped store unchanged.
 
 use std::sync::Arc;
 
@@ -177,6 +180,210 @@ pub trait Store: Send + Sync {
     /// [`Error::Other`] when the backend fails.
     fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
         keys.iter().try_for_each(|key| self.delete(key))
+    }
+}
+
+/// A [`Store`] that wraps another: every operation goes to the wrapped store ([`StoreWrapper::inner`]) unless the
+/// wrapper overrides it, so a wrapper that changes one operation spells out that one alone.
+///
+/// Every type implementing `StoreWrapper` is a [`Store`] (a blanket implementation calls these methods). Each
+/// default forwards to the method of the same name of the wrapped store, the batch ones included: a wrapper that
+/// overrides `get` leaves `get_many` the wrapped store's own `get_many`, exactly as if the wrapper were not there
+/// (unlike [`Store`]'s own batch defaults, which call the implementing store's single-key methods). So a wrapper
+/// changes exactly what it overrides; one whose change should also reach the batch operations overrides those too.
+/// A store that changes what every operation means (a cache in front of another store, say) is better written as
+/// a [`Store`] of its own, whose batch defaults then go through its own single-key methods.
+///
+/// The limits wrapper ([`crate::limits::LimitedStore`]) is the kind of thing this is for; so are the self-test's
+/// faulty stores, each a correct store with one deliberate fault. A wrapper may also make the guest trap
+/// ([`Error::Trap`]) where a real host would fail outright.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kvhost::backend::StoreWrapper;
+/// use kvhost::{Error, Store};
+///
+/// /// Reads a missing key as the empty value ([GET-MISSING] broken on purpose); otherwise the store it wraps.
+/// struct MissingReadsEmpty(Arc<dyn Store>);
+///
+/// impl StoreWrapper for MissingReadsEmpty {
+///     fn inner(&self) -> &dyn Store {
+///         &*self.0
+///     }
+///     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+///         Ok(Some(self.0.get(key)?.unwrap_or_default()))
+///     }
+/// }
+///
+/// let store: Arc<dyn Store> = Arc::new(MissingReadsEmpty(Arc::new(kvhost::memory::MemoryStore::new())));
+/// assert_eq!(store.get("missing")?, Some(Vec::new()));
+/// // Everything it does not override is the wrapped store's, `get_many` included.
+/// assert!(!store.exists("missing")?);
+/// assert_eq!(store.get_many(&["missing".to_owned()])?, [("missing".to_owned(), None)]);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Within a wrapper, call the wrapped store through [`StoreWrapper::inner`] (or the field holding it); where both
+/// traits are in scope, a method called on the wrapper itself needs naming its trait (`Store::get(self, key)`).
+pub trait StoreWrapper: Send + Sync {
+    /// The wrapped store, which every operation the wrapper does not override goes to.
+    fn inner(&self) -> &dyn Store;
+
+    /// [`Store::get`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get`].
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.inner().get(key)
+    }
+
+    /// [`Store::set`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::set`].
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.inner().set(key, value)
+    }
+
+    /// [`Store::delete`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete`].
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.inner().delete(key)
+    }
+
+    /// [`Store::exists`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::exists`].
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        self.inner().exists(key)
+    }
+
+    /// [`Store::get_keys`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get_keys`].
+    fn get_keys(&self) -> Result<Vec<String>, Error> {
+        self.inner().get_keys()
+    }
+
+    /// [`Store::list_keys`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::list_keys`].
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        self.inner().list_keys(after, limit)
+    }
+
+    /// [`Store::increment`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::increment`].
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        self.inner().increment(key, delta)
+    }
+
+    /// [`Store::compare_and_swap`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::compare_and_swap`].
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        self.inner().compare_and_swap(key, expected, new)
+    }
+
+    /// [`Store::get_many`]; by default the wrapped store's own `get_many`, not this wrapper's `get` key by key.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get_many`].
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
+        self.inner().get_many(keys)
+    }
+
+    /// [`Store::set_many`]; by default the wrapped store's own `set_many`, not this wrapper's `set` pair by pair.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::set_many`].
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        self.inner().set_many(entries)
+    }
+
+    /// [`Store::delete_many`]; by default the wrapped store's own `delete_many`, not this wrapper's `delete` key
+    /// by key.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_many`].
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        self.inner().delete_many(keys)
+    }
+}
+
+/// Every [`StoreWrapper`] is a [`Store`]: each operation is the wrapper's method of the same name.
+impl<W: StoreWrapper> Store for W {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        StoreWrapper::get(self, key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        StoreWrapper::set(self, key, value)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        StoreWrapper::delete(self, key)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        StoreWrapper::exists(self, key)
+    }
+
+    fn get_keys(&self) -> Result<Vec<String>, Error> {
+        StoreWrapper::get_keys(self)
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        StoreWrapper::list_keys(self, after, limit)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        StoreWrapper::increment(self, key, delta)
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        StoreWrapper::compare_and_swap(self, key, expected, new)
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
+        StoreWrapper::get_many(self, keys)
+    }
+
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        StoreWrapper::set_many(self, entries)
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        StoreWrapper::delete_many(self, keys)
     }
 }
 

@@ -10,8 +10,9 @@
 //! applications in-process, and the `kvhost` binary second.
 //!
 //! The shape follows Spin's `crates/factor-key-value`:
-//! - [`backend`]: two small object-safe traits, [`StoreManager`] (label -> store) and [`Store`] (one store), and
-//!   the guest-visible [`Error`].
+//! - [`backend`]: two small object-safe traits, [`StoreManager`] (label -> store) and [`Store`] (one store), the
+//!   guest-visible [`Error`], and [`StoreWrapper`], for a store that wraps another and changes only what it
+//!   overrides.
 //! - [`memory`] and [`sqlite`]: the backends; [`limits`]: a [`Store`] wrapper enforcing size and capacity limits.
 //! - [`config`]: the runtime config (`[key_value_store.<label>]` tables, Spin's format).
 //! - [`app`]: [`Application`], the stores of one loaded application, and [`KeyValueState`], one instance's grants
@@ -72,7 +73,7 @@ pub use app::{
     Application, DEFAULT_WASI_PAGE_SIZE, DefaultBackend, HostConfig, KeyValueState, LoadError,
     UndefinedLabels,
 };
-pub use backend::{Entry, Error, Store, StoreManager};
+pub use backend::{Entry, Error, Store, StoreManager, StoreWrapper};
 pub use config::RuntimeConfig;
 pub use limits::Limits;
 pub use serve::{ServeOptions, StoreManagerFactory};

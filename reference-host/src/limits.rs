@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use std::collections::BTreeSet;
 
-use crate::backend::{Entry, Error, Store, add_to_counter, decode_counter, encode_counter};
+use crate::backend::{Error, Store, StoreWrapper, add_to_counter, decode_counter, encode_counter};
 
 /// The largest key, value and number of keys a store accepts; `None` is no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -168,9 +168,10 @@ impl std::fmt::Debug for LimitedStore {
     }
 }
 
-impl Store for LimitedStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.inner.get(key)
+/// Only the writes are overridden; every read, delete and listing is the wrapped store's own.
+impl StoreWrapper for LimitedStore {
+    fn inner(&self) -> &dyn Store {
+        &*self.inner
     }
 
     /// [LIMIT-BEYOND]: refuses a key or value longer than the limit, and a new key when the store already holds
@@ -179,22 +180,6 @@ impl Store for LimitedStore {
     fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
         self.check_sizes(key, value)?;
         self.adding(|| self.is_new(key), || self.inner.set(key, value))
-    }
-
-    fn delete(&self, key: &str) -> Result<(), Error> {
-        self.inner.delete(key)
-    }
-
-    fn exists(&self, key: &str) -> Result<bool, Error> {
-        self.inner.exists(key)
-    }
-
-    fn get_keys(&self) -> Result<Vec<String>, Error> {
-        self.inner.get_keys()
-    }
-
-    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
-        self.inner.list_keys(after, limit)
     }
 
     /// The key is checked like a `set`'s, and incrementing a missing key adds a tuple. A counter is at most 20
@@ -235,10 +220,6 @@ impl Store for LimitedStore {
         )
     }
 
-    fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
-        self.inner.get_many(keys)
-    }
-
     /// Checked whole before anything is written: every pair's sizes, then the number of distinct new keys
     /// against the tuple limit. A refused batch writes nothing; an accepted one is the inner store's `set_many`
     /// (all or nothing on kvhost's own backends).
@@ -257,9 +238,5 @@ impl Store for LimitedStore {
             },
             || self.inner.set_many(entries),
         )
-    }
-
-    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
-        self.inner.delete_many(keys)
     }
 }
