@@ -16,8 +16,9 @@ use std::sync::Arc;
 /// `fermyon:spin/key-value@2.0.0` and `spin:key-value/key-value@3.0.0`. v1 reports [`Error::Other`] as `io`;
 /// wasi:keyvalue, which has no `store-table-full`, reports [`Error::StoreTableFull`] as `other`.
 ///
-/// These are the errors a guest sees. A fault of the host itself (a handle the host lost track of, a bug) is a
-/// trap (`wasmtime::Error`) and never one of these.
+/// These are the errors a guest sees, all but [`Error::Trap`], which no guest sees: every version's binding turns
+/// it into a trap (a `wasmtime::Error` carrying its message), as for a fault of the host itself (a handle the host
+/// lost track of, a bug). [`for_guest`] is that mapping.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The instance has as many stores open as the host allows ([OPEN-TABLE-FULL]).
@@ -40,6 +41,66 @@ pub enum Error {
     /// past one of the host's limits.
     #[error("{0}")]
     Other(String),
+    /// Not an answer: the guest traps, with this message, instead of seeing an interface error. For a backend
+    /// that cannot go on (its state is no longer to be trusted, as a store whose lock a panic poisoned), or a
+    /// wrapper playing a host fault; a refusal or an ordinary failure is [`Error::Other`]. Where a backend
+    /// panics instead, the panic unwinds through wasmtime rather than ending the call as a trap.
+    #[error("{0}")]
+    Trap(String),
+}
+
+/// An interface version's WIT `error` type: what a backend's [`Error`] becomes for the guest. Each version's
+/// binding implements it for its own type (`kvhost::v2::WitError`, ...); [`for_guest`] uses it.
+pub trait GuestError: Sized {
+    /// The guest-visible error for `error`, or the trap it stands for ([`Error::Trap`]).
+    ///
+    /// # Errors
+    ///
+    /// The trap, for [`Error::Trap`] and only for it.
+    fn from_backend(error: Error) -> wasmtime::Result<Self>;
+}
+
+/// A backend's answer as a binding hands it to the guest: a value as it is, an error as the interface's error `E`
+/// (the inner `Result`), and [`Error::Trap`] as a trap (the outer one). Every host function of kvhost's bindings
+/// answers through it, and so can a host function of one's own that replaces one of them.
+///
+/// ```
+/// use kvhost::Error;
+/// use kvhost::backend::{GuestError, for_guest};
+///
+/// /// An interface whose only error is `other`.
+/// #[derive(Debug, PartialEq)]
+/// struct Other(String);
+///
+/// impl GuestError for Other {
+///     fn from_backend(error: Error) -> wasmtime::Result<Self> {
+///         match error {
+///             Error::Trap(message) => Err(wasmtime::Error::msg(message)),
+///             error => Ok(Other(error.to_string())),
+///         }
+///     }
+/// }
+///
+/// assert_eq!(for_guest::<bool, Other>(Ok(true))?, Ok(true));
+/// assert_eq!(for_guest::<bool, Other>(Err(Error::Other("no".into())))?, Err(Other("no".into())));
+/// let trap = for_guest::<bool, Other>(Err(Error::Trap("the disk is on fire".into()))).unwrap_err();
+/// assert_eq!(trap.to_string(), "the disk is on fire");
+/// # Ok::<(), wasmtime::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The trap, for [`Error::Trap`].
+pub fn for_guest<T, E: GuestError>(result: Result<T, Error>) -> wasmtime::Result<Result<T, E>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(error) => E::from_backend(error).map(Err),
+    }
+}
+
+/// The trap a binding raises for [`Error::Trap`]: its message, unchanged.
+pub(crate) fn trap(message: String) -> wasmtime::Error {
+    wasmtime::Error::msg(message)
 }
 
 /// One answer of [`Store::get_many`]: a requested key, and its value or `None` when it has none.

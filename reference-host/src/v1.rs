@@ -7,12 +7,15 @@
 //! redesign. `close` of such a number does nothing either way ([HANDLE-V1-CLOSE]). By default handle numbers are
 //! never reused ([HANDLE-REUSE], as in Spin), so a closed number stays invalid for the life of the instance;
 //! configured with [`KeyValueState::with_handle_reuse`], a later `open` may give it again.
+//!
+//! A backend's failure is the matching v1 error (`io` for [`crate::Error::Other`], v1 having no `other`); its
+//! [`crate::Error::Trap`] traps.
 
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::backend::{self, Store};
+use crate::backend::{self, GuestError, Store};
 use crate::state::KeyValueState;
 
 mod bindings {
@@ -49,7 +52,7 @@ impl From<WitError> for V1Error {
 
 impl From<backend::Error> for V1Error {
     fn from(error: backend::Error) -> Self {
-        V1Error(Ok(error.into()))
+        V1Error(WitError::from_backend(error))
     }
 }
 
@@ -79,15 +82,16 @@ pub fn add_to_linker<T: 'static>(
     wit::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             backend::Error::StoreTableFull => Self::StoreTableFull,
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             // v1 has no `other`; its catch-all is `io`, limit refusals included.
             backend::Error::Other(message) => Self::Io(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 

@@ -2,11 +2,12 @@
 //!
 //! The guest's `store` resource is a handle number in the instance's [`KeyValueState`]; dropping the resource
 //! closes that handle. Guest-visible failures are the WIT `error` variant (the inner `Result`); a handle the state
-//! does not know is a host fault and traps (the outer `wasmtime::Result`), and the two are never mixed.
+//! does not know is a host fault and traps (the outer `wasmtime::Result`), as does a backend's
+//! [`crate::Error::Trap`], and the two are never mixed.
 
 use wasmtime::component::{HasSelf, Linker, Resource};
 
-use crate::backend;
+use crate::backend::{self, GuestError, for_guest};
 use crate::state::KeyValueState;
 
 mod bindings {
@@ -54,14 +55,15 @@ pub fn add_to_linker<T: 'static>(
     wit::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             backend::Error::StoreTableFull => Self::StoreTableFull,
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             backend::Error::Other(message) => Self::Other(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
@@ -84,9 +86,7 @@ impl wit::Host for KeyValueState {}
 
 impl wit::HostStore for KeyValueState {
     fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<StoreHandle>, WitError>> {
-        Ok(KeyValueState::open(self, &label)
-            .map(Resource::new_own)
-            .map_err(WitError::from))
+        for_guest(KeyValueState::open(self, &label).map(Resource::new_own))
     }
 
     fn get(
@@ -94,7 +94,7 @@ impl wit::HostStore for KeyValueState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        Ok(self.v2_store(&store)?.get(&key).map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.get(&key))
     }
 
     fn set(
@@ -103,10 +103,7 @@ impl wit::HostStore for KeyValueState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .v2_store(&store)?
-            .set(&key, &value)
-            .map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.set(&key, &value))
     }
 
     fn delete(
@@ -114,7 +111,7 @@ impl wit::HostStore for KeyValueState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self.v2_store(&store)?.delete(&key).map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.delete(&key))
     }
 
     fn exists(
@@ -122,14 +119,14 @@ impl wit::HostStore for KeyValueState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, WitError>> {
-        Ok(self.v2_store(&store)?.exists(&key).map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.exists(&key))
     }
 
     fn get_keys(
         &mut self,
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, WitError>> {
-        Ok(self.v2_store(&store)?.get_keys().map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.get_keys())
     }
 
     /// [HANDLE-DROP]: closes this handle only.

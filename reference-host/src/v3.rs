@@ -23,7 +23,7 @@
 //!
 //! - A page shorter than asked for is the last: the stream ends and the future resolves `ok`.
 //! - A backend failure ends the stream at once (after the keys already delivered) and the future resolves to the
-//!   error.
+//!   error; a backend's [`crate::Error::Trap`] traps the guest's read instead, as it traps any v3 function.
 //! - A guest that drops the stream part-way ends the listing: no further page is read, and the future (if the
 //!   guest still holds it) resolves `ok`, since nothing failed; the guest stopped reading. No lock or transaction
 //!   spans two reads (each page is one self-contained backend call), so an abandoned listing holds nothing.
@@ -43,7 +43,7 @@ use wasmtime::component::{
     StreamResult, VecBuffer,
 };
 
-use crate::backend::{self, Store};
+use crate::backend::{self, GuestError, Store, for_guest};
 use crate::state::KeyValueState;
 
 mod bindings {
@@ -96,14 +96,15 @@ pub fn add_to_linker<T: Send + 'static>(
     wit::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             backend::Error::StoreTableFull => Self::StoreTableFull,
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             backend::Error::Other(message) => Self::Other(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
@@ -216,14 +217,14 @@ impl<D> StreamProducer<D> for KeyStream {
             return Poll::Ready(Ok(StreamResult::Completed));
         }
         destination.set_buffer(this.listing.next_page(room).into());
-        Poll::Ready(Ok(match this.listing.outcome() {
-            None => StreamResult::Completed,
-            Some(outcome) => {
-                let outcome = outcome.clone().map_err(WitError::from);
+        Poll::Ready(match this.listing.outcome() {
+            None => Ok(StreamResult::Completed),
+            // A backend's trap traps here, in the guest's read, rather than resolving the future.
+            Some(outcome) => for_guest(outcome.clone()).map(|outcome| {
                 this.resolve(outcome);
                 StreamResult::Dropped
-            }
-        }))
+            }),
+        })
     }
 }
 
@@ -264,13 +265,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         accessor: &Accessor<T, Self>,
         label: String,
     ) -> wasmtime::Result<Result<Resource<StoreHandle>, WitError>> {
-        Ok(accessor.with(|mut access| {
-            access
-                .get()
-                .open(&label)
-                .map(Resource::new_own)
-                .map_err(WitError::from)
-        }))
+        for_guest(accessor.with(|mut access| access.get().open(&label).map(Resource::new_own)))
     }
 
     async fn get(
@@ -278,9 +273,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        Ok(store_of(accessor, &store)?
-            .get(&key)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.get(&key))
     }
 
     async fn set(
@@ -289,9 +282,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(store_of(accessor, &store)?
-            .set(&key, &value)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.set(&key, &value))
     }
 
     async fn delete(
@@ -299,9 +290,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(store_of(accessor, &store)?
-            .delete(&key)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.delete(&key))
     }
 
     async fn exists(
@@ -309,9 +298,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, WitError>> {
-        Ok(store_of(accessor, &store)?
-            .exists(&key)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.exists(&key))
     }
 
     /// [KEYS-V3-STREAM]: see the module docs.

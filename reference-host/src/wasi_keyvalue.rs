@@ -3,7 +3,8 @@
 //!
 //! A `bucket` is a handle number in the instance's [`KeyValueState`], exactly like a v2 `store`, so buckets share
 //! the grants and the open bound with every other version. wasi has no `store-table-full`: past the bound `open`
-//! fails with `other` ([OPEN-TABLE-FULL]).
+//! fails with `other` ([OPEN-TABLE-FULL]). A backend's [`crate::Error::Trap`] traps, wherever it happens (in a
+//! swap too, which otherwise answers a backend's failure with `store-error`).
 //!
 //! # Key listing and its cursor
 //!
@@ -28,7 +29,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker, Resource};
 
-use crate::backend::{self, Store};
+use crate::backend::{self, GuestError, Store, for_guest};
 use crate::state::{KeyValueState, PendingSwap};
 
 mod bindings {
@@ -81,15 +82,16 @@ pub fn add_to_linker<T: 'static>(
     batch::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             // wasi has no `store-table-full`; the message says what happened and what to do.
             backend::Error::StoreTableFull => Self::Other(error.to_string()),
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             backend::Error::Other(message) => Self::Other(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
@@ -150,11 +152,11 @@ impl KeyValueState {
         store: &dyn Store,
         cursor: Option<&str>,
         page_size: usize,
-    ) -> Result<KeyResponse, WitError> {
+    ) -> Result<KeyResponse, backend::Error> {
         let after = match cursor {
             None => None,
             Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-                WitError::Other(format!(
+                backend::Error::Other(format!(
                     "the cursor {cursor:?} was not issued by this host; pass `none` for the first page, then \
                      each page's cursor unchanged"
                 ))
@@ -188,9 +190,7 @@ impl store::Host for KeyValueState {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<BucketHandle>, WitError>> {
-        Ok(KeyValueState::open(self, &identifier)
-            .map(Resource::new_own)
-            .map_err(WitError::from))
+        for_guest(KeyValueState::open(self, &identifier).map(Resource::new_own))
     }
 }
 
@@ -200,7 +200,7 @@ impl store::HostBucket for KeyValueState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        Ok(self.bucket(&bucket)?.get(&key).map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.get(&key))
     }
 
     fn set(
@@ -209,10 +209,7 @@ impl store::HostBucket for KeyValueState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .set(&key, &value)
-            .map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.set(&key, &value))
     }
 
     fn delete(
@@ -220,7 +217,7 @@ impl store::HostBucket for KeyValueState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self.bucket(&bucket)?.delete(&key).map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.delete(&key))
     }
 
     fn exists(
@@ -228,7 +225,7 @@ impl store::HostBucket for KeyValueState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, WitError>> {
-        Ok(self.bucket(&bucket)?.exists(&key).map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.exists(&key))
     }
 
     /// [KEYS-WASI-CURSOR]: see the module docs for the paging and the cursor.
@@ -238,7 +235,7 @@ impl store::HostBucket for KeyValueState {
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<KeyResponse, WitError>> {
         let store = self.bucket(&bucket)?;
-        Ok(Self::list_page(
+        for_guest(Self::list_page(
             store.as_ref(),
             cursor.as_deref(),
             self.wasi_page_size().get(),
@@ -267,10 +264,7 @@ impl atomics::Host for KeyValueState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .increment(&key, delta)
-            .map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.increment(&key, delta))
     }
 
     /// [ATOMIC-CAS]: writes only if the key still holds the recorded value. The `cas` is consumed on success and
@@ -304,7 +298,9 @@ impl atomics::Host for KeyValueState {
             }
             Err(error) => {
                 self.end_swap(id);
-                Ok(Err(atomics::CasError::StoreError(error.into())))
+                Ok(Err(atomics::CasError::StoreError(WitError::from_backend(
+                    error,
+                )?)))
             }
         }
     }
@@ -319,16 +315,16 @@ impl atomics::HostCas for KeyValueState {
         let store = self.bucket(&bucket)?;
         let current = match store.get(&key) {
             Ok(current) => current,
-            Err(error) => return Ok(Err(error.into())),
+            Err(error) => return for_guest(Err(error)),
         };
-        Ok(self
-            .begin_swap(PendingSwap {
+        for_guest(
+            self.begin_swap(PendingSwap {
                 store,
                 key,
                 current,
             })
-            .map(Resource::new_own)
-            .map_err(WitError::from))
+            .map(Resource::new_own),
+        )
     }
 
     fn current(
@@ -356,10 +352,7 @@ impl batch::Host for KeyValueState {
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .get_many(&keys)
-            .map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.get_many(&keys))
     }
 
     /// [BATCH-SET-DELETE-MANY]
@@ -368,10 +361,7 @@ impl batch::Host for KeyValueState {
         bucket: Resource<BucketHandle>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .set_many(&key_values)
-            .map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.set_many(&key_values))
     }
 
     /// [BATCH-SET-DELETE-MANY]
@@ -380,9 +370,6 @@ impl batch::Host for KeyValueState {
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .delete_many(&keys)
-            .map_err(WitError::from))
+        for_guest(self.bucket(&bucket)?.delete_many(&keys))
     }
 }
