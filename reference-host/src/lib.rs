@@ -17,9 +17,11 @@
 //! - [`config`]: the runtime config (`[key_value_store.<label>]` tables, Spin's format).
 //! - [`app`]: [`Application`], the stores of one loaded application, and [`KeyValueState`], one instance's grants
 //!   and open handles: the dispatcher every interface version is implemented against.
-//! - One module per interface version, each with its `add_to_linker`: [`v1`], v2 ([`add_to_linker`] at the crate
-//!   root), [`v3`] (async: it needs an engine with component-model-async), [`wasi_keyvalue`] and
-//!   [`wasi_keyvalue_draft`]; [`add_to_linker_all`] links all five.
+//! - One module per interface version, each with its `add_to_linker`: [`v1`], [`v2`] (its [`add_to_linker`] also
+//!   at the crate root), [`v3`] (async: it needs an engine with component-model-async), [`wasi_keyvalue`] and
+//!   [`wasi_keyvalue_draft`]; [`add_to_linker_all`] links all five. Each also makes public what a host function
+//!   replacing one of its functions needs (see [`v2`]'s example): the host types of its resources, its WIT
+//!   types (`WitError`, ...), and a method of [`KeyValueState`] finding the store behind a handle.
 //! - [`serve`]: `kvhost serve`, which runs a Spin HTTP application (`spin.toml`) with these stores, as `spin up`
 //!   does, for validating the reference host out of process and for running real Spin key-value apps; its
 //!   library API ([`serve::Server`], [`serve::run`]) can serve a [`StoreManager`] of the caller's.
@@ -64,7 +66,7 @@ pub mod serve;
 pub mod sqlite;
 mod state;
 pub mod v1;
-mod v2;
+pub mod v2;
 pub mod v3;
 pub mod wasi_keyvalue;
 pub mod wasi_keyvalue_draft;

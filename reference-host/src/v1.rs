@@ -18,6 +18,8 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::backend::{self, GuestError, Store};
 use crate::state::KeyValueState;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     // As for v2: the package defines an interface but no world, so a one-line world imports it.
     wasmtime::component::bindgen!({
@@ -44,6 +46,17 @@ pub enum V1InvalidHandle {
 /// A v1 failure: the guest-visible error, or a trap.
 pub struct V1Error(Result<WitError, wasmtime::Error>);
 
+impl V1Error {
+    /// The guest-visible error, or the trap: what a v1 host function answers with.
+    ///
+    /// # Errors
+    ///
+    /// The trap.
+    pub fn into_wit(self) -> wasmtime::Result<WitError> {
+        self.0
+    }
+}
+
 impl From<WitError> for V1Error {
     fn from(error: WitError) -> Self {
         V1Error(Ok(error))
@@ -56,7 +69,10 @@ impl From<backend::Error> for V1Error {
     }
 }
 
-use bindings::fermyon::spin::key_value::{self as wit, Error as WitError};
+use bindings::fermyon::spin::key_value as wit;
+/// v1's WIT `error`, which every v1 function but `close` answers with: for a host function replacing one of this
+/// binding's (see [`crate::v2`]'s example), with [`KeyValueState::v1_store`].
+pub use bindings::fermyon::spin::key_value::Error as WitError;
 
 /// Adds `fermyon:spin/key-value` (v1) to `linker`, reaching each instance's [`KeyValueState`] through `get`.
 ///
@@ -96,9 +112,14 @@ impl GuestError for WitError {
 }
 
 impl KeyValueState {
-    /// The store behind a v1 handle; for a handle this instance does not have open, `invalid-store` or a trap, as
-    /// configured ([HANDLE-V1-INVALID]).
-    fn v1_store(&self, handle: u32) -> Result<Arc<dyn Store>, V1Error> {
+    /// The store behind a v1 handle (v1's `store` is the handle number); for a handle this instance does not have
+    /// open, `invalid-store` or a trap, as configured ([HANDLE-V1-INVALID]). What every v1 function of kvhost's
+    /// finds its store with, public for a host function replacing one of them.
+    ///
+    /// # Errors
+    ///
+    /// `invalid-store` or the trap, for a handle that is not open ([`V1Error::into_wit`] tells which).
+    pub fn v1_store(&self, handle: u32) -> Result<Arc<dyn Store>, V1Error> {
         match (self.store(handle), self.v1_invalid_handle()) {
             (Some(store), _) => Ok(Arc::clone(store)),
             (None, V1InvalidHandle::Error) => Err(WitError::InvalidStore.into()),

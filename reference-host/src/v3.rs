@@ -46,6 +46,8 @@ use wasmtime::component::{
 use crate::backend::{self, GuestError, Store, for_guest};
 use crate::state::KeyValueState;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     // As for v2: the package defines an interface but no world, so a one-line world imports it. Every import is
     // async (the WIT says so), has the store (to create streams and futures), and may trap (a host fault).
@@ -60,13 +62,16 @@ mod bindings {
     });
 }
 
-use bindings::spin::key_value::key_value::{self as wit, Error as WitError};
+use bindings::spin::key_value::key_value as wit;
+/// v3's WIT `error`, which every v3 function answers with (`get-keys` through its future).
+pub use bindings::spin::key_value::key_value::Error as WitError;
 
 /// The most keys one read of the v3 key stream takes from the backend, however much room the reader has.
 pub const V3_PAGE_SIZE: NonZeroUsize = NonZeroUsize::new(64).unwrap();
 
-/// The host type behind the guest's v3 `store` resource. It is never constructed: the resource's representation
-/// is the handle number in [`KeyValueState`].
+/// The host type behind the guest's v3 `store` resource: a host function taking or returning a v3 store takes or
+/// returns a `Resource<StoreHandle>` (see [`crate::v2`] for replacing one function). It is never constructed: the
+/// resource's representation is the handle number in [`KeyValueState`] ([`KeyValueState::v3_store`]).
 pub struct StoreHandle;
 
 /// Adds `spin:key-value/key-value@3.0.0` to `linker`, reaching each instance's [`KeyValueState`] through `get`.
@@ -237,8 +242,14 @@ impl Drop for KeyStream {
 }
 
 impl KeyValueState {
-    /// The store behind a v3 resource; a resource this state never issued, or already closed, is a host fault.
-    fn v3_store(&self, handle: &Resource<StoreHandle>) -> wasmtime::Result<Arc<dyn Store>> {
+    /// The store behind a v3 resource: what every v3 function of kvhost's finds its store with, public for a host
+    /// function replacing one of them (reached through the accessor of an async host function:
+    /// `accessor.with(|mut access| access.get().v3_store(&handle))`).
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource this state never issued or has closed (a fault of the host).
+    pub fn v3_store(&self, handle: &Resource<StoreHandle>) -> wasmtime::Result<Arc<dyn Store>> {
         self.store(handle.rep()).cloned().ok_or_else(|| {
             wasmtime::format_err!(
                 "key-value store handle {} is not open in this instance (a bug in the host)",

@@ -43,6 +43,8 @@ use crate::backend::{
 use crate::state::{DraftCursor, KeyValueState, MAX_DRAFT_CURSORS};
 use crate::wasi_keyvalue::key_page;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/deps/wasi-keyvalue-0.2.0-draft",
@@ -54,11 +56,14 @@ mod bindings {
     });
 }
 
-use bindings::wasi::keyvalue::store::{Error as WitError, KeyResponse};
+/// The WIT types of this edition's functions (`error`, `list-keys`' answer), for a host function replacing one of
+/// this binding's (see [`crate::v2`] for how).
+pub use bindings::wasi::keyvalue::store::{Error as WitError, KeyResponse};
 use bindings::wasi::keyvalue::{atomics, batch, store};
 
-/// The host type behind the guest's `bucket` resource of this edition. It is never constructed: the resource's
-/// representation is the handle number in [`KeyValueState`], as for every version.
+/// The host type behind the guest's `bucket` resource of this edition: a host function taking or returning one
+/// takes or returns a `Resource<DraftBucketHandle>`. It is never constructed: the resource's representation is the
+/// handle number in [`KeyValueState`], as for every version ([`KeyValueState::draft_bucket`]).
 pub struct DraftBucketHandle;
 
 /// Adds `wasi:keyvalue/store`, `atomics` and `batch` at `0.2.0-draft` to `linker`, reaching each instance's
@@ -138,9 +143,13 @@ pub fn increment_unsigned(store: &dyn Store, key: &str, delta: u64) -> Result<u6
 }
 
 impl KeyValueState {
-    /// The store behind a bucket of this edition, and the label it was opened with; a resource this state never
-    /// issued, or already closed, is a host fault.
-    fn draft_bucket(
+    /// The store behind a bucket of this edition, and the label it was opened with: what every function of this
+    /// edition finds its store with, public for a host function replacing one of them.
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource this state never issued or has closed (a fault of the host).
+    pub fn draft_bucket(
         &self,
         bucket: &Resource<DraftBucketHandle>,
     ) -> wasmtime::Result<(Arc<dyn Store>, String)> {

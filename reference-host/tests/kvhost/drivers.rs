@@ -122,7 +122,7 @@ fn try_run(
     }
     match version {
         Version::V1 => kvhost::v1::add_to_linker(&mut linker, get).unwrap(),
-        Version::V2 => kvhost::add_to_linker(&mut linker, get).unwrap(),
+        Version::V2 => kvhost::v2::add_to_linker(&mut linker, get).unwrap(),
         Version::V3 => kvhost::v3::add_to_linker(&mut linker, get).unwrap(),
         Version::Wasi => kvhost::wasi_keyvalue::add_to_linker(&mut linker, get).unwrap(),
         Version::WasiDraft => kvhost::wasi_keyvalue_draft::add_to_linker(&mut linker, get).unwrap(),
