@@ -2,7 +2,9 @@
 //!
 //! Two ways in: the reference host's own backends (in-memory, SQLite), configured through a runtime config
 //! in Spin's format exactly as a user would write one; or any [`StoreManager`] of the user's, served by the
-//! reference host's bindings. The self-test's faulty backends come in the second way, like a user's would.
+//! reference host's bindings ([`ReferenceHost::with_backend`]), which enforces the profile's limits itself or
+//! leaves them to the reference host ([`ReferenceHost::with_profile_limits`]). The self-test's faulty backends come
+//! in the second way, like a user's would.
 
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
@@ -53,7 +55,11 @@ pub type ManagerFactory =
 #[derive(Clone)]
 enum Source {
     Builtin(Backend),
-    Custom(ManagerFactory),
+    /// A user's backend, and whether the reference host puts its stores behind the profile's limits.
+    Custom {
+        factory: ManagerFactory,
+        limited: bool,
+    },
 }
 
 /// The reference host, serving one backend under one profile.
@@ -153,13 +159,45 @@ impl ReferenceHost {
     }
 
     /// The reference host's bindings serving a user's backend: `factory` makes the store manager of each
-    /// application. The backend enforces its own limits; `profile` says what it claims.
+    /// application. The backend enforces its own limits (or, with [`ReferenceHost::with_profile_limits`], the
+    /// reference host does); `profile` says what it claims.
     pub fn with_backend(name: &str, profile: Profile, factory: ManagerFactory) -> Self {
         ReferenceHost {
             name: name.to_string(),
-            source: Source::Custom(factory),
+            source: Source::Custom {
+                factory,
+                limited: false,
+            },
             profile,
         }
+    }
+
+    /// This host with the user's backend ([`ReferenceHost::with_backend`]) behind the profile's limits, as the
+    /// reference host's own backends are: every store the backend serves is wrapped in kvhost's
+    /// [`LimitedStore`](kvhost::limits::LimitedStore) ([`kvhost::limits::LimitedStores`]), which refuses with
+    /// `other`, before the backend sees it, a write past the profile's key, value or tuple limit ([LIMIT-BEYOND]).
+    /// So a backend with no limits of its own is checked under a profile that declares some, SIP 010's for one:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kvconf::reference::ReferenceHost;
+    ///
+    /// let host = ReferenceHost::with_backend(
+    ///     "memory-under-sip010",
+    ///     ReferenceHost::sip010_profile(),
+    ///     Arc::new(|_app| Ok(Arc::new(kvhost::memory::MemoryStores::new()))),
+    /// )
+    /// .with_profile_limits();
+    /// # let _ = host;
+    /// ```
+    ///
+    /// Without it the backend must enforce the limits its profile declares itself. On one of the reference
+    /// host's own backends ([`ReferenceHost::new`]) it changes nothing: those always enforce the profile's limits.
+    pub fn with_profile_limits(mut self) -> Self {
+        if let Source::Custom { limited, .. } = &mut self.source {
+            *limited = true;
+        }
+        self
     }
 
     /// The same host under another name (trial names use it), for running one backend under two profiles.
@@ -267,8 +305,11 @@ impl HostUnderTest for ReferenceHost {
                     app.grants.clone(),
                 )?))
             }
-            Source::Custom(factory) => {
-                let manager = factory(app)?;
+            Source::Custom { factory, limited } => {
+                let mut manager = factory(app)?;
+                if *limited {
+                    manager = Arc::new(kvhost::limits::LimitedStores::new(manager, self.limits()));
+                }
                 let refuses = self.profile.unconfigured_label == UnconfiguredLabel::RefuseLoad;
                 for (component, labels) in app.grants.iter().filter(|_| refuses) {
                     if let Some(label) = labels.iter().find(|l| !manager.is_defined(l)) {
@@ -361,5 +402,58 @@ fn toml_key(label: &str) -> String {
         label.to_string()
     } else {
         format!("{label:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The state of an instance of component "c", granted "default", of `host`.
+    fn instance(host: &ReferenceHost) -> KeyValueState {
+        let grants = BTreeMap::from([("c".to_string(), vec!["default".to_string()])]);
+        let spec = AppSpec {
+            grants: &grants,
+            labels: &[],
+            dir: Path::new("."),
+        };
+        let app = host.load(&spec).unwrap();
+        host.instance_data(&app, "c").unwrap()
+    }
+
+    fn memory_backend(profile: Profile) -> ReferenceHost {
+        ReferenceHost::with_backend(
+            "memory",
+            profile,
+            Arc::new(|_: &AppSpec<'_>| Ok(Arc::new(kvhost::memory::MemoryStores::new()))),
+        )
+    }
+
+    #[test]
+    fn with_profile_limits_puts_a_users_backend_behind_the_profiles_limits() {
+        let long_key = "k".repeat(257);
+        for (host, refused) in [
+            (memory_backend(ReferenceHost::sip010_profile()), false),
+            (
+                memory_backend(ReferenceHost::sip010_profile()).with_profile_limits(),
+                true,
+            ),
+            (
+                memory_backend(ReferenceHost::unbounded_profile()).with_profile_limits(),
+                false,
+            ),
+        ] {
+            let mut state = instance(&host);
+            let handle = state.open("default").unwrap();
+            let store = state.store(handle).unwrap();
+            assert_eq!(
+                store.set(&long_key, b"v").is_err(),
+                refused,
+                "{}",
+                host.profile().name
+            );
+            store.set(&"k".repeat(256), b"v").unwrap();
+        }
     }
 }
