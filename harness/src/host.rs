@@ -4,6 +4,12 @@
 //! key-value implementation as linker functions and the per-instance state those functions use. That is all:
 //! the reference host is one user of this trait, a third-party host another, and the faulty hosts of the
 //! self-test a third.
+//!
+//! A host implementing the trait itself must behave as the profile it claims ([`HostUnderTest::profile`]) says.
+//! [`HostSettings`](crate::reference::HostSettings) is what the reference host derives from a profile (limits,
+//! the answer to an undefined label, the open-store bound, the v1 handle policy, the wasi page size); a host built
+//! on kvhost's bindings links them with [`add_kvhost_to_linker`](crate::reference::add_kvhost_to_linker) and gets
+//! each instance's state from [`HostSettings::instance_state`](crate::reference::HostSettings::instance_state).
 
 use crate::interface::Interface;
 use crate::profile::Profile;

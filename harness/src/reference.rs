@@ -2,7 +2,9 @@
 //!
 //! Two ways in: the reference host's own backends (in-memory, SQLite), configured through a runtime config
 //! in Spin's format exactly as a user would write one; or any [`StoreManager`] of the user's, served by the
-//! reference host's bindings. The self-test's faulty backends come in the second way, like a user's would.
+//! reference host's bindings ([`ReferenceHost::with_backend`]), which enforces the profile's limits itself or
+//! leaves them to the reference host ([`ReferenceHost::with_profile_limits`]). The self-test's faulty backends come
+//! in the second way, like a user's would.
 
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
@@ -53,7 +55,11 @@ pub type ManagerFactory =
 #[derive(Clone)]
 enum Source {
     Builtin(Backend),
-    Custom(ManagerFactory),
+    /// A user's backend, and whether the reference host puts its stores behind the profile's limits.
+    Custom {
+        factory: ManagerFactory,
+        limited: bool,
+    },
 }
 
 /// The reference host, serving one backend under one profile.
@@ -153,13 +159,45 @@ impl ReferenceHost {
     }
 
     /// The reference host's bindings serving a user's backend: `factory` makes the store manager of each
-    /// application. The backend enforces its own limits; `profile` says what it claims.
+    /// application. The backend enforces its own limits (or, with [`ReferenceHost::with_profile_limits`], the
+    /// reference host does); `profile` says what it claims.
     pub fn with_backend(name: &str, profile: Profile, factory: ManagerFactory) -> Self {
         ReferenceHost {
             name: name.to_string(),
-            source: Source::Custom(factory),
+            source: Source::Custom {
+                factory,
+                limited: false,
+            },
             profile,
         }
+    }
+
+    /// This host with the user's backend ([`ReferenceHost::with_backend`]) behind the profile's limits, as the
+    /// reference host's own backends are: every store the backend serves is wrapped in kvhost's
+    /// [`LimitedStore`](kvhost::limits::LimitedStore) ([`kvhost::limits::LimitedStores`]), which refuses with
+    /// `other`, before the backend sees it, a write past the profile's key, value or tuple limit ([LIMIT-BEYOND]).
+    /// So a backend with no limits of its own is checked under a profile that declares some, SIP 010's for one:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kvconf::reference::ReferenceHost;
+    ///
+    /// let host = ReferenceHost::with_backend(
+    ///     "memory-under-sip010",
+    ///     ReferenceHost::sip010_profile(),
+    ///     Arc::new(|_app| Ok(Arc::new(kvhost::memory::MemoryStores::new()))),
+    /// )
+    /// .with_profile_limits();
+    /// # let _ = host;
+    /// ```
+    ///
+    /// Without it the backend must enforce the limits its profile declares itself. On one of the reference
+    /// host's own backends ([`ReferenceHost::new`]) it changes nothing: those always enforce the profile's limits.
+    pub fn with_profile_limits(mut self) -> Self {
+        if let Source::Custom { limited, .. } = &mut self.source {
+            *limited = true;
+        }
+        self
     }
 
     /// The same host under another name (trial names use it), for running one backend under two profiles.
@@ -168,39 +206,142 @@ impl ReferenceHost {
         self
     }
 
-    fn limits(&self) -> kvhost::limits::Limits {
-        kvhost_limits(&self.profile)
+    /// What this host configures kvhost with, derived from its profile ([`HostSettings::from_profile`]).
+    pub fn settings(&self) -> HostSettings {
+        HostSettings::from_profile(&self.profile)
     }
+}
 
-    fn v1_invalid_handle(&self) -> kvhost::v1::V1InvalidHandle {
-        match self.profile.v1_invalid_handle {
-            InvalidHandle::Error => kvhost::v1::V1InvalidHandle::Error,
-            InvalidHandle::Trap => kvhost::v1::V1InvalidHandle::Trap,
-        }
-    }
+/// What the reference host derives from a profile to behave as it claims: the limits and the answer to an
+/// undefined label, for each application it loads, and the open-store bound, the v1 handle policy and the wasi
+/// page size, for each instance's [`KeyValueState`].
+///
+/// A whole host (one implementing [`HostUnderTest`] itself rather than using [`ReferenceHost`]) claiming a profile
+/// needs the same; one built on kvhost's bindings gets it in a few calls, as the reference host does with a user's
+/// backend:
+///
+/// ```
+/// use std::sync::Arc;
+/// use kvconf::reference::{HostSettings, ReferenceHost};
+///
+/// let settings = HostSettings::from_profile(&ReferenceHost::sip010_profile());
+/// assert_eq!(settings.max_open_stores, Some(64));
+/// // In HostUnderTest::load: the stores behind the limits, and an undefined label refused as the profile says.
+/// let grants = [("app".to_string(), vec!["default".to_string()])].into();
+/// let manager = settings.limited(Arc::new(kvhost::memory::MemoryStores::new()));
+/// settings.check_grants(&grants, manager.as_ref())?;
+/// // In HostUnderTest::instance_data: an instance's state, granted its labels.
+/// let mut state = settings.instance_state(manager, grants["app"].clone());
+/// let handle = state.open("default")?;
+/// assert!(state.store(handle).unwrap().set(&"k".repeat(257), b"past the key limit").is_err());
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSettings {
+    /// The profile's `[limits]` as kvhost enforces them ([`kvhost_limits`]): past them a write is refused with
+    /// `other` (LIMIT-BEYOND).
+    pub limits: kvhost::Limits,
+    /// The most stores one instance has open at once, past which `open` fails with `store-table-full`
+    /// (OPEN-TABLE-FULL): the profile's `open-stores`; `None`, no bound.
+    pub max_open_stores: Option<u32>,
+    /// What a granted label that no runtime config defines does (OPEN-UNCONFIGURED): the application is refused
+    /// at load, or `open` answers `no-such-store`. The profile's `unconfigured-label`.
+    pub undefined_labels: kvhost::UndefinedLabels,
+    /// How v1 answers a handle that is not open (HANDLE-V1-INVALID): `invalid-store` or a trap. The profile's
+    /// `v1-invalid-handle`.
+    pub v1_invalid_handle: kvhost::v1::V1InvalidHandle,
+    /// Whether `open` gives the lowest closed handle number again (HANDLE-REUSE): when the profile does not claim
+    /// `v1-fresh-handles`, the reference host takes that other conforming answer, so that the rest of the suite is
+    /// seen to hold whichever a host chooses.
+    pub reuse_handles: bool,
+    /// The most keys of a wasi `list-keys` page (KEYS-WASI-CURSOR): the profile's `wasi-page-keys` under `pages`,
+    /// every key under `single-page`, kvhost's default (100) without a claim.
+    pub wasi_page_size: std::num::NonZeroUsize,
+}
 
-    /// The most keys of a wasi `list-keys` page, as the profile claims: kvhost's default without a claim, every
-    /// key for `single-page`.
-    fn wasi_page_size(&self) -> std::num::NonZeroUsize {
-        match (self.profile.wasi_paging, self.profile.wasi_page_keys) {
+impl HostSettings {
+    /// The settings a host claiming `profile` runs with.
+    pub fn from_profile(profile: &Profile) -> Self {
+        let wasi_page_size = match (profile.wasi_paging, profile.wasi_page_keys) {
             (Some(WasiPaging::SinglePage), _) => std::num::NonZeroUsize::MAX,
             (Some(WasiPaging::Pages), Some(n)) => usize::try_from(n)
                 .ok()
                 .and_then(std::num::NonZeroUsize::new)
                 .unwrap_or(kvhost::DEFAULT_WASI_PAGE_SIZE),
             _ => kvhost::DEFAULT_WASI_PAGE_SIZE,
+        };
+        HostSettings {
+            limits: kvhost_limits(profile),
+            max_open_stores: profile
+                .open_stores
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            undefined_labels: match profile.unconfigured_label {
+                UnconfiguredLabel::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
+                UnconfiguredLabel::NoSuchStore => kvhost::UndefinedLabels::NoSuchStore,
+            },
+            v1_invalid_handle: match profile.v1_invalid_handle {
+                InvalidHandle::Error => kvhost::v1::V1InvalidHandle::Error,
+                InvalidHandle::Trap => kvhost::v1::V1InvalidHandle::Trap,
+            },
+            reuse_handles: !profile.v1_fresh_handles,
+            wasi_page_size,
         }
     }
 
-    /// Whether `open` gives the lowest closed number again: when the profile does not claim fresh v1 handles,
-    /// the reference host takes the other conforming answer to HANDLE-REUSE, so that the rest of the suite is
-    /// seen to hold whichever a host chooses.
-    fn reuses_handles(&self) -> bool {
-        !self.profile.v1_fresh_handles
+    /// The state of one instance granted `grants`, opening `manager`'s stores, under these settings' open-store
+    /// bound, v1 handle policy and wasi page size.
+    pub fn instance_state(
+        &self,
+        manager: Arc<dyn StoreManager>,
+        grants: impl IntoIterator<Item = String>,
+    ) -> KeyValueState {
+        KeyValueState::new(manager, grants, self.max_open_stores)
+            .with_v1_invalid_handle(self.v1_invalid_handle)
+            .with_wasi_page_size(self.wasi_page_size)
+            .with_handle_reuse(self.reuse_handles)
     }
 
-    fn open_bound(&self) -> Option<u32> {
-        self.profile.open_stores.map(|n| n as u32)
+    /// `manager`'s stores behind these settings' limits ([`kvhost::limits::LimitedStores`]; `manager` itself when
+    /// there are none).
+    pub fn limited(&self, manager: Arc<dyn StoreManager>) -> Arc<dyn StoreManager> {
+        if self.limits.is_none() {
+            manager
+        } else {
+            Arc::new(kvhost::limits::LimitedStores::new(manager, self.limits))
+        }
+    }
+
+    /// Refuses an application as these settings say (OPEN-UNCONFIGURED): under
+    /// [`kvhost::UndefinedLabels::RefuseLoad`], the first label in component order that a component is granted
+    /// and `manager` does not define, naming label and component as Spin does; otherwise nothing.
+    ///
+    /// # Errors
+    ///
+    /// The refusal.
+    pub fn check_grants(
+        &self,
+        grants: &BTreeMap<String, Vec<String>>,
+        manager: &dyn StoreManager,
+    ) -> anyhow::Result<()> {
+        if self.undefined_labels == kvhost::UndefinedLabels::NoSuchStore {
+            return Ok(());
+        }
+        for (component, labels) in grants {
+            if let Some(label) = labels.iter().find(|l| !manager.is_defined(l)) {
+                bail!("unknown key_value_stores label {label:?} for component {component:?}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Configures kvhost's own backends (`config`) with these settings, as [`ReferenceHost::new`] does.
+    pub fn configure(&self, config: &mut HostConfig) {
+        config.limits = self.limits;
+        config.max_open_stores = self.max_open_stores;
+        config.undefined_labels = self.undefined_labels;
+        config.v1_invalid_handle = self.v1_invalid_handle;
+        config.reuse_handles = self.reuse_handles;
+        config.wasi_page_size = self.wasi_page_size;
     }
 }
 
@@ -246,15 +387,7 @@ impl HostUnderTest for ReferenceHost {
                     Backend::Sqlite => HostConfig::sqlite(app.dir.join(".spin")),
                 };
                 config.base_dir = app.dir.to_path_buf();
-                config.limits = self.limits();
-                config.max_open_stores = self.open_bound();
-                config.v1_invalid_handle = self.v1_invalid_handle();
-                config.reuse_handles = self.reuses_handles();
-                config.wasi_page_size = self.wasi_page_size();
-                config.undefined_labels = match self.profile.unconfigured_label {
-                    UnconfiguredLabel::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
-                    UnconfiguredLabel::NoSuchStore => kvhost::UndefinedLabels::NoSuchStore,
-                };
+                self.settings().configure(&mut config);
                 if !app.labels.is_empty() {
                     let text = runtime_config(*backend, app.labels);
                     config.runtime_config = Some(
@@ -267,16 +400,13 @@ impl HostUnderTest for ReferenceHost {
                     app.grants.clone(),
                 )?))
             }
-            Source::Custom(factory) => {
-                let manager = factory(app)?;
-                let refuses = self.profile.unconfigured_label == UnconfiguredLabel::RefuseLoad;
-                for (component, labels) in app.grants.iter().filter(|_| refuses) {
-                    if let Some(label) = labels.iter().find(|l| !manager.is_defined(l)) {
-                        bail!(
-                            "unknown key_value_stores label {label:?} for component {component:?}"
-                        );
-                    }
+            Source::Custom { factory, limited } => {
+                let settings = self.settings();
+                let mut manager = factory(app)?;
+                if *limited {
+                    manager = settings.limited(manager);
                 }
+                settings.check_grants(app.grants, manager.as_ref())?;
                 Ok(ReferenceApp::Custom {
                     manager,
                     grants: app.grants.clone(),
@@ -292,12 +422,9 @@ impl HostUnderTest for ReferenceHost {
                 let granted = grants
                     .get(component)
                     .with_context(|| format!("the application has no component {component:?}"))?;
-                Ok(
-                    KeyValueState::new(manager.clone(), granted.clone(), self.open_bound())
-                        .with_v1_invalid_handle(self.v1_invalid_handle())
-                        .with_wasi_page_size(self.wasi_page_size())
-                        .with_handle_reuse(self.reuses_handles()),
-                )
+                Ok(self
+                    .settings()
+                    .instance_state(manager.clone(), granted.clone()))
             }
         }
     }
@@ -316,7 +443,7 @@ pub fn add_kvhost_to_linker<T: Send + 'static>(
 ) -> anyhow::Result<()> {
     match interface {
         Interface::V1 => kvhost::v1::add_to_linker(linker, get)?,
-        Interface::V2 => kvhost::add_to_linker(linker, get)?,
+        Interface::V2 => kvhost::v2::add_to_linker(linker, get)?,
         Interface::V3 => kvhost::v3::add_to_linker(linker, get)?,
         Interface::WasiKeyvalue => kvhost::wasi_keyvalue::add_to_linker(linker, get)?,
         Interface::WasiKeyvalueDraft => kvhost::wasi_keyvalue_draft::add_to_linker(linker, get)?,
@@ -361,5 +488,125 @@ fn toml_key(label: &str) -> String {
         label.to_string()
     } else {
         format!("{label:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The state of an instance of component "c", granted "default", of `host`.
+    fn instance(host: &ReferenceHost) -> KeyValueState {
+        let grants = BTreeMap::from([("c".to_string(), vec!["default".to_string()])]);
+        let spec = AppSpec {
+            grants: &grants,
+            labels: &[],
+            dir: Path::new("."),
+        };
+        let app = host.load(&spec).unwrap();
+        host.instance_data(&app, "c").unwrap()
+    }
+
+    fn memory_backend(profile: Profile) -> ReferenceHost {
+        ReferenceHost::with_backend(
+            "memory",
+            profile,
+            Arc::new(|_: &AppSpec<'_>| Ok(Arc::new(kvhost::memory::MemoryStores::new()))),
+        )
+    }
+
+    #[test]
+    fn with_profile_limits_puts_a_users_backend_behind_the_profiles_limits() {
+        let long_key = "k".repeat(257);
+        for (host, refused) in [
+            (memory_backend(ReferenceHost::sip010_profile()), false),
+            (
+                memory_backend(ReferenceHost::sip010_profile()).with_profile_limits(),
+                true,
+            ),
+            (
+                memory_backend(ReferenceHost::unbounded_profile()).with_profile_limits(),
+                false,
+            ),
+        ] {
+            let mut state = instance(&host);
+            let handle = state.open("default").unwrap();
+            let store = state.store(handle).unwrap();
+            assert_eq!(
+                store.set(&long_key, b"v").is_err(),
+                refused,
+                "{}",
+                host.profile().name
+            );
+            store.set(&"k".repeat(256), b"v").unwrap();
+        }
+    }
+
+    #[test]
+    fn host_settings_follow_the_profiles_claims() {
+        let sip010 = HostSettings::from_profile(&ReferenceHost::sip010_profile());
+        assert_eq!(
+            sip010,
+            HostSettings {
+                limits: kvhost::Limits::sip010(),
+                max_open_stores: Some(64),
+                undefined_labels: kvhost::UndefinedLabels::RefuseLoad,
+                v1_invalid_handle: kvhost::v1::V1InvalidHandle::Error,
+                reuse_handles: false,
+                wasi_page_size: kvhost::DEFAULT_WASI_PAGE_SIZE,
+            }
+        );
+        let unbounded = ReferenceHost::unbounded_profile();
+        let settings = HostSettings::from_profile(&Profile {
+            v1_fresh_handles: false,
+            wasi_paging: Some(WasiPaging::SinglePage),
+            ..unbounded.clone()
+        });
+        assert!(settings.limits.is_none());
+        assert_eq!(settings.max_open_stores, None);
+        assert_eq!(
+            settings.undefined_labels,
+            kvhost::UndefinedLabels::NoSuchStore
+        );
+        assert_eq!(
+            settings.v1_invalid_handle,
+            kvhost::v1::V1InvalidHandle::Trap
+        );
+        assert!(settings.reuse_handles);
+        assert_eq!(settings.wasi_page_size, std::num::NonZeroUsize::MAX);
+        let paged = HostSettings::from_profile(&Profile {
+            wasi_page_keys: Some(7),
+            ..unbounded
+        });
+        assert_eq!(paged.wasi_page_size.get(), 7);
+    }
+
+    #[test]
+    fn host_settings_refuse_an_undefined_label_only_when_the_profile_refuses_at_load() {
+        struct Defines(&'static str);
+        impl StoreManager for Defines {
+            fn get(&self, _: &str) -> Result<Arc<dyn kvhost::Store>, kvhost::Error> {
+                Err(kvhost::Error::NoSuchStore)
+            }
+            fn is_defined(&self, label: &str) -> bool {
+                label == self.0
+            }
+        }
+        let grants = BTreeMap::from([(
+            "app".to_string(),
+            vec!["default".to_string(), "cache".to_string()],
+        )]);
+        let refusing = HostSettings::from_profile(&ReferenceHost::sip010_profile());
+        let error = refusing
+            .check_grants(&grants, &Defines("default"))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown key_value_stores label \"cache\" for component \"app\""
+        );
+        HostSettings::from_profile(&ReferenceHost::unbounded_profile())
+            .check_grants(&grants, &Defines("default"))
+            .unwrap();
     }
 }

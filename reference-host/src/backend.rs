@@ -6,6 +6,9 @@
 //! The shape follows Spin's `crates/factor-key-value` (`StoreManager` resolves a label, `Store` serves one
 //! labelled store); unlike Spin's, the traits are synchronous: every backend kvhost has answers from local memory
 //! or a local file, so even the async v3 interface simply calls them (see `crate::v3`).
+//!
+//! A store that wraps another (limits, a deliberate fault) implements [`StoreWrapper`] instead of
+//! [`Store`]: whatever it does not override goes to the wrapped store unchanged.
 
 use std::sync::Arc;
 
@@ -13,8 +16,9 @@ use std::sync::Arc;
 /// `fermyon:spin/key-value@2.0.0` and `spin:key-value/key-value@3.0.0`. v1 reports [`Error::Other`] as `io`;
 /// wasi:keyvalue, which has no `store-table-full`, reports [`Error::StoreTableFull`] as `other`.
 ///
-/// These are the errors a guest sees. A fault of the host itself (a handle the host lost track of, a bug) is a
-/// trap (`wasmtime::Error`) and never one of these.
+/// These are the errors a guest sees, all but [`Error::Trap`], which no guest sees: every version's binding turns
+/// it into a trap (a `wasmtime::Error` carrying its message), as for a fault of the host itself (a handle the host
+/// lost track of, a bug). [`for_guest`] is that mapping.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The instance has as many stores open as the host allows ([OPEN-TABLE-FULL]).
@@ -37,6 +41,66 @@ pub enum Error {
     /// past one of the host's limits.
     #[error("{0}")]
     Other(String),
+    /// Not an answer: the guest traps, with this message, instead of seeing an interface error. For a backend
+    /// that cannot go on (its state is no longer to be trusted, as a store whose lock a panic poisoned), or a
+    /// wrapper playing a host fault; a refusal or an ordinary failure is [`Error::Other`]. Where a backend
+    /// panics instead, the panic unwinds through wasmtime rather than ending the call as a trap.
+    #[error("{0}")]
+    Trap(String),
+}
+
+/// An interface version's WIT `error` type: what a backend's [`Error`] becomes for the guest. Each version's
+/// binding implements it for its own type (`kvhost::v2::WitError`, ...); [`for_guest`] uses it.
+pub trait GuestError: Sized {
+    /// The guest-visible error for `error`, or the trap it stands for ([`Error::Trap`]).
+    ///
+    /// # Errors
+    ///
+    /// The trap, for [`Error::Trap`] and only for it.
+    fn from_backend(error: Error) -> wasmtime::Result<Self>;
+}
+
+/// A backend's answer as a binding hands it to the guest: a value as it is, an error as the interface's error `E`
+/// (the inner `Result`), and [`Error::Trap`] as a trap (the outer one). Every host function of kvhost's bindings
+/// answers through it, and so can a host function of one's own that replaces one of them.
+///
+/// ```
+/// use kvhost::Error;
+/// use kvhost::backend::{GuestError, for_guest};
+///
+/// /// An interface whose only error is `other`.
+/// #[derive(Debug, PartialEq)]
+/// struct Other(String);
+///
+/// impl GuestError for Other {
+///     fn from_backend(error: Error) -> wasmtime::Result<Self> {
+///         match error {
+///             Error::Trap(message) => Err(wasmtime::Error::msg(message)),
+///             error => Ok(Other(error.to_string())),
+///         }
+///     }
+/// }
+///
+/// assert_eq!(for_guest::<bool, Other>(Ok(true))?, Ok(true));
+/// assert_eq!(for_guest::<bool, Other>(Err(Error::Other("no".into())))?, Err(Other("no".into())));
+/// let trap = for_guest::<bool, Other>(Err(Error::Trap("the disk is on fire".into()))).unwrap_err();
+/// assert_eq!(trap.to_string(), "the disk is on fire");
+/// # Ok::<(), wasmtime::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The trap, for [`Error::Trap`].
+pub fn for_guest<T, E: GuestError>(result: Result<T, Error>) -> wasmtime::Result<Result<T, E>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(error) => E::from_backend(error).map(Err),
+    }
+}
+
+/// The trap a binding raises for [`Error::Trap`]: its message, unchanged.
+pub(crate) fn trap(message: String) -> wasmtime::Error {
+    wasmtime::Error::msg(message)
 }
 
 /// One answer of [`Store::get_many`]: a requested key, and its value or `None` when it has none.
@@ -177,6 +241,210 @@ pub trait Store: Send + Sync {
     /// [`Error::Other`] when the backend fails.
     fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
         keys.iter().try_for_each(|key| self.delete(key))
+    }
+}
+
+/// A [`Store`] that wraps another: every operation goes to the wrapped store ([`StoreWrapper::inner`]) unless the
+/// wrapper overrides it, so a wrapper that changes one operation spells out that one alone.
+///
+/// Every type implementing `StoreWrapper` is a [`Store`] (a blanket implementation calls these methods). Each
+/// default forwards to the method of the same name of the wrapped store, the batch ones included: a wrapper that
+/// overrides `get` leaves `get_many` the wrapped store's own `get_many`, exactly as if the wrapper were not there
+/// (unlike [`Store`]'s own batch defaults, which call the implementing store's single-key methods). So a wrapper
+/// changes exactly what it overrides; one whose change should also reach the batch operations overrides those too.
+/// A store that changes what every operation means (a cache in front of another store, say) is better written as
+/// a [`Store`] of its own, whose batch defaults then go through its own single-key methods.
+///
+/// The limits wrapper ([`crate::limits::LimitedStore`]) is the kind of thing this is for; so are the self-test's
+/// faulty stores, each a correct store with one deliberate fault. A wrapper may also make the guest trap
+/// ([`Error::Trap`]) where a real host would fail outright.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kvhost::backend::StoreWrapper;
+/// use kvhost::{Error, Store};
+///
+/// /// Reads a missing key as the empty value ([GET-MISSING] broken on purpose); otherwise the store it wraps.
+/// struct MissingReadsEmpty(Arc<dyn Store>);
+///
+/// impl StoreWrapper for MissingReadsEmpty {
+///     fn inner(&self) -> &dyn Store {
+///         &*self.0
+///     }
+///     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+///         Ok(Some(self.0.get(key)?.unwrap_or_default()))
+///     }
+/// }
+///
+/// let store: Arc<dyn Store> = Arc::new(MissingReadsEmpty(Arc::new(kvhost::memory::MemoryStore::new())));
+/// assert_eq!(store.get("missing")?, Some(Vec::new()));
+/// // Everything it does not override is the wrapped store's, `get_many` included.
+/// assert!(!store.exists("missing")?);
+/// assert_eq!(store.get_many(&["missing".to_owned()])?, [("missing".to_owned(), None)]);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Within a wrapper, call the wrapped store through [`StoreWrapper::inner`] (or the field holding it); where both
+/// traits are in scope, a method called on the wrapper itself needs naming its trait (`Store::get(self, key)`).
+pub trait StoreWrapper: Send + Sync {
+    /// The wrapped store, which every operation the wrapper does not override goes to.
+    fn inner(&self) -> &dyn Store;
+
+    /// [`Store::get`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get`].
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.inner().get(key)
+    }
+
+    /// [`Store::set`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::set`].
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.inner().set(key, value)
+    }
+
+    /// [`Store::delete`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete`].
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.inner().delete(key)
+    }
+
+    /// [`Store::exists`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::exists`].
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        self.inner().exists(key)
+    }
+
+    /// [`Store::get_keys`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get_keys`].
+    fn get_keys(&self) -> Result<Vec<String>, Error> {
+        self.inner().get_keys()
+    }
+
+    /// [`Store::list_keys`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::list_keys`].
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        self.inner().list_keys(after, limit)
+    }
+
+    /// [`Store::increment`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::increment`].
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        self.inner().increment(key, delta)
+    }
+
+    /// [`Store::compare_and_swap`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::compare_and_swap`].
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        self.inner().compare_and_swap(key, expected, new)
+    }
+
+    /// [`Store::get_many`]; by default the wrapped store's own `get_many`, not this wrapper's `get` key by key.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get_many`].
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
+        self.inner().get_many(keys)
+    }
+
+    /// [`Store::set_many`]; by default the wrapped store's own `set_many`, not this wrapper's `set` pair by pair.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::set_many`].
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        self.inner().set_many(entries)
+    }
+
+    /// [`Store::delete_many`]; by default the wrapped store's own `delete_many`, not this wrapper's `delete` key
+    /// by key.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_many`].
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        self.inner().delete_many(keys)
+    }
+}
+
+/// Every [`StoreWrapper`] is a [`Store`]: each operation is the wrapper's method of the same name.
+impl<W: StoreWrapper> Store for W {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        StoreWrapper::get(self, key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        StoreWrapper::set(self, key, value)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        StoreWrapper::delete(self, key)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        StoreWrapper::exists(self, key)
+    }
+
+    fn get_keys(&self) -> Result<Vec<String>, Error> {
+        StoreWrapper::get_keys(self)
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        StoreWrapper::list_keys(self, after, limit)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        StoreWrapper::increment(self, key, delta)
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, Error> {
+        StoreWrapper::compare_and_swap(self, key, expected, new)
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
+        StoreWrapper::get_many(self, keys)
+    }
+
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
+        StoreWrapper::set_many(self, entries)
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        StoreWrapper::delete_many(self, keys)
     }
 }
 

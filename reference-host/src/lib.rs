@@ -10,15 +10,18 @@
 //! applications in-process, and the `kvhost` binary second.
 //!
 //! The shape follows Spin's `crates/factor-key-value`:
-//! - [`backend`]: two small object-safe traits, [`StoreManager`] (label -> store) and [`Store`] (one store), and
-//!   the guest-visible [`Error`].
+//! - [`backend`]: two small object-safe traits, [`StoreManager`] (label -> store) and [`Store`] (one store), the
+//!   guest-visible [`Error`], and [`StoreWrapper`], for a store that wraps another and changes only what it
+//!   overrides.
 //! - [`memory`] and [`sqlite`]: the backends; [`limits`]: a [`Store`] wrapper enforcing size and capacity limits.
 //! - [`config`]: the runtime config (`[key_value_store.<label>]` tables, Spin's format).
 //! - [`app`]: [`Application`], the stores of one loaded application, and [`KeyValueState`], one instance's grants
 //!   and open handles: the dispatcher every interface version is implemented against.
-//! - One module per interface version, each with its `add_to_linker`: [`v1`], v2 ([`add_to_linker`] at the crate
-//!   root), [`v3`] (async: it needs an engine with component-model-async), [`wasi_keyvalue`] and
-//!   [`wasi_keyvalue_draft`]; [`add_to_linker_all`] links all five.
+//! - One module per interface version, each with its `add_to_linker`: [`v1`], [`v2`] (its [`add_to_linker`] also
+//!   at the crate root), [`v3`] (async: it needs an engine with component-model-async), [`wasi_keyvalue`] and
+//!   [`wasi_keyvalue_draft`]; [`add_to_linker_all`] links all five. Each also makes public what a host function
+//!   replacing one of its functions needs (see [`v2`]'s example): the host types of its resources, its WIT
+//!   types (`WitError`, ...), and a method of [`KeyValueState`] finding the store behind a handle.
 //! - [`serve`]: `kvhost serve`, which runs a Spin HTTP application (`spin.toml`) with these stores, as `spin up`
 //!   does, for validating the reference host out of process and for running real Spin key-value apps; its
 //!   library API ([`serve::Server`], [`serve::run`]) can serve a [`StoreManager`] of the caller's.
@@ -63,7 +66,7 @@ pub mod serve;
 pub mod sqlite;
 mod state;
 pub mod v1;
-mod v2;
+pub mod v2;
 pub mod v3;
 pub mod wasi_keyvalue;
 pub mod wasi_keyvalue_draft;
@@ -72,7 +75,7 @@ pub use app::{
     Application, DEFAULT_WASI_PAGE_SIZE, DefaultBackend, HostConfig, KeyValueState, LoadError,
     UndefinedLabels,
 };
-pub use backend::{Entry, Error, Store, StoreManager};
+pub use backend::{Entry, Error, Store, StoreManager, StoreWrapper};
 pub use config::RuntimeConfig;
 pub use limits::Limits;
 pub use serve::{ServeOptions, StoreManagerFactory};

@@ -1,4 +1,5 @@
-//! Size and capacity limits, enforced by a [`Store`] wrapper in front of any backend.
+//! Size and capacity limits, enforced by a [`Store`] wrapper in front of any backend ([`LimitedStore`]), or in
+//! front of every store of a [`StoreManager`] ([`LimitedStores`]).
 //!
 //! SIP 010 names minimums every host must support (256-byte keys, 1 MB values, 1024 tuples per store:
 //! [LIMIT-KEY], [LIMIT-VALUE], [LIMIT-CAPACITY]); past its own limits a host may accept or refuse
@@ -6,11 +7,12 @@
 //! refusing host as well as an accepting one. A refusal is an `other` error, decided before anything is written,
 //! so the store is left exactly as it was: never a trap, never truncation.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use std::collections::BTreeSet;
-
-use crate::backend::{Entry, Error, Store, add_to_counter, decode_counter, encode_counter};
+use crate::backend::{
+    Error, Store, StoreManager, StoreWrapper, add_to_counter, decode_counter, encode_counter,
+};
 
 /// The largest key, value and number of keys a store accepts; `None` is no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,23 +59,30 @@ impl Limits {
 /// with one pair past a limit writes nothing, not the pairs before it). Reads, deletes and listings pass straight
 /// through, so a backend's own batched or paged implementations are used.
 ///
-/// Share one `LimitedStore` per labelled store between all its handles (an [`crate::app::Application`] does): the
-/// tuple limit is checked and the write done under one lock, so two instances adding keys at once cannot both pass
-/// the check and overshoot the limit.
+/// Share one `LimitedStore` per labelled store between all its handles (an [`crate::app::Application`] does), or
+/// let [`LimitedStores`] wrap a manager's stores: the tuple limit is checked and the write done under one lock, so
+/// two instances adding keys at once cannot both pass the check and overshoot the limit.
 pub struct LimitedStore {
     inner: Arc<dyn Store>,
     limits: Limits,
-    // Held from the tuple-count check to the end of the write it allows.
-    adding: Mutex<()>,
+    // Held from the tuple-count check to the end of the write it allows; shared by every LimitedStore of one label
+    // that a LimitedStores made.
+    adding: Arc<Mutex<()>>,
 }
 
 impl LimitedStore {
     /// Wraps `inner` in `limits`.
     pub fn new(inner: Arc<dyn Store>, limits: Limits) -> Self {
+        Self::sharing(inner, limits, Arc::default())
+    }
+
+    /// Wraps `inner` in `limits`, checking the tuple limit under `adding`, a lock shared with the other views of
+    /// the same store.
+    fn sharing(inner: Arc<dyn Store>, limits: Limits, adding: Arc<Mutex<()>>) -> Self {
         Self {
             inner,
             limits,
-            adding: Mutex::new(()),
+            adding,
         }
     }
 
@@ -168,9 +177,10 @@ impl std::fmt::Debug for LimitedStore {
     }
 }
 
-impl Store for LimitedStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.inner.get(key)
+/// Only the writes are overridden; every read, delete and listing is the wrapped store's own.
+impl StoreWrapper for LimitedStore {
+    fn inner(&self) -> &dyn Store {
+        &*self.inner
     }
 
     /// [LIMIT-BEYOND]: refuses a key or value longer than the limit, and a new key when the store already holds
@@ -179,22 +189,6 @@ impl Store for LimitedStore {
     fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
         self.check_sizes(key, value)?;
         self.adding(|| self.is_new(key), || self.inner.set(key, value))
-    }
-
-    fn delete(&self, key: &str) -> Result<(), Error> {
-        self.inner.delete(key)
-    }
-
-    fn exists(&self, key: &str) -> Result<bool, Error> {
-        self.inner.exists(key)
-    }
-
-    fn get_keys(&self) -> Result<Vec<String>, Error> {
-        self.inner.get_keys()
-    }
-
-    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
-        self.inner.list_keys(after, limit)
     }
 
     /// The key is checked like a `set`'s, and incrementing a missing key adds a tuple. A counter is at most 20
@@ -235,10 +229,6 @@ impl Store for LimitedStore {
         )
     }
 
-    fn get_many(&self, keys: &[String]) -> Result<Vec<Entry>, Error> {
-        self.inner.get_many(keys)
-    }
-
     /// Checked whole before anything is written: every pair's sizes, then the number of distinct new keys
     /// against the tuple limit. A refused batch writes nothing; an accepted one is the inner store's `set_many`
     /// (all or nothing on kvhost's own backends).
@@ -258,8 +248,76 @@ impl Store for LimitedStore {
             || self.inner.set_many(entries),
         )
     }
+}
 
-    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
-        self.inner.delete_many(keys)
+/// A [`StoreManager`] serving another manager's stores behind [`Limits`]: each store it gives is a [`LimitedStore`]
+/// over the one the wrapped manager gives, so a backend that enforces no limits of its own refuses, as kvhost's
+/// own backends do, every write past them ([LIMIT-BEYOND]).
+///
+/// It asks the wrapped manager for a store at every `get`, as a [`StoreManager`] is asked for each `open`, so a
+/// manager that gives each `open` a view of its own (a handle with state of its own) still does; the views of one
+/// label share one tuple-limit lock. With [`Limits::none`] it serves the wrapped manager's stores as they are.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kvhost::limits::{LimitedStores, Limits};
+/// use kvhost::StoreManager;
+///
+/// let stores = LimitedStores::new(Arc::new(kvhost::memory::MemoryStores::new()), Limits::sip010());
+/// let store = stores.get("default")?;
+/// assert!(store.set(&"k".repeat(257), b"too long a key").is_err());
+/// store.set(&"k".repeat(256), b"the longest key allowed")?;
+/// # Ok::<(), kvhost::Error>(())
+/// ```
+pub struct LimitedStores {
+    inner: Arc<dyn StoreManager>,
+    limits: Limits,
+    /// Each label's tuple-limit lock, shared by every store served for it.
+    adding: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl LimitedStores {
+    /// Serves `inner`'s stores behind `limits`.
+    pub fn new(inner: Arc<dyn StoreManager>, limits: Limits) -> Self {
+        Self {
+            inner,
+            limits,
+            adding: Mutex::default(),
+        }
+    }
+
+    /// The limits every store it serves enforces.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+impl std::fmt::Debug for LimitedStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LimitedStores")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreManager for LimitedStores {
+    fn get(&self, label: &str) -> Result<Arc<dyn Store>, Error> {
+        let store = self.inner.get(label)?;
+        if self.limits.is_none() {
+            return Ok(store);
+        }
+        // Locks are only ever inserted whole, so a poisoned map is still consistent.
+        let adding = Arc::clone(
+            self.adding
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(label.to_owned())
+                .or_default(),
+        );
+        Ok(Arc::new(LimitedStore::sharing(store, self.limits, adding)))
+    }
+
+    fn is_defined(&self, label: &str) -> bool {
+        self.inner.is_defined(label)
     }
 }

@@ -44,10 +44,13 @@ struct OpenStore {
 
 /// What a wasi:keyvalue `cas` resource stands for: a key of a store, and its value when the `cas` was made (or
 /// last refreshed after a failed swap). It holds the store itself, so it stays usable after its bucket is dropped.
-pub(crate) struct PendingSwap {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) key: String,
-    pub(crate) current: Option<Vec<u8>>,
+pub struct PendingSwap {
+    /// The store the `cas` was made on.
+    pub store: Arc<dyn Store>,
+    /// The key it swaps.
+    pub key: String,
+    /// The value `swap` expects the key to hold (`None`: absent), as `current` reports it.
+    pub current: Option<Vec<u8>>,
 }
 
 /// Where a `wasi:keyvalue@0.2.0-draft` `list-keys` cursor continues: after `last_key` of the store with `label`.

@@ -7,14 +7,19 @@
 //! redesign. `close` of such a number does nothing either way ([HANDLE-V1-CLOSE]). By default handle numbers are
 //! never reused ([HANDLE-REUSE], as in Spin), so a closed number stays invalid for the life of the instance;
 //! configured with [`KeyValueState::with_handle_reuse`], a later `open` may give it again.
+//!
+//! A backend's failure is the matching v1 error (`io` for [`crate::Error::Other`], v1 having no `other`); its
+//! [`crate::Error::Trap`] traps.
 
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::backend::{self, Store};
+use crate::backend::{self, GuestError, Store};
 use crate::state::KeyValueState;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     // As for v2: the package defines an interface but no world, so a one-line world imports it.
     wasmtime::component::bindgen!({
@@ -41,6 +46,17 @@ pub enum V1InvalidHandle {
 /// A v1 failure: the guest-visible error, or a trap.
 pub struct V1Error(Result<WitError, wasmtime::Error>);
 
+impl V1Error {
+    /// The guest-visible error, or the trap: what a v1 host function answers with.
+    ///
+    /// # Errors
+    ///
+    /// The trap.
+    pub fn into_wit(self) -> wasmtime::Result<WitError> {
+        self.0
+    }
+}
+
 impl From<WitError> for V1Error {
     fn from(error: WitError) -> Self {
         V1Error(Ok(error))
@@ -49,11 +65,14 @@ impl From<WitError> for V1Error {
 
 impl From<backend::Error> for V1Error {
     fn from(error: backend::Error) -> Self {
-        V1Error(Ok(error.into()))
+        V1Error(WitError::from_backend(error))
     }
 }
 
-use bindings::fermyon::spin::key_value::{self as wit, Error as WitError};
+use bindings::fermyon::spin::key_value as wit;
+/// v1's WIT `error`, which every v1 function but `close` answers with: for a host function replacing one of this
+/// binding's (see [`crate::v2`]'s example), with [`KeyValueState::v1_store`].
+pub use bindings::fermyon::spin::key_value::Error as WitError;
 
 /// Adds `fermyon:spin/key-value` (v1) to `linker`, reaching each instance's [`KeyValueState`] through `get`.
 ///
@@ -79,22 +98,28 @@ pub fn add_to_linker<T: 'static>(
     wit::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             backend::Error::StoreTableFull => Self::StoreTableFull,
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             // v1 has no `other`; its catch-all is `io`, limit refusals included.
             backend::Error::Other(message) => Self::Io(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
 impl KeyValueState {
-    /// The store behind a v1 handle; for a handle this instance does not have open, `invalid-store` or a trap, as
-    /// configured ([HANDLE-V1-INVALID]).
-    fn v1_store(&self, handle: u32) -> Result<Arc<dyn Store>, V1Error> {
+    /// The store behind a v1 handle (v1's `store` is the handle number); for a handle this instance does not have
+    /// open, `invalid-store` or a trap, as configured ([HANDLE-V1-INVALID]). What every v1 function of kvhost's
+    /// finds its store with, public for a host function replacing one of them.
+    ///
+    /// # Errors
+    ///
+    /// `invalid-store` or the trap, for a handle that is not open ([`V1Error::into_wit`] tells which).
+    pub fn v1_store(&self, handle: u32) -> Result<Arc<dyn Store>, V1Error> {
         match (self.store(handle), self.v1_invalid_handle()) {
             (Some(store), _) => Ok(Arc::clone(store)),
             (None, V1InvalidHandle::Error) => Err(WitError::InvalidStore.into()),

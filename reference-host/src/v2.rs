@@ -2,13 +2,57 @@
 //!
 //! The guest's `store` resource is a handle number in the instance's [`KeyValueState`]; dropping the resource
 //! closes that handle. Guest-visible failures are the WIT `error` variant (the inner `Result`); a handle the state
-//! does not know is a host fault and traps (the outer `wasmtime::Result`), and the two are never mixed.
+//! does not know is a host fault and traps (the outer `wasmtime::Result`), as does a backend's
+//! [`crate::Error::Trap`], and the two are never mixed.
+//!
+//! # Replacing one function
+//!
+//! A host that differs from kvhost in one function (a fault to check the suite catches, an embedding's own
+//! behaviour) links this binding and then shadows that function with its own. What the function needs is public:
+//! the resource's host type [`StoreHandle`], the WIT error [`WitError`], [`KeyValueState::v2_store`] to find the
+//! store behind a handle, and [`for_guest`] to answer as kvhost does. Here `exists` says every key exists:
+//!
+//! ```
+//! use kvhost::KeyValueState;
+//! use kvhost::backend::for_guest;
+//! use kvhost::v2::{StoreHandle, WitError};
+//! use wasmtime::component::{Linker, Resource};
+//!
+//! struct Host {
+//!     key_value: KeyValueState,
+//! }
+//!
+//! fn key_value(host: &mut Host) -> &mut KeyValueState {
+//!     &mut host.key_value
+//! }
+//!
+//! let engine = wasmtime::Engine::default();
+//! let mut linker = Linker::<Host>::new(&engine);
+//! kvhost::v2::add_to_linker(&mut linker, key_value)?;
+//! linker.allow_shadowing(true);
+//! linker.instance("fermyon:spin/key-value@2.0.0")?.func_wrap(
+//!     "[method]store.exists",
+//!     |mut store, (handle, key): (Resource<StoreHandle>, String)| {
+//!         let backend = key_value(store.data_mut()).v2_store(&handle)?;
+//!         let exists: Result<bool, WitError> = for_guest(backend.exists(&key).map(|_| true))?;
+//!         Ok((exists,))
+//!     },
+//! )?;
+//! # Ok::<(), wasmtime::Error>(())
+//! ```
+//!
+//! The other versions make the same public: [`crate::v1::WitError`] and [`KeyValueState::v1_store`] (v1's handle
+//! is a number), [`crate::v3::StoreHandle`] and [`KeyValueState::v3_store`], [`crate::wasi_keyvalue::BucketHandle`]
+//! and [`KeyValueState::wasi_bucket`] (and the `cas`'s), [`crate::wasi_keyvalue_draft::DraftBucketHandle`] and
+//! [`KeyValueState::draft_bucket`].
 
 use wasmtime::component::{HasSelf, Linker, Resource};
 
-use crate::backend;
+use crate::backend::{self, GuestError, for_guest};
 use crate::state::KeyValueState;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     // The WIT package defines an interface but no world, so a one-line world importing it is given inline; the
     // interface itself is read from the project's WIT directory unchanged.
@@ -23,10 +67,13 @@ mod bindings {
     });
 }
 
-use bindings::fermyon::spin::key_value::{self as wit, Error as WitError};
+use bindings::fermyon::spin::key_value as wit;
+/// v2's WIT `error`, which every v2 function but `drop` answers with.
+pub use bindings::fermyon::spin::key_value::Error as WitError;
 
-/// The host type behind the guest's v2 `store` resource. It is never constructed: the resource's representation
-/// is the handle number in [`KeyValueState`], which holds the store itself.
+/// The host type behind the guest's v2 `store` resource: a host function taking or returning a v2 store takes or
+/// returns a `Resource<StoreHandle>`. It is never constructed: the resource's representation is the handle number
+/// in [`KeyValueState`], which holds the store itself ([`KeyValueState::v2_store`]).
 pub struct StoreHandle;
 
 /// Adds `fermyon:spin/key-value@2.0.0` to `linker`, reaching each instance's [`KeyValueState`] through `get`.
@@ -54,24 +101,31 @@ pub fn add_to_linker<T: 'static>(
     wit::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             backend::Error::StoreTableFull => Self::StoreTableFull,
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             backend::Error::Other(message) => Self::Other(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
 impl KeyValueState {
-    /// The store behind a v2 resource; a resource this state never issued, or already closed, is a host fault.
-    fn v2_store(
+    /// The store behind a v2 resource: what every v2 function of kvhost's finds its store with, public for a host
+    /// function replacing one of them.
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource this state never issued or has closed (a fault of the host, not of the guest: the
+    /// guest cannot name a resource it does not hold).
+    pub fn v2_store(
         &self,
         handle: &Resource<StoreHandle>,
-    ) -> wasmtime::Result<&std::sync::Arc<dyn backend::Store>> {
-        self.store(handle.rep()).ok_or_else(|| {
+    ) -> wasmtime::Result<std::sync::Arc<dyn backend::Store>> {
+        self.store(handle.rep()).cloned().ok_or_else(|| {
             wasmtime::format_err!(
                 "key-value store handle {} is not open in this instance (a bug in the host)",
                 handle.rep()
@@ -84,9 +138,7 @@ impl wit::Host for KeyValueState {}
 
 impl wit::HostStore for KeyValueState {
     fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<StoreHandle>, WitError>> {
-        Ok(KeyValueState::open(self, &label)
-            .map(Resource::new_own)
-            .map_err(WitError::from))
+        for_guest(KeyValueState::open(self, &label).map(Resource::new_own))
     }
 
     fn get(
@@ -94,7 +146,7 @@ impl wit::HostStore for KeyValueState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        Ok(self.v2_store(&store)?.get(&key).map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.get(&key))
     }
 
     fn set(
@@ -103,10 +155,7 @@ impl wit::HostStore for KeyValueState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .v2_store(&store)?
-            .set(&key, &value)
-            .map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.set(&key, &value))
     }
 
     fn delete(
@@ -114,7 +163,7 @@ impl wit::HostStore for KeyValueState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self.v2_store(&store)?.delete(&key).map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.delete(&key))
     }
 
     fn exists(
@@ -122,14 +171,14 @@ impl wit::HostStore for KeyValueState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, WitError>> {
-        Ok(self.v2_store(&store)?.exists(&key).map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.exists(&key))
     }
 
     fn get_keys(
         &mut self,
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, WitError>> {
-        Ok(self.v2_store(&store)?.get_keys().map_err(WitError::from))
+        for_guest(self.v2_store(&store)?.get_keys())
     }
 
     /// [HANDLE-DROP]: closes this handle only.

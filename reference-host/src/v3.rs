@@ -23,7 +23,7 @@
 //!
 //! - A page shorter than asked for is the last: the stream ends and the future resolves `ok`.
 //! - A backend failure ends the stream at once (after the keys already delivered) and the future resolves to the
-//!   error.
+//!   error; a backend's [`crate::Error::Trap`] traps the guest's read instead, as it traps any v3 function.
 //! - A guest that drops the stream part-way ends the listing: no further page is read, and the future (if the
 //!   guest still holds it) resolves `ok`, since nothing failed; the guest stopped reading. No lock or transaction
 //!   spans two reads (each page is one self-contained backend call), so an abandoned listing holds nothing.
@@ -43,9 +43,11 @@ use wasmtime::component::{
     StreamResult, VecBuffer,
 };
 
-use crate::backend::{self, Store};
+use crate::backend::{self, GuestError, Store, for_guest};
 use crate::state::KeyValueState;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     // As for v2: the package defines an interface but no world, so a one-line world imports it. Every import is
     // async (the WIT says so), has the store (to create streams and futures), and may trap (a host fault).
@@ -60,13 +62,16 @@ mod bindings {
     });
 }
 
-use bindings::spin::key_value::key_value::{self as wit, Error as WitError};
+use bindings::spin::key_value::key_value as wit;
+/// v3's WIT `error`, which every v3 function answers with (`get-keys` through its future).
+pub use bindings::spin::key_value::key_value::Error as WitError;
 
 /// The most keys one read of the v3 key stream takes from the backend, however much room the reader has.
 pub const V3_PAGE_SIZE: NonZeroUsize = NonZeroUsize::new(64).unwrap();
 
-/// The host type behind the guest's v3 `store` resource. It is never constructed: the resource's representation
-/// is the handle number in [`KeyValueState`].
+/// The host type behind the guest's v3 `store` resource: a host function taking or returning a v3 store takes or
+/// returns a `Resource<StoreHandle>` (see [`crate::v2`] for replacing one function). It is never constructed: the
+/// resource's representation is the handle number in [`KeyValueState`] ([`KeyValueState::v3_store`]).
 pub struct StoreHandle;
 
 /// Adds `spin:key-value/key-value@3.0.0` to `linker`, reaching each instance's [`KeyValueState`] through `get`.
@@ -96,14 +101,15 @@ pub fn add_to_linker<T: Send + 'static>(
     wit::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             backend::Error::StoreTableFull => Self::StoreTableFull,
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             backend::Error::Other(message) => Self::Other(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
@@ -216,14 +222,14 @@ impl<D> StreamProducer<D> for KeyStream {
             return Poll::Ready(Ok(StreamResult::Completed));
         }
         destination.set_buffer(this.listing.next_page(room).into());
-        Poll::Ready(Ok(match this.listing.outcome() {
-            None => StreamResult::Completed,
-            Some(outcome) => {
-                let outcome = outcome.clone().map_err(WitError::from);
+        Poll::Ready(match this.listing.outcome() {
+            None => Ok(StreamResult::Completed),
+            // A backend's trap traps here, in the guest's read, rather than resolving the future.
+            Some(outcome) => for_guest(outcome.clone()).map(|outcome| {
                 this.resolve(outcome);
                 StreamResult::Dropped
-            }
-        }))
+            }),
+        })
     }
 }
 
@@ -236,8 +242,14 @@ impl Drop for KeyStream {
 }
 
 impl KeyValueState {
-    /// The store behind a v3 resource; a resource this state never issued, or already closed, is a host fault.
-    fn v3_store(&self, handle: &Resource<StoreHandle>) -> wasmtime::Result<Arc<dyn Store>> {
+    /// The store behind a v3 resource: what every v3 function of kvhost's finds its store with, public for a host
+    /// function replacing one of them (reached through the accessor of an async host function:
+    /// `accessor.with(|mut access| access.get().v3_store(&handle))`).
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource this state never issued or has closed (a fault of the host).
+    pub fn v3_store(&self, handle: &Resource<StoreHandle>) -> wasmtime::Result<Arc<dyn Store>> {
         self.store(handle.rep()).cloned().ok_or_else(|| {
             wasmtime::format_err!(
                 "key-value store handle {} is not open in this instance (a bug in the host)",
@@ -264,13 +276,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         accessor: &Accessor<T, Self>,
         label: String,
     ) -> wasmtime::Result<Result<Resource<StoreHandle>, WitError>> {
-        Ok(accessor.with(|mut access| {
-            access
-                .get()
-                .open(&label)
-                .map(Resource::new_own)
-                .map_err(WitError::from)
-        }))
+        for_guest(accessor.with(|mut access| access.get().open(&label).map(Resource::new_own)))
     }
 
     async fn get(
@@ -278,9 +284,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        Ok(store_of(accessor, &store)?
-            .get(&key)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.get(&key))
     }
 
     async fn set(
@@ -289,9 +293,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(store_of(accessor, &store)?
-            .set(&key, &value)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.set(&key, &value))
     }
 
     async fn delete(
@@ -299,9 +301,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(store_of(accessor, &store)?
-            .delete(&key)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.delete(&key))
     }
 
     async fn exists(
@@ -309,9 +309,7 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, WitError>> {
-        Ok(store_of(accessor, &store)?
-            .exists(&key)
-            .map_err(WitError::from))
+        for_guest(store_of(accessor, &store)?.exists(&key))
     }
 
     /// [KEYS-V3-STREAM]: see the module docs.

@@ -3,7 +3,8 @@
 //!
 //! A `bucket` is a handle number in the instance's [`KeyValueState`], exactly like a v2 `store`, so buckets share
 //! the grants and the open bound with every other version. wasi has no `store-table-full`: past the bound `open`
-//! fails with `other` ([OPEN-TABLE-FULL]).
+//! fails with `other` ([OPEN-TABLE-FULL]). A backend's [`crate::Error::Trap`] traps, wherever it happens (in a
+//! swap too, which otherwise answers a backend's failure with `store-error`).
 //!
 //! # Key listing and its cursor
 //!
@@ -28,9 +29,11 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker, Resource};
 
-use crate::backend::{self, Store};
-use crate::state::{KeyValueState, PendingSwap};
+use crate::backend::{self, GuestError, Store, for_guest};
+use crate::state::KeyValueState;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/deps/wasi-keyvalue-0.2.0-draft2",
@@ -43,15 +46,22 @@ mod bindings {
     });
 }
 
-use bindings::wasi::keyvalue::store::{Error as WitError, KeyResponse};
+/// What a `cas` stands for: its store, key and the value it recorded ([`KeyValueState::wasi_cas`]).
+pub use crate::state::PendingSwap;
 use bindings::wasi::keyvalue::{atomics, batch, store};
+/// The WIT types of this edition's functions (`error`, `list-keys`' answer, `swap`'s error), for a host function
+/// replacing one of this binding's (see [`crate::v2`] for how).
+pub use bindings::wasi::keyvalue::{
+    atomics::CasError, store::Error as WitError, store::KeyResponse,
+};
 
-/// The host type behind the guest's `bucket` resource. It is never constructed: the resource's representation is
-/// the handle number in [`KeyValueState`].
+/// The host type behind the guest's `bucket` resource: a host function taking or returning a bucket takes or
+/// returns a `Resource<BucketHandle>`. It is never constructed: the resource's representation is the handle number
+/// in [`KeyValueState`] ([`KeyValueState::wasi_bucket`]).
 pub struct BucketHandle;
 
 /// The host type behind the guest's `cas` resource. It is never constructed: the resource's representation is
-/// the number of a recorded swap in [`KeyValueState`].
+/// the number of a recorded swap in [`KeyValueState`] ([`KeyValueState::wasi_cas`]).
 pub struct CasHandle;
 
 /// Adds `wasi:keyvalue/store`, `atomics` and `batch` at `0.2.0-draft2` to `linker`, reaching each instance's
@@ -81,15 +91,16 @@ pub fn add_to_linker<T: 'static>(
     batch::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             // wasi has no `store-table-full`; the message says what happened and what to do.
             backend::Error::StoreTableFull => Self::Other(error.to_string()),
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             backend::Error::Other(message) => Self::Other(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
@@ -125,8 +136,13 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
 }
 
 impl KeyValueState {
-    /// The store behind a bucket; a resource this state never issued, or already closed, is a host fault.
-    fn bucket(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<dyn Store>> {
+    /// The store behind a bucket: what every function of this edition finds its store with, public for a host
+    /// function replacing one of them.
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource this state never issued or has closed (a fault of the host).
+    pub fn wasi_bucket(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<dyn Store>> {
         self.store(bucket.rep()).cloned().ok_or_else(|| {
             wasmtime::format_err!(
                 "key-value bucket handle {} is not open in this instance (a bug in the host)",
@@ -135,8 +151,13 @@ impl KeyValueState {
         })
     }
 
-    /// The recorded swap behind a `cas`; one this state does not hold is a host fault.
-    fn cas(&mut self, cas: &Resource<CasHandle>) -> wasmtime::Result<&mut PendingSwap> {
+    /// The recorded swap behind a `cas` (a `swap` writes against its `current`, and refreshes it on `cas-failed`),
+    /// public for a host function replacing `swap` or `current`.
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a `cas` this state does not hold (a fault of the host).
+    pub fn wasi_cas(&mut self, cas: &Resource<CasHandle>) -> wasmtime::Result<&mut PendingSwap> {
         self.pending_swap(cas.rep()).ok_or_else(|| {
             wasmtime::format_err!(
                 "compare-and-swap handle {} is not held by this instance (a bug in the host)",
@@ -150,11 +171,11 @@ impl KeyValueState {
         store: &dyn Store,
         cursor: Option<&str>,
         page_size: usize,
-    ) -> Result<KeyResponse, WitError> {
+    ) -> Result<KeyResponse, backend::Error> {
         let after = match cursor {
             None => None,
             Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-                WitError::Other(format!(
+                backend::Error::Other(format!(
                     "the cursor {cursor:?} was not issued by this host; pass `none` for the first page, then \
                      each page's cursor unchanged"
                 ))
@@ -188,9 +209,7 @@ impl store::Host for KeyValueState {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<BucketHandle>, WitError>> {
-        Ok(KeyValueState::open(self, &identifier)
-            .map(Resource::new_own)
-            .map_err(WitError::from))
+        for_guest(KeyValueState::open(self, &identifier).map(Resource::new_own))
     }
 }
 
@@ -200,7 +219,7 @@ impl store::HostBucket for KeyValueState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        Ok(self.bucket(&bucket)?.get(&key).map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.get(&key))
     }
 
     fn set(
@@ -209,10 +228,7 @@ impl store::HostBucket for KeyValueState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .set(&key, &value)
-            .map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.set(&key, &value))
     }
 
     fn delete(
@@ -220,7 +236,7 @@ impl store::HostBucket for KeyValueState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self.bucket(&bucket)?.delete(&key).map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.delete(&key))
     }
 
     fn exists(
@@ -228,7 +244,7 @@ impl store::HostBucket for KeyValueState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, WitError>> {
-        Ok(self.bucket(&bucket)?.exists(&key).map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.exists(&key))
     }
 
     /// [KEYS-WASI-CURSOR]: see the module docs for the paging and the cursor.
@@ -237,8 +253,8 @@ impl store::HostBucket for KeyValueState {
         bucket: Resource<BucketHandle>,
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<KeyResponse, WitError>> {
-        let store = self.bucket(&bucket)?;
-        Ok(Self::list_page(
+        let store = self.wasi_bucket(&bucket)?;
+        for_guest(Self::list_page(
             store.as_ref(),
             cursor.as_deref(),
             self.wasi_page_size().get(),
@@ -267,10 +283,7 @@ impl atomics::Host for KeyValueState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .increment(&key, delta)
-            .map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.increment(&key, delta))
     }
 
     /// [ATOMIC-CAS]: writes only if the key still holds the recorded value. The `cas` is consumed on success and
@@ -281,7 +294,7 @@ impl atomics::Host for KeyValueState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let id = cas.rep();
-        let pending = self.cas(&cas)?;
+        let pending = self.wasi_cas(&cas)?;
         let store = Arc::clone(&pending.store);
         let key = pending.key.clone();
         let outcome = store
@@ -299,12 +312,14 @@ impl atomics::Host for KeyValueState {
                 Ok(Ok(()))
             }
             Ok(Some(now)) => {
-                self.cas(&cas)?.current = now;
+                self.wasi_cas(&cas)?.current = now;
                 Ok(Err(atomics::CasError::CasFailed(Resource::new_own(id))))
             }
             Err(error) => {
                 self.end_swap(id);
-                Ok(Err(atomics::CasError::StoreError(error.into())))
+                Ok(Err(atomics::CasError::StoreError(WitError::from_backend(
+                    error,
+                )?)))
             }
         }
     }
@@ -316,26 +331,26 @@ impl atomics::HostCas for KeyValueState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasHandle>, WitError>> {
-        let store = self.bucket(&bucket)?;
+        let store = self.wasi_bucket(&bucket)?;
         let current = match store.get(&key) {
             Ok(current) => current,
-            Err(error) => return Ok(Err(error.into())),
+            Err(error) => return for_guest(Err(error)),
         };
-        Ok(self
-            .begin_swap(PendingSwap {
+        for_guest(
+            self.begin_swap(PendingSwap {
                 store,
                 key,
                 current,
             })
-            .map(Resource::new_own)
-            .map_err(WitError::from))
+            .map(Resource::new_own),
+        )
     }
 
     fn current(
         &mut self,
         cas: Resource<CasHandle>,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
-        Ok(Ok(self.cas(&cas)?.current.clone()))
+        Ok(Ok(self.wasi_cas(&cas)?.current.clone()))
     }
 
     fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
@@ -356,10 +371,7 @@ impl batch::Host for KeyValueState {
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .get_many(&keys)
-            .map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.get_many(&keys))
     }
 
     /// [BATCH-SET-DELETE-MANY]
@@ -368,10 +380,7 @@ impl batch::Host for KeyValueState {
         bucket: Resource<BucketHandle>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .set_many(&key_values)
-            .map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.set_many(&key_values))
     }
 
     /// [BATCH-SET-DELETE-MANY]
@@ -380,9 +389,6 @@ impl batch::Host for KeyValueState {
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        Ok(self
-            .bucket(&bucket)?
-            .delete_many(&keys)
-            .map_err(WitError::from))
+        for_guest(self.wasi_bucket(&bucket)?.delete_many(&keys))
     }
 }

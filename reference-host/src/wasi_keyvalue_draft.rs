@@ -31,16 +31,20 @@
 //! One answer per requested key, in request order, `none` for a missing key ([BATCH-GET-MANY]).
 //!
 //! There is no compare-and-swap in this edition, and no `store-table-full`: past the open bound `open` fails
-//! with `other` ([OPEN-TABLE-FULL]).
+//! with `other` ([OPEN-TABLE-FULL]). A backend's [`crate::Error::Trap`] traps, as in every version.
 
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker, Resource};
 
-use crate::backend::{self, Store, add_to_counter, decode_counter, encode_counter};
+use crate::backend::{
+    self, GuestError, Store, add_to_counter, decode_counter, encode_counter, for_guest,
+};
 use crate::state::{DraftCursor, KeyValueState, MAX_DRAFT_CURSORS};
 use crate::wasi_keyvalue::key_page;
 
+// The generated types carry the WIT's own docs, where it has them.
+#[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/deps/wasi-keyvalue-0.2.0-draft",
@@ -52,11 +56,14 @@ mod bindings {
     });
 }
 
-use bindings::wasi::keyvalue::store::{Error as WitError, KeyResponse};
+/// The WIT types of this edition's functions (`error`, `list-keys`' answer), for a host function replacing one of
+/// this binding's (see [`crate::v2`] for how).
+pub use bindings::wasi::keyvalue::store::{Error as WitError, KeyResponse};
 use bindings::wasi::keyvalue::{atomics, batch, store};
 
-/// The host type behind the guest's `bucket` resource of this edition. It is never constructed: the resource's
-/// representation is the handle number in [`KeyValueState`], as for every version.
+/// The host type behind the guest's `bucket` resource of this edition: a host function taking or returning one
+/// takes or returns a `Resource<DraftBucketHandle>`. It is never constructed: the resource's representation is the
+/// handle number in [`KeyValueState`], as for every version ([`KeyValueState::draft_bucket`]).
 pub struct DraftBucketHandle;
 
 /// Adds `wasi:keyvalue/store`, `atomics` and `batch` at `0.2.0-draft` to `linker`, reaching each instance's
@@ -88,15 +95,16 @@ pub fn add_to_linker<T: 'static>(
     batch::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
-impl From<backend::Error> for WitError {
-    fn from(error: backend::Error) -> Self {
-        match error {
+impl GuestError for WitError {
+    fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
+        Ok(match error {
             // This edition has no `store-table-full` either; the message says what happened and what to do.
             backend::Error::StoreTableFull => Self::Other(error.to_string()),
             backend::Error::NoSuchStore => Self::NoSuchStore,
             backend::Error::AccessDenied => Self::AccessDenied,
             backend::Error::Other(message) => Self::Other(message),
-        }
+            backend::Error::Trap(message) => return Err(backend::trap(message)),
+        })
     }
 }
 
@@ -135,9 +143,13 @@ pub fn increment_unsigned(store: &dyn Store, key: &str, delta: u64) -> Result<u6
 }
 
 impl KeyValueState {
-    /// The store behind a bucket of this edition, and the label it was opened with; a resource this state never
-    /// issued, or already closed, is a host fault.
-    fn draft_bucket(
+    /// The store behind a bucket of this edition, and the label it was opened with: what every function of this
+    /// edition finds its store with, public for a host function replacing one of them.
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource this state never issued or has closed (a fault of the host).
+    pub fn draft_bucket(
         &self,
         bucket: &Resource<DraftBucketHandle>,
     ) -> wasmtime::Result<(Arc<dyn Store>, String)> {
@@ -157,20 +169,20 @@ impl KeyValueState {
         store: &dyn Store,
         label: String,
         cursor: Option<u64>,
-    ) -> Result<KeyResponse, WitError> {
+    ) -> Result<KeyResponse, backend::Error> {
         let after = match cursor {
             None => None,
             Some(id) => match self.draft_cursor(id) {
                 Some(known) if known.label == label => Some(known.last_key.clone()),
                 Some(known) => {
-                    return Err(WitError::Other(format!(
+                    return Err(backend::Error::Other(format!(
                         "the cursor {id} continues a listing of the store {:?}, not of this bucket's store \
                          {label:?}; pass `none` for this store's first page",
                         known.label
                     )));
                 }
                 None => {
-                    return Err(WitError::Other(format!(
+                    return Err(backend::Error::Other(format!(
                         "the cursor {id} was not issued by this instance (or is older than the latest \
                          {MAX_DRAFT_CURSORS} it keeps); pass `none` for the first page, then each page's cursor \
                          unchanged"
@@ -195,9 +207,7 @@ impl store::Host for KeyValueState {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<DraftBucketHandle>, WitError>> {
-        Ok(KeyValueState::open(self, &identifier)
-            .map(Resource::new_own)
-            .map_err(WitError::from))
+        for_guest(KeyValueState::open(self, &identifier).map(Resource::new_own))
     }
 }
 
@@ -208,7 +218,7 @@ impl store::HostBucket for KeyValueState {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(store.get(&key).map_err(WitError::from))
+        for_guest(store.get(&key))
     }
 
     fn set(
@@ -218,7 +228,7 @@ impl store::HostBucket for KeyValueState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(store.set(&key, &value).map_err(WitError::from))
+        for_guest(store.set(&key, &value))
     }
 
     fn delete(
@@ -227,7 +237,7 @@ impl store::HostBucket for KeyValueState {
         key: String,
     ) -> wasmtime::Result<Result<(), WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(store.delete(&key).map_err(WitError::from))
+        for_guest(store.delete(&key))
     }
 
     fn exists(
@@ -236,7 +246,7 @@ impl store::HostBucket for KeyValueState {
         key: String,
     ) -> wasmtime::Result<Result<bool, WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(store.exists(&key).map_err(WitError::from))
+        for_guest(store.exists(&key))
     }
 
     /// [KEYS-WASI-CURSOR]: see the module docs for the paging and the `u64` cursor.
@@ -246,7 +256,7 @@ impl store::HostBucket for KeyValueState {
         cursor: Option<u64>,
     ) -> wasmtime::Result<Result<KeyResponse, WitError>> {
         let (store, label) = self.draft_bucket(&bucket)?;
-        Ok(self.draft_page(store.as_ref(), label, cursor))
+        for_guest(self.draft_page(store.as_ref(), label, cursor))
     }
 
     /// [HANDLE-DROP]: closes this bucket only.
@@ -271,7 +281,7 @@ impl atomics::Host for KeyValueState {
         delta: u64,
     ) -> wasmtime::Result<Result<u64, WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(increment_unsigned(store.as_ref(), &key, delta).map_err(WitError::from))
+        for_guest(increment_unsigned(store.as_ref(), &key, delta))
     }
 }
 
@@ -283,15 +293,12 @@ impl batch::Host for KeyValueState {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(store
-            .get_many(&keys)
-            .map(|entries| {
-                entries
-                    .into_iter()
-                    .map(|(key, value)| value.map(|value| (key, value)))
-                    .collect()
-            })
-            .map_err(WitError::from))
+        for_guest(store.get_many(&keys).map(|entries| {
+            entries
+                .into_iter()
+                .map(|(key, value)| value.map(|value| (key, value)))
+                .collect()
+        }))
     }
 
     /// [BATCH-SET-DELETE-MANY]
@@ -301,7 +308,7 @@ impl batch::Host for KeyValueState {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(store.set_many(&key_values).map_err(WitError::from))
+        for_guest(store.set_many(&key_values))
     }
 
     /// [BATCH-SET-DELETE-MANY]
@@ -311,6 +318,6 @@ impl batch::Host for KeyValueState {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), WitError>> {
         let (store, _) = self.draft_bucket(&bucket)?;
-        Ok(store.delete_many(&keys).map_err(WitError::from))
+        for_guest(store.delete_many(&keys))
     }
 }

@@ -12,7 +12,7 @@
 //! the faults start from.
 
 use anyhow::{Context, Result, bail};
-use kvconf::reference::ReferenceHost;
+use kvconf::reference::{HostSettings, ReferenceHost};
 use kvconf_workspace::{Fault, faulty_manager};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,7 +56,9 @@ fn serve() -> Result<()> {
     let profile = ReferenceHost::sip010_profile();
     let mut options = kvhost::serve::ServeOptions::new(&manifest);
     options.listen = listen;
-    options.host_config.max_open_stores = profile.open_stores.map(|n| n as u32);
+    // The profile's bound and answers; its limits are the faulty backend's to enforce (kvhost serve applies none
+    // to a store manager of the caller's).
+    HostSettings::from_profile(&profile).configure(&mut options.host_config);
     if let Some(path) = runtime_config {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;

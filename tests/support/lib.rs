@@ -2,17 +2,19 @@
 //! suite the way a user's host would be, so the self-test shows that the suite catches that fault.
 //!
 //! Backend faults are [`StoreManager`]s served by the reference host's bindings (the plug a backend author
-//! uses); host faults that no backend can produce (a trap) wrap the whole host.
+//! uses): each is kvhost's memory backend behind a [`StoreWrapper`] that overrides only what the faults change,
+//! and a backend that must make the guest trap answers [`Error::Trap`]. A fault that no backend can produce (a v3
+//! key future that lies) replaces one function of kvhost's binding of the whole host ([`ShadowedHost`]).
 
 use anyhow::Result;
 use kvconf::host::{AppSpec, HostUnderTest};
 use kvconf::interface::Interface;
 use kvconf::profile::Profile;
-use kvconf::reference::{Backend, ReferenceApp, ReferenceHost, kvhost_limits};
+use kvconf::reference::{Backend, HostSettings, ReferenceApp, ReferenceHost};
 use kvhost::limits::{LimitedStore, Limits};
 use kvhost::memory::MemoryStores;
-use kvhost::v3::{StoreHandle, V3_PAGE_SIZE};
-use kvhost::{Error, KeyValueState, Store, StoreManager};
+use kvhost::v3::{KeyListing, StoreHandle, V3_PAGE_SIZE, WitError};
+use kvhost::{Error, KeyValueState, Store, StoreManager, StoreWrapper};
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -20,9 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use wasmtime::StoreContextMut;
 use wasmtime::component::{
-    ComponentType, Destination, FutureProducer, FutureReader, HasSelf, Lift, Linker,
-    LinkerInstance, Lower, Resource, ResourceAny, StreamProducer, StreamReader, StreamResult,
-    VecBuffer,
+    Destination, FutureProducer, FutureReader, HasSelf, Linker, LinkerInstance, Resource,
+    StreamProducer, StreamReader, StreamResult, VecBuffer,
 };
 
 /// One deliberate fault.
@@ -74,6 +75,9 @@ pub enum Fault {
     ListingFailsAfterFirstPage,
     /// `exists` panics (a host panic).
     ExistsPanics,
+    /// `exists` makes the guest trap: the backend answers [`Error::Trap`], which every version's binding turns
+    /// into a trap. Served by [`trapping_host`].
+    ExistsTraps,
     /// `exists` never returns (a hung host).
     ExistsHangs,
     /// A write-behind cache per open handle: each handle keeps its sets and deletes to itself (its own reads
@@ -206,6 +210,12 @@ pub fn faulty_host(fault: Fault) -> ReferenceHost {
     )
 }
 
+/// The reference host's bindings over the memory backend, under the sip010 profile, whose `exists` makes the guest
+/// trap ([`Fault::ExistsTraps`]).
+pub fn trapping_host() -> ReferenceHost {
+    faulty_host(Fault::ExistsTraps).named("trapping")
+}
+
 /// The in-memory backend with `fault`, defining "default" and `labels`, enforcing `profile`'s limits itself.
 /// Served in-process by [`faulty_host`], and out-of-process by the `kvconf-faulty-host` binary.
 pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc<dyn StoreManager> {
@@ -219,13 +229,13 @@ pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc
             .chain(["default".to_string()])
             .collect(),
         fault,
-        limits: kvhost_limits(profile),
+        limits: HostSettings::from_profile(profile).limits,
     })
 }
 
 impl Fault {
     /// Every fault, for finding one by name.
-    pub const ALL: [Fault; 21] = [
+    pub const ALL: [Fault; 22] = [
         Fault::None,
         Fault::DeleteAbsentErrors,
         Fault::MissingReadsEmpty,
@@ -244,6 +254,7 @@ impl Fault {
         Fault::ListingPanics,
         Fault::ListingFailsAfterFirstPage,
         Fault::ExistsPanics,
+        Fault::ExistsTraps,
         Fault::ExistsHangs,
         Fault::WriteBehindCache,
         Fault::DelayedVisibility,
@@ -255,6 +266,12 @@ impl Fault {
     }
 }
 
+/// kvhost's memory backend with one fault, defining "default" and the application's labels. Each store it serves is
+/// the memory store (or, per `open`, a cache or a delayed view of it) behind the profile's limits, behind a
+/// [`FaultyStore`]. The limits sit inside the fault, as in a backend that enforces its own, rather than around the
+/// whole backend ([`ReferenceHost::with_profile_limits`]): the limit checks read `exists` and `get_keys`, which some
+/// faults change or make panic, and [`Fault::AtomicsIgnoreLimits`] goes around them. So this manager is also
+/// served as it is out of process, where nothing else applies the limits.
 struct FaultyManager {
     inner: MemoryStores,
     /// With [`Fault::DelayedVisibility`]: each label's store and the writes not yet visible.
@@ -324,6 +341,7 @@ impl StoreManager for FaultyManager {
     }
 }
 
+/// A store with one fault: the correct store it wraps, but for the operations [`Fault`] changes.
 struct FaultyStore {
     inner: Arc<dyn Store>,
     /// The same store without the limits, for [`Fault::AtomicsIgnoreLimits`].
@@ -333,7 +351,11 @@ struct FaultyStore {
     leaky_value_limit: Option<usize>,
 }
 
-impl Store for FaultyStore {
+impl StoreWrapper for FaultyStore {
+    fn inner(&self) -> &dyn Store {
+        &*self.inner
+    }
+
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         let value = self.inner.get(key)?;
         if self.fault == Fault::MissingReadsEmpty && value.is_none() {
@@ -375,6 +397,9 @@ impl Store for FaultyStore {
     fn exists(&self, key: &str) -> Result<bool, Error> {
         match self.fault {
             Fault::ExistsPanics => panic!("deliberate panic in exists({key:?})"),
+            Fault::ExistsTraps => Err(Error::Trap(format!(
+                "deliberate host fault in exists({key:?})"
+            ))),
             Fault::ExistsHangs => loop {
                 std::thread::park();
             },
@@ -472,12 +497,6 @@ impl Store for FaultyStore {
         }
         Ok(entries)
     }
-    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), Error> {
-        self.inner.set_many(entries)
-    }
-    fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
-        self.inner.delete_many(keys)
-    }
 }
 
 /// The store of one handle with [`Fault::WriteBehindCache`]: its writes (`None` for a delete) wait in `cache`
@@ -494,18 +513,35 @@ impl WriteBehindStore {
 
     /// Every key as this handle sees it: the shared store's, with the cached writes applied.
     fn keys(&self) -> Result<Vec<String>, Error> {
-        let mut keys: BTreeSet<String> = self.shared.get_keys()?.into_iter().collect();
-        for (key, value) in self.cache().iter() {
-            if value.is_some() {
-                keys.insert(key.clone());
-            } else {
-                keys.remove(key);
-            }
-        }
-        Ok(keys.into_iter().collect())
+        keys_with(self.shared.as_ref(), self.cache().iter())
     }
 }
 
+/// Every key of `shared`, in order, with `writes` (each key's value, or `None` for a delete) applied in turn.
+fn keys_with<'a>(
+    shared: &dyn Store,
+    writes: impl Iterator<Item = (&'a String, &'a Option<Vec<u8>>)>,
+) -> Result<Vec<String>, Error> {
+    let mut keys: BTreeSet<String> = shared.get_keys()?.into_iter().collect();
+    for (key, value) in writes {
+        if value.is_some() {
+            keys.insert(key.clone());
+        } else {
+            keys.remove(key);
+        }
+    }
+    Ok(keys.into_iter().collect())
+}
+
+/// The page of `keys` (in order) that [`Store::list_keys`] answers: at most `limit` of them, each after `after`.
+fn page_of(keys: Vec<String>, after: Option<&str>, limit: usize) -> Vec<String> {
+    let after = |k: &String| after.is_none_or(|a| k.as_str() > a);
+    keys.into_iter().filter(after).take(limit).collect()
+}
+
+/// Not a [`StoreWrapper`]: it changes what every operation means (a handle reads and writes its own view of the
+/// shared store), so it is a [`Store`] of its own, whose batch operations go through its own `get`, `set` and
+/// `delete`.
 impl Store for WriteBehindStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         if let Some(cached) = self.cache().get(key) {
@@ -533,12 +569,7 @@ impl Store for WriteBehindStore {
     }
 
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
-        Ok(self
-            .keys()?
-            .into_iter()
-            .filter(|k| after.is_none_or(|a| k.as_str() > a))
-            .take(limit)
-            .collect())
+        Ok(page_of(self.keys()?, after, limit))
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
@@ -603,7 +634,7 @@ struct Pending {
     value: Option<Vec<u8>>,
 }
 
-/// One handle with [`Fault::DelayedVisibility`].
+/// One handle with [`Fault::DelayedVisibility`]: like [`WriteBehindStore`], a [`Store`] of its own.
 struct DelayedStore {
     shared: Arc<DelayedShared>,
     handle: u64,
@@ -620,12 +651,8 @@ impl DelayedStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let now = std::time::Instant::now();
-        while pending.front().is_some_and(|p| p.due <= now) {
-            let p = pending.pop_front().expect("checked above");
-            match p.value {
-                Some(value) => self.shared.store.set(&p.key, &value)?,
-                None => self.shared.store.delete(&p.key)?,
-            }
+        while let Some(p) = pending.pop_front_if(|p| p.due <= now) {
+            self.reach(p)?;
         }
         Ok(pending)
     }
@@ -634,12 +661,17 @@ impl DelayedStore {
     fn settle(&self) -> Result<(), Error> {
         let mut pending = self.pending()?;
         while let Some(p) = pending.pop_front() {
-            match p.value {
-                Some(value) => self.shared.store.set(&p.key, &value)?,
-                None => self.shared.store.delete(&p.key)?,
-            }
+            self.reach(p)?;
         }
         Ok(())
+    }
+
+    /// A write reaches the store every handle reads.
+    fn reach(&self, p: Pending) -> Result<(), Error> {
+        match p.value {
+            Some(value) => self.shared.store.set(&p.key, &value),
+            None => self.shared.store.delete(&p.key),
+        }
     }
 
     fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
@@ -689,24 +721,12 @@ impl Store for DelayedStore {
 
     fn get_keys(&self) -> Result<Vec<String>, Error> {
         let pending = self.pending()?;
-        let mut keys: BTreeSet<String> = self.shared.store.get_keys()?.into_iter().collect();
-        for p in pending.iter().filter(|p| p.handle == self.handle) {
-            if p.value.is_some() {
-                keys.insert(p.key.clone());
-            } else {
-                keys.remove(&p.key);
-            }
-        }
-        Ok(keys.into_iter().collect())
+        let own = pending.iter().filter(|p| p.handle == self.handle);
+        keys_with(self.shared.store.as_ref(), own.map(|p| (&p.key, &p.value)))
     }
 
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
-        Ok(self
-            .get_keys()?
-            .into_iter()
-            .filter(|k| after.is_none_or(|a| k.as_str() > a))
-            .take(limit)
-            .collect())
+        Ok(page_of(self.get_keys()?, after, limit))
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
@@ -790,65 +810,15 @@ impl<S: Shadow> HostUnderTest for ShadowedHost<S> {
     }
 }
 
-/// The fault of [`TrappingHost`]: v2 `exists` returns a host error, so the instance traps.
-pub struct TrapInExists;
-
-/// A whole host whose v2 `exists` traps.
-pub type TrappingHost = ShadowedHost<TrapInExists>;
-
-/// The reference host on memory, under the sip010 profile, with a trapping v2 `exists`.
-pub fn trapping_host() -> TrappingHost {
-    ShadowedHost::new(
-        ReferenceHost::new(Backend::Memory, ReferenceHost::sip010_profile()).named("trapping"),
-    )
-}
-
-impl Shadow for TrapInExists {
-    const INTERFACE: Interface = Interface::V2;
-
-    fn shadow<T: Send + 'static>(
-        instance: &mut LinkerInstance<'_, T>,
-        _get: fn(&mut T) -> &mut KeyValueState,
-    ) -> Result<()> {
-        instance.func_wrap(
-            "[method]store.exists",
-            |_store,
-             (_handle, key): (ResourceAny, String)|
-             -> wasmtime::Result<(Result<bool, WitError>,)> {
-                Err(wasmtime::format_err!(
-                    "deliberate host fault in exists({key:?})"
-                ))
-            },
-        )?;
-        Ok(())
-    }
-}
-
-/// The v2 (and v3) error variant, so a replacement function has the interface's exact type.
-#[derive(ComponentType, Lower, Lift)]
-#[component(variant)]
-pub enum WitError {
-    /// `store-table-full`.
-    #[component(name = "store-table-full")]
-    StoreTableFull,
-    /// `no-such-store`.
-    #[component(name = "no-such-store")]
-    NoSuchStore,
-    /// `access-denied`.
-    #[component(name = "access-denied")]
-    AccessDenied,
-    /// `other`.
-    #[component(name = "other")]
-    Other(String),
-}
-
 /// A whole v3 host whose `get-keys` future lies: when the backend fails part-way through a listing, the stream of
 /// keys ends early (as it should) but the future resolves `ok` instead of to the error, so the guest takes a short
 /// listing for a complete one. The reference host with that one linker function replaced; pair it with
 /// [`Fault::ListingFailsAfterFirstPage`] (see [`future_lies_host`]).
 pub type FutureLiesHost = ShadowedHost<FutureLies>;
 
-/// The fault of [`FutureLiesHost`]: v3 `get-keys` whose future says `ok` whatever happened.
+/// The fault of [`FutureLiesHost`]: v3 `get-keys` whose future says `ok` whatever happened. kvhost's
+/// `[method]store.get-keys` replaced by one of the host's own, made of kvhost's public parts (the resource type
+/// [`StoreHandle`], [`KeyValueState::v3_store`], the paging of [`KeyListing`], [`WitError`]).
 pub struct FutureLies;
 
 /// The lying host over a backend whose listing fails after its first page.
@@ -874,10 +844,9 @@ fn end_listing(outcome: &SharedOutcome) {
     }
 }
 
-/// The write end of the lying host's key stream: one [`Store::list_keys`] call per read, as kvhost pages.
+/// The write end of the lying host's key stream: kvhost's own paging, one [`Store::list_keys`] call per read.
 struct LyingKeyStream {
-    store: Arc<dyn Store>,
-    after: Option<String>,
+    listing: KeyListing,
     outcome: SharedOutcome,
 }
 
@@ -899,26 +868,13 @@ impl<D> StreamProducer<D> for LyingKeyStream {
         if room == 0 {
             return Poll::Ready(Ok(StreamResult::Completed));
         }
-        let limit = room.min(V3_PAGE_SIZE.get());
-        match this.store.list_keys(this.after.as_deref(), limit) {
-            Ok(keys) => {
-                let last = keys.len() < limit;
-                if let Some(key) = keys.last() {
-                    this.after = Some(key.clone());
-                }
-                destination.set_buffer(keys.into());
-                if last {
-                    end_listing(&this.outcome);
-                    return Poll::Ready(Ok(StreamResult::Dropped));
-                }
-                Poll::Ready(Ok(StreamResult::Completed))
-            }
-            Err(_) => {
-                // The fault: the stream ends early, as it should, but the error is dropped here.
-                end_listing(&this.outcome);
-                Poll::Ready(Ok(StreamResult::Dropped))
-            }
+        destination.set_buffer(this.listing.next_page(room).into());
+        if this.listing.outcome().is_none() {
+            return Poll::Ready(Ok(StreamResult::Completed));
         }
+        // The fault: the stream ends, as it should, but a failure is dropped here.
+        end_listing(&this.outcome);
+        Poll::Ready(Ok(StreamResult::Dropped))
     }
 }
 
@@ -968,16 +924,10 @@ impl Shadow for FutureLies {
                 Box::pin(async move {
                     let accessor = accessor.with_getter::<HasSelf<KeyValueState>>(get);
                     let keys = accessor.with(|mut access| -> wasmtime::Result<KeysV3> {
-                        let store = access.get().store(handle.rep()).cloned().ok_or_else(|| {
-                            wasmtime::format_err!(
-                                "key-value store handle {} is not open in this instance",
-                                handle.rep()
-                            )
-                        })?;
+                        let store = access.get().v3_store(&handle)?;
                         let outcome = SharedOutcome::default();
                         let stream = LyingKeyStream {
-                            store,
-                            after: None,
+                            listing: KeyListing::new(store, V3_PAGE_SIZE),
                             outcome: outcome.clone(),
                         };
                         let stream = StreamReader::new(&mut access, stream)?;

@@ -10,11 +10,75 @@
 //! Both are checked under a profile that says what they claim: here no limits, undefined labels answered with
 //! `no-such-store` at `open`, a trap for a v1 handle that is not open, the empty key accepted, and v1 handle
 //! numbers never reused (`v1-fresh-handles`: drop that claim if your handle table gives closed numbers again).
+//! A backend without limits of its own can claim SIP 010's all the same: `ReferenceHost::with_backend(..)
+//! .with_profile_limits()` puts it behind the profile's. A whole host gets what the reference host derives from
+//! the profile (limits, open-store bound, v1 handle policy, ...) from [`HostSettings`].
+//!
+//! # Seeing the suite catch a bug
+//!
+//! A conformance test means most once it has been seen to fail. A [`StoreWrapper`](kvhost::StoreWrapper) breaks
+//! one operation of a store and leaves every other as it was (the batch ones included; [`Error::Trap`] would make
+//! the guest trap instead). Here a `delete` of an absent key fails, which DELETE-ABSENT forbids, and the suite's
+//! cases for it fail:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kvconf::case::{self, Case};
+//! use kvconf::catalogue::Catalogue;
+//! use kvconf::interface::Interface;
+//! use kvconf::reference::ReferenceHost;
+//! use kvconf::runner::{Runner, Verdict};
+//! use kvhost::{Error, Store, StoreManager, StoreWrapper};
+//! use validate_a_host::{TinyStores, profile};
+//!
+//! /// A store whose `delete` of an absent key fails; everything else is the store it wraps.
+//! struct DeleteAbsentErrors(Arc<dyn Store>);
+//!
+//! impl StoreWrapper for DeleteAbsentErrors {
+//!     fn inner(&self) -> &dyn Store {
+//!         &*self.0
+//!     }
+//!     fn delete(&self, key: &str) -> Result<(), Error> {
+//!         if !self.0.exists(key)? {
+//!             return Err(Error::Other(format!("no key {key:?} to delete")));
+//!         }
+//!         self.0.delete(key)
+//!     }
+//! }
+//!
+//! /// `TinyStores`, each store behind the bug.
+//! struct Buggy(TinyStores);
+//!
+//! impl StoreManager for Buggy {
+//!     fn get(&self, label: &str) -> Result<Arc<dyn Store>, Error> {
+//!         Ok(Arc::new(DeleteAbsentErrors(self.0.get(label)?)))
+//!     }
+//!     fn is_defined(&self, label: &str) -> bool {
+//!         self.0.is_defined(label)
+//!     }
+//! }
+//!
+//! let host = ReferenceHost::with_backend(
+//!     "tiny-buggy",
+//!     profile(),
+//!     Arc::new(|app| Ok(Arc::new(Buggy(TinyStores::new(app))))),
+//! );
+//! let cases: Vec<Case> = case::load_dir(&case::default_dir(), Catalogue::builtin())
+//!     .expect("kvconf's cases load")
+//!     .into_iter()
+//!     .filter(|c| c.file.statements.iter().any(|s| s == "DELETE-ABSENT"))
+//!     .collect();
+//! let work = std::env::temp_dir().join(format!("validate-a-host-{}", std::process::id()));
+//! let runner = Runner::new(host, work.clone(), std::time::Duration::from_secs(30));
+//! let results = runner.run_all(&cases, &[Interface::V2], 1);
+//! assert!(results.iter().any(|r| matches!(r.verdict, Verdict::Fail(_))));
+//! # std::fs::remove_dir_all(&work).ok();
+//! ```
 
 use kvconf::host::{AppSpec, HostUnderTest};
 use kvconf::interface::Interface;
 use kvconf::profile::Profile;
-use kvconf::reference::{ReferenceHost, add_kvhost_to_linker};
+use kvconf::reference::{HostSettings, ReferenceHost, add_kvhost_to_linker};
 use kvhost::backend::{add_to_counter, decode_counter, encode_counter};
 use kvhost::{Error, KeyValueState, Store, StoreManager};
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,15 +181,18 @@ impl Store for TinyStore {
 }
 
 /// A whole host: its own application loading and per-instance state, serving [`TinyStores`] through kvhost's
-/// bindings (a host with bindings of its own adds those to the linker instead).
+/// bindings (a host with bindings of its own adds those to the linker instead), configured as its profile claims.
 pub struct MyHost {
     profile: Profile,
+    settings: HostSettings,
 }
 
 impl MyHost {
     /// The host, claiming [`profile`].
     pub fn new() -> Self {
-        MyHost { profile: profile() }
+        let profile = profile();
+        let settings = HostSettings::from_profile(&profile);
+        MyHost { profile, settings }
     }
 }
 
@@ -137,7 +204,7 @@ impl Default for MyHost {
 
 /// A loaded application of [`MyHost`].
 pub struct MyApp {
-    stores: Arc<TinyStores>,
+    stores: Arc<dyn StoreManager>,
     grants: BTreeMap<String, Vec<String>>,
 }
 
@@ -164,15 +231,18 @@ impl HostUnderTest for MyHost {
     }
 
     fn load(&self, app: &AppSpec<'_>) -> anyhow::Result<MyApp> {
+        // The profile's limits (none here), and its answer to a label no runtime config defines.
+        let stores = self.settings.limited(Arc::new(TinyStores::new(app)));
+        self.settings.check_grants(app.grants, stores.as_ref())?;
         Ok(MyApp {
-            stores: Arc::new(TinyStores::new(app)),
+            stores,
             grants: app.grants.clone(),
         })
     }
 
     fn instance_data(&self, app: &MyApp, component: &str) -> anyhow::Result<KeyValueState> {
+        // The profile's open-store bound, v1 handle policy and wasi page size.
         let granted = app.grants.get(component).cloned().unwrap_or_default();
-        Ok(KeyValueState::new(app.stores.clone(), granted, None)
-            .with_v1_invalid_handle(kvhost::v1::V1InvalidHandle::Trap))
+        Ok(self.settings.instance_state(app.stores.clone(), granted))
     }
 }

@@ -99,7 +99,8 @@ pub use routes::{RouteMatch, Router};
 /// It is called once, when the application loads, with what the application needs ([`ManagerContext`]). The
 /// manager answers [`StoreManager::is_defined`] for the labels it serves: with
 /// [`UndefinedLabels::RefuseLoad`] a granted label it does not define refuses the application, as with kvhost's
-/// backends. [`HostConfig::limits`] are not applied to its stores (a backend enforces its own);
+/// backends. [`HostConfig::limits`] are not applied to its stores (a backend enforces its own, or is served
+/// behind [`crate::limits::LimitedStores`]);
 /// [`HostConfig::max_open_stores`], [`HostConfig::wasi_page_size`], [`HostConfig::v1_invalid_handle`] and
 /// [`HostConfig::reuse_handles`] are.
 pub type StoreManagerFactory =

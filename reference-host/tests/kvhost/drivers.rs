@@ -4,9 +4,9 @@
 //! `proxy`), the v3 driver lowers the imports asynchronously and keeps several calls in flight at once.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use kvhost::{Application, KeyValueState};
+use kvhost::{Application, Error, KeyValueState, Store as _, StoreManager, StoreWrapper};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -58,9 +58,10 @@ impl bindings::kvconf::driver::observer::Host for Guest {
     fn observe(&mut self, _index: u32, _outcome: Outcome) {}
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Version {
     V1,
+    V2,
     V3,
     Wasi,
     WasiDraft,
@@ -70,6 +71,7 @@ impl Version {
     fn fixture(self) -> &'static str {
         match self {
             Version::V1 => "driver-v1",
+            Version::V2 => "driver-v2",
             Version::V3 => "driver-v3",
             Version::Wasi => "driver-wasi-keyvalue",
             Version::WasiDraft => "driver-wasi-keyvalue-draft",
@@ -97,6 +99,17 @@ fn component(version: Version) -> Component {
 /// Runs `script` in a fresh instance of the driver for `version`, its key-value state from `app` for component
 /// "proxy".
 fn run(version: Version, app: &Application, script: Vec<Operation>) -> Vec<Outcome> {
+    try_run(version, app.instance_state("proxy").unwrap(), script)
+        .unwrap_or_else(|e| panic!("the {version:?} driver trapped: {e:?}"))
+}
+
+/// Runs `script` in a fresh instance of the driver for `version` with `key_value` as its state; a trap is the
+/// error.
+fn try_run(
+    version: Version,
+    key_value: KeyValueState,
+    script: Vec<Operation>,
+) -> wasmtime::Result<Vec<Outcome>> {
     let component = component(version);
     let mut linker = Linker::<Guest>::new(engine());
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
@@ -109,6 +122,7 @@ fn run(version: Version, app: &Application, script: Vec<Operation>) -> Vec<Outco
     }
     match version {
         Version::V1 => kvhost::v1::add_to_linker(&mut linker, get).unwrap(),
+        Version::V2 => kvhost::v2::add_to_linker(&mut linker, get).unwrap(),
         Version::V3 => kvhost::v3::add_to_linker(&mut linker, get).unwrap(),
         Version::Wasi => kvhost::wasi_keyvalue::add_to_linker(&mut linker, get).unwrap(),
         Version::WasiDraft => kvhost::wasi_keyvalue_draft::add_to_linker(&mut linker, get).unwrap(),
@@ -116,7 +130,7 @@ fn run(version: Version, app: &Application, script: Vec<Operation>) -> Vec<Outco
     let guest = Guest {
         wasi: WasiCtx::builder().inherit_stderr().build(),
         table: ResourceTable::new(),
-        key_value: app.instance_state("proxy").unwrap(),
+        key_value,
     };
     let mut store = Store::new(engine(), guest);
     let pre = linker.instantiate_pre(&component).unwrap();
@@ -132,9 +146,7 @@ fn run(version: Version, app: &Application, script: Vec<Operation>) -> Vec<Outco
                         .run_concurrent(async move |accessor| {
                             driver.call_run(accessor, script).await
                         })
-                        .await
-                        .unwrap()
-                        .unwrap()
+                        .await?
                 })
         }
         _ => {
@@ -142,7 +154,7 @@ fn run(version: Version, app: &Application, script: Vec<Operation>) -> Vec<Outco
                 .unwrap()
                 .instantiate(&mut store)
                 .unwrap();
-            driver.call_run(&mut store, &script).unwrap()
+            driver.call_run(&mut store, &script)
         }
     }
 }
@@ -549,4 +561,111 @@ fn the_v3_driver_streams_every_key_and_can_abandon_a_listing_part_way() {
             Outcome::Failed(KvError::AccessDenied),
         ]
     );
+}
+
+/// A memory store whose `exists` and `get` of the key "trap", whose listings and whose compare-and-swap make the
+/// guest trap ([`Error::Trap`]); everything else is the memory store's.
+struct Trapping(kvhost::memory::MemoryStore);
+
+impl StoreWrapper for Trapping {
+    fn inner(&self) -> &dyn kvhost::Store {
+        &self.0
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        if key == "trap" {
+            return Err(Error::Trap("deliberate trap in get".to_owned()));
+        }
+        self.0.get(key)
+    }
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        if key == "trap" {
+            return Err(Error::Trap("deliberate trap in exists".to_owned()));
+        }
+        self.0.exists(key)
+    }
+    fn list_keys(&self, _after: Option<&str>, _limit: usize) -> Result<Vec<String>, Error> {
+        Err(Error::Trap("deliberate trap listing keys".to_owned()))
+    }
+    fn compare_and_swap(&self, _: &str, _: Option<&[u8]>, _: &[u8]) -> Result<bool, Error> {
+        Err(Error::Trap(
+            "deliberate trap in compare-and-swap".to_owned(),
+        ))
+    }
+}
+
+/// Serves one [`Trapping`] store for every label.
+struct OneTrapping(Arc<Trapping>);
+
+impl StoreManager for OneTrapping {
+    fn get(&self, _label: &str) -> Result<Arc<dyn kvhost::Store>, Error> {
+        Ok(Arc::clone(&self.0) as Arc<dyn kvhost::Store>)
+    }
+    fn is_defined(&self, _label: &str) -> bool {
+        true
+    }
+}
+
+/// Runs `script` with a [`Trapping`] store as "default" and returns the trap, with its causes.
+fn trap_of(version: Version, script: Vec<Operation>) -> String {
+    let manager = OneTrapping(Arc::new(Trapping(kvhost::memory::MemoryStore::new())));
+    let state = KeyValueState::new(Arc::new(manager), ["default".to_owned()], None);
+    match try_run(version, state, script) {
+        Ok(outcomes) => panic!("the {version:?} driver did not trap: {outcomes:?}"),
+        Err(trap) => format!("{trap:?}"),
+    }
+}
+
+#[test]
+fn a_backend_trap_traps_the_guest_through_every_version_with_its_message() {
+    for version in [
+        Version::V1,
+        Version::V2,
+        Version::V3,
+        Version::Wasi,
+        Version::WasiDraft,
+    ] {
+        let trap = trap_of(
+            version,
+            vec![open(0, "default"), Operation::Exists(key(0, "trap"))],
+        );
+        assert!(
+            trap.contains("deliberate trap in exists"),
+            "{version:?}: {trap}"
+        );
+    }
+}
+
+#[test]
+fn a_backend_trap_in_a_v3_key_stream_or_a_wasi_swap_traps_the_guest() {
+    let trap = trap_of(Version::V3, vec![open(0, "default"), Operation::GetKeys(0)]);
+    assert!(trap.contains("deliberate trap listing keys"), "{trap}");
+    for (operation, says) in [
+        (
+            Operation::CasSwap(SwapOp {
+                cas: 0,
+                value: b"new".to_vec(),
+            }),
+            "deliberate trap in compare-and-swap",
+        ),
+        (
+            Operation::CasNew(CasOp {
+                slot: 0,
+                key: "trap".to_owned(),
+                cas: 1,
+            }),
+            "deliberate trap in get",
+        ),
+    ] {
+        let script = vec![
+            open(0, "default"),
+            Operation::CasNew(CasOp {
+                slot: 0,
+                key: "k".to_owned(),
+                cas: 0,
+            }),
+            operation,
+        ];
+        let trap = trap_of(Version::Wasi, script);
+        assert!(trap.contains(says), "{trap}");
+    }
 }

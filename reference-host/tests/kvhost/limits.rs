@@ -1,4 +1,4 @@
-//! `LimitedStore` [LIMIT-BEYOND]: refusals are `other` errors decided before writing, so the store is left
+//! `LimitedStore` and `LimitedStores` [LIMIT-BEYOND]: refusals are `other` errors decided before writing, so the store is left
 //! exactly as it was; at the limit everything is accepted.
 
 use std::collections::BTreeSet;
@@ -303,5 +303,47 @@ mod new_operations {
         );
         store.delete_many(&["a".to_owned()]).unwrap();
         assert_eq!(keys(&store), ["b"].map(String::from).into());
+    }
+}
+
+/// `LimitedStores`: a whole manager's stores behind limits.
+mod managers {
+    use super::*;
+    use kvhost::StoreManager;
+    use kvhost::limits::LimitedStores;
+    use kvhost::memory::MemoryStores;
+
+    fn tuples(max: usize) -> Limits {
+        Limits {
+            max_tuples: Some(max),
+            ..Limits::sip010()
+        }
+    }
+
+    #[test]
+    fn every_store_served_refuses_past_the_limits_and_labels_count_their_own_tuples() {
+        let memory = Arc::new(MemoryStores::new());
+        let stores = LimitedStores::new(memory.clone(), tuples(2));
+        assert_eq!(stores.limits(), tuples(2));
+        let (first, second) = (stores.get("a").unwrap(), stores.get("a").unwrap());
+        first.set("1", b"v").unwrap();
+        second.set("2", b"v").unwrap();
+        assert!(matches!(first.set("3", b"v"), Err(Error::Other(m)) if m.contains("limit of 2")));
+        assert!(second.set(&"k".repeat(257), b"v").is_err());
+        assert_eq!(keys(memory.store("a").as_ref()).len(), 2);
+        let other = stores.get("b").unwrap();
+        other.set("1", b"v").unwrap();
+        other.set("2", b"v").unwrap();
+        assert!(stores.is_defined("anything"), "as the wrapped manager says");
+    }
+
+    #[test]
+    fn with_no_limits_the_wrapped_managers_stores_are_served_as_they_are() {
+        let memory = Arc::new(MemoryStores::new());
+        let stores = LimitedStores::new(memory.clone(), Limits::none());
+        let store = stores.get("a").unwrap();
+        store.set(&"k".repeat(1000), b"v").unwrap();
+        let raw: Arc<dyn Store> = memory.store("a");
+        assert!(Arc::ptr_eq(&store, &raw));
     }
 }

@@ -421,6 +421,69 @@ mod batch_defaults {
     }
 }
 
+/// `StoreWrapper`'s defaults: everything a wrapper does not override is the wrapped store's own method, the batch
+/// ones included.
+mod wrapper_defaults {
+    use super::*;
+    use kvhost::StoreWrapper;
+    use kvhost::memory::MemoryStore;
+
+    /// Reads a missing key as the empty value, refuses to set the key "refused" and to delete the key "kept",
+    /// and is otherwise the memory store it wraps.
+    struct Picky(MemoryStore);
+
+    impl StoreWrapper for Picky {
+        fn inner(&self) -> &dyn Store {
+            &self.0
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+            Ok(Some(self.0.get(key)?.unwrap_or_default()))
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+            if key == "refused" {
+                return Err(Error::Other("refused".to_owned()));
+            }
+            self.0.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), Error> {
+            if key == "kept" {
+                return Err(Error::Other("kept".to_owned()));
+            }
+            self.0.delete(key)
+        }
+    }
+
+    #[test]
+    fn a_wrapper_changes_only_what_it_overrides() {
+        let wrapper: Arc<dyn Store> = Arc::new(Picky(MemoryStore::new()));
+        assert_eq!(wrapper.get("missing").unwrap(), Some(Vec::new()));
+        expect_other(wrapper.set("refused", b"1"), "refused");
+        wrapper.set("kept", b"1").unwrap();
+        expect_other(wrapper.delete("kept"), "kept");
+        // Not overridden, so the memory store's own.
+        assert!(!wrapper.exists("missing").unwrap());
+        assert_eq!(wrapper.increment("n", 2).unwrap(), 2);
+        assert!(wrapper.compare_and_swap("kept", Some(b"1"), b"2").unwrap());
+        assert_eq!(wrapper.list_keys(None, 1).unwrap(), ["kept"]);
+        assert_eq!(wrapper.get_keys().unwrap().len(), 2);
+        // The batch operations are the memory store's own too, not the wrapper's single-key methods in a loop: a
+        // missing key is `None`, "refused" is set and "kept" is deleted.
+        assert_eq!(
+            wrapper.get_many(&strings(&["missing", "kept"])).unwrap(),
+            [
+                ("missing".to_owned(), None),
+                ("kept".to_owned(), Some(b"2".to_vec()))
+            ]
+        );
+        wrapper
+            .set_many(&[("refused".to_owned(), b"3".to_vec())])
+            .unwrap();
+        assert!(wrapper.exists("refused").unwrap());
+        wrapper.delete_many(&strings(&["kept"])).unwrap();
+        assert!(!wrapper.exists("kept").unwrap());
+    }
+}
+
 /// What only SQLite does: transactions that roll back.
 mod sqlite_only {
     use super::*;
