@@ -212,7 +212,8 @@ fn the_default_fuzz_run_finds_a_host_refusing_key_punctuation_on_every_version()
 
 #[test]
 fn the_libtest_suite_runs_generated_sequences_that_find_a_fault_and_save_it() {
-    // The trial as a host author's test binary has it, run by libtest-mimic: it fails on the faulty host.
+    // The trial as a host author's test binary has it, run by libtest-mimic: it fails on the faulty host. (The
+    // inner run prints its own summary, "test result: FAILED" for the faulty host: that is the point.)
     let run = |fault: Fault| {
         let trials = kvconf::libtest::Suite::new(faulty_host(fault))
             .histories(0)

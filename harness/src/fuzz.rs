@@ -831,14 +831,49 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
     ));
     let cas_slots = state.inst.cas_slots();
     if !draft && cas_slots.len() < 3 {
+        // Mostly of a key an open store holds, so that an overwrite keeps it present (the race a swap that checks
+        // only presence loses).
+        let held: Vec<KeySpec> = state
+            .inst
+            .open_slots()
+            .iter()
+            .flat_map(|(_, label)| state.app.keys(label).into_iter().take(16))
+            .map(KeySpec::Text)
+            .collect();
+        let cas_key = if held.is_empty() {
+            key()
+        } else {
+            Union::new_weighted(vec![(3, select(held).boxed()), (1, key())]).boxed()
+        };
         arms.push((
             2,
-            (slots(), key())
+            (slots(), cas_key)
                 .prop_map(move |(slot, key)| {
                     one(OpEntry {
                         key: Some(key),
                         cas: Some(0),
                         ..entry(OpKind::CasNew, slot)
+                    })
+                })
+                .boxed(),
+        ));
+    }
+    let cas_keys = state.inst.cas_keys();
+    if !cas_keys.is_empty() {
+        // A write over a key a cas was made for, before its swap, so that the swap must fail (ATOMIC-CAS): one
+        // that checks only whether the key is present, or nothing at all, then succeeds.
+        arms.push((
+            3,
+            (
+                slots(),
+                select(cas_keys),
+                value_strategy(&state.setup.profile),
+            )
+                .prop_map(|(slot, key, value)| {
+                    one(OpEntry {
+                        key: Some(KeySpec::Text(key)),
+                        value: Some(value),
+                        ..entry(OpKind::Set, slot)
                     })
                 })
                 .boxed(),

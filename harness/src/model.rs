@@ -92,6 +92,11 @@ impl ModelInstance {
         self.slots.keys().copied().collect()
     }
 
+    /// The keys of the `cas` handles held, in cas-slot order.
+    pub fn cas_keys(&self) -> Vec<String> {
+        self.cas.values().map(|c| c.key.clone()).collect()
+    }
+
     /// The wasi cas slots holding a `cas`.
     pub fn cas_slots(&self) -> Vec<u32> {
         self.cas.keys().copied().collect()
