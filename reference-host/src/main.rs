@@ -152,9 +152,11 @@ struct StoreArgs {
     /// Refuse keys, values and key counts past SIP 010's minimums (256 bytes, 1,048,576 bytes, 1024 keys).
     #[arg(long)]
     sip010_limits: bool,
-    /// The most stores one instance may have open at once (default: no bound).
-    #[arg(long, value_name = "N")]
-    max_open_stores: Option<u32>,
+    /// The most stores one instance may have open at once; `none` for no bound. Past it `open` answers
+    /// store-table-full. The default is Spin's (its store table's capacity, 256), well below wasmtime's own limit
+    /// of live handles (100,000 per store), which would otherwise trap a guest that opens without end.
+    #[arg(long, value_name = "N|none", default_value = "256", value_parser = open_bound)]
+    max_open_stores: OpenBound,
     /// What a granted label that no runtime config defines does: refuse to load the application (as Spin
     /// does), or load it and answer `open` with no-such-store.
     #[arg(long, value_name = "ANSWER", default_value = "refuse-load")]
@@ -220,7 +222,7 @@ impl StoreArgs {
             } else {
                 Limits::none()
             },
-            max_open_stores: self.max_open_stores,
+            max_open_stores: self.max_open_stores.0,
             undefined_labels: match self.undefined_labels {
                 UndefinedLabelsArg::RefuseLoad => kvhost::UndefinedLabels::RefuseLoad,
                 UndefinedLabelsArg::NoSuchStore => kvhost::UndefinedLabels::NoSuchStore,
@@ -249,6 +251,19 @@ impl WasiView for Host {
             table: &mut self.table,
         }
     }
+}
+
+/// `--max-open-stores`: a bound, or none.
+#[derive(Clone, Copy, Debug)]
+struct OpenBound(Option<u32>);
+
+fn open_bound(text: &str) -> Result<OpenBound, String> {
+    if text == "none" {
+        return Ok(OpenBound(None));
+    }
+    text.parse()
+        .map(|n| OpenBound(Some(n)))
+        .map_err(|_| format!("{text:?} is not a number of stores: give one such as 256, or none"))
 }
 
 fn main() -> ExitCode {

@@ -951,3 +951,36 @@ fn a_bare_wasm_file_as_the_application_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_guest_opening_without_end_gets_store_table_full_by_default_and_others_are_served() {
+    // Spin's store table holds 256 handles; wasmtime would trap the guest only at 100,000 live handles.
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    let server = app.serve(&[]);
+    let opens: Vec<String> = (0..300)
+        .map(|slot| format!(r#"{{"Open":{{"slot":{slot},"label":"default"}}}}"#))
+        .collect();
+    let opens: Vec<&str> = opens.iter().map(String::as_str).collect();
+    let (status, body) = server.post("/v2/run", &script(&opens));
+    assert_eq!(status, 200, "{body}\n{}", server.stderr());
+    let lines = lines(&body);
+    assert_eq!(lines.len(), 300, "{body}");
+    assert!(lines[..256].iter().all(|l| *l == r#""Opened""#), "{body}");
+    assert!(
+        lines[256..]
+            .iter()
+            .all(|l| *l == r#"{"Failed":"StoreTableFull"}"#),
+        "{body}"
+    );
+    // The next request is a fresh instance, with a table of its own.
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "k")]));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "\"Opened\"\n{\"Value\":null}\n")
+    );
+    // `none` lifts the bound.
+    drop(server);
+    let server = app.serve(&["--max-open-stores", "none"]);
+    let (_, body) = server.post("/v2/run", &script(&opens));
+    assert!(body.lines().all(|l| l == r#""Opened""#), "{body}");
+}
