@@ -330,6 +330,9 @@ impl<H: HostUnderTest> Runner<H> {
                 None,
             );
         }
+        // Shared with the worker, not copied: a plan holds every operation's bytes (a fill's thousand keys, a
+        // mebibyte value).
+        let plan = Arc::new(plan);
         let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
         let _ = std::fs::remove_dir_all(&dir);
         judge(&plan, &execution)
@@ -337,7 +340,7 @@ impl<H: HostUnderTest> Runner<H> {
 
     /// Executes the plan on a worker thread and waits at most the timeout; a host that never returns leaves
     /// its thread behind, and the case fails with what was observed until then.
-    fn execute_guarded(&self, drivers: Drivers<H>, plan: Plan, dir: PathBuf) -> Execution {
+    fn execute_guarded(&self, drivers: Drivers<H>, plan: Arc<Plan>, dir: PathBuf) -> Execution {
         let progress: Arc<Mutex<Execution>> = Arc::new(Mutex::new(Execution::default()));
         let (done_tx, done_rx) = mpsc::channel();
         let host = self.host.clone();
@@ -492,7 +495,7 @@ fn execute<H: HostUnderTest>(
             return;
         };
         let run = driver.run(data, &step.ops, observed.clone(), timeout);
-        *observed.lock().unwrap_or_else(|e| e.into_inner()) = run.outcomes.clone();
+        *observed.lock().unwrap_or_else(|e| e.into_inner()) = run.outcomes;
         if !run.stderr.is_empty() {
             lock().stderr.push_str(&run.stderr);
         }
