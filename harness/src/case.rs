@@ -246,7 +246,7 @@ impl OpKind {
 }
 
 /// One operation entry of a step.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct OpEntry {
     /// The operation.
@@ -298,7 +298,7 @@ pub struct OpEntry {
 }
 
 /// A key and its value, in `set-many` and in an expected `get-many`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntrySpec {
     /// The key.
@@ -332,7 +332,7 @@ impl OpEntry {
 }
 
 /// The `expect` of an operation entry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ExpectEntry {
     /// `"ok"`.
     Ok,
@@ -387,7 +387,7 @@ struct SomeKeysTable {
 }
 
 /// An expected key listing.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(
     untagged,
     expecting = "a list of keys, or { template = \"k{i}\", count = N, also = [...] }"

@@ -50,8 +50,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use proptest_state_machine::Sequential;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The component every generated sequence runs as.
 const COMPONENT: &str = "main";
@@ -107,6 +107,8 @@ pub struct Setup {
     pub profile: Profile,
     grants: BTreeMap<String, Vec<String>>,
     labels: Vec<String>,
+    /// The last [`GenState::id`] given out.
+    states: AtomicU64,
 }
 
 impl Setup {
@@ -122,7 +124,13 @@ impl Setup {
             profile,
             grants: BTreeMap::from([(COMPONENT.to_string(), granted)]),
             labels: vec!["cache".to_string(), "spare".to_string()],
+            states: AtomicU64::new(0),
         }
+    }
+
+    /// An ID no state of this setup has had.
+    fn fresh_state_id(&self) -> u64 {
+        self.states.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -131,7 +139,7 @@ impl Setup {
 /// Moves name their intent (open a label, fill a store, operate on an open store) and are bound to concrete
 /// slots only when applied, so that removing a move while shrinking leaves the others meaningful: an
 /// operation whose store was never opened uses the first store that is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Move {
     /// The instance ends; what follows runs in a fresh instance of the same application.
     NewInstance,
@@ -168,10 +176,22 @@ struct Stale {
     forged: bool,
 }
 
+/// One entry a move comes to, as applied to the model.
+struct Applied {
+    entry: OpEntry,
+    /// The outcome of each of its operations (repetitions expanded).
+    outcomes: Vec<Expected>,
+    /// For a single delete or increment: whether the store held the key before the move.
+    held: Option<bool>,
+}
+
 /// The model's state as the generator sees it.
 #[derive(Clone, Debug)]
 pub struct GenState {
     setup: Arc<Setup>,
+    /// Which state this is: new for every state [`GenState::new`] makes and every move applied, kept by a
+    /// clone (whose contents are the same).
+    id: u64,
     app: ModelApp,
     inst: ModelInstance,
     /// Operations run by the current instance.
@@ -195,6 +215,7 @@ impl GenState {
             .expect("the generated application loads under the profile it was made for");
         let inst = app.instance(COMPONENT, setup.interface);
         GenState {
+            id: setup.fresh_state_id(),
             setup,
             app,
             inst,
@@ -218,7 +239,8 @@ impl GenState {
 
     /// Applies a move to the model: the entries it comes to, each with the outcome of each of its operations,
     /// or why the move is not acceptable here.
-    fn advance(&mut self, mv: &Move) -> Result<Vec<(OpEntry, Vec<Expected>)>, String> {
+    fn advance(&mut self, mv: &Move) -> Result<Vec<Applied>, String> {
+        self.id = self.setup.fresh_state_id();
         if let Move::NewInstance = mv {
             if self.in_step == 0 {
                 return Err("an instance that ran nothing".into());
@@ -299,9 +321,11 @@ impl GenState {
                 entries
             }
         };
+        // Whether each store held its key before the move (the entries are bound, nothing applied yet).
+        let held: Vec<Option<bool>> = entries.iter().map(|e| self.held_before(e)).collect();
         let mut all = Vec::with_capacity(entries.len());
         let last = entries.len().saturating_sub(1);
-        for (n, e) in entries.into_iter().enumerate() {
+        for ((n, e), held) in entries.into_iter().enumerate().zip(held) {
             let outcomes = self.apply_entry(&e)?;
             if outcomes.iter().any(invalid_handle) {
                 if n != last {
@@ -314,9 +338,28 @@ impl GenState {
                     self.keys.push(key.clone());
                 }
             }
-            all.push((e, outcomes));
+            all.push(Applied {
+                entry: e,
+                outcomes,
+                held,
+            });
         }
         Ok(all)
+    }
+
+    /// For a single delete or increment: whether the store holds the key now.
+    fn held_before(&self, e: &OpEntry) -> Option<bool> {
+        if !matches!(e.op, OpKind::Delete | OpKind::Increment) || e.repeat.is_some() {
+            return None;
+        }
+        let slot = e.slot.resolve(&self.setup.profile).ok()? as u32;
+        let (_, label) = self
+            .inst
+            .open_slots()
+            .into_iter()
+            .find(|(s, _)| *s == slot)?;
+        let key = e.key.as_ref()?.expand(&self.setup.profile, 0).ok()?;
+        Some(self.app.holds(&label, &key).is_some())
     }
 
     /// `slot` if it holds an open store, else the first slot that does.
@@ -917,17 +960,46 @@ pub fn sequences(
     setup: Arc<Setup>,
     max_moves: usize,
 ) -> Sequential<GenState, Move, BoxedStrategy<GenState>, BoxedStrategy<Move>> {
+    // A move's precondition is that it applies to the state; proptest-state-machine checks it and then applies
+    // the move to the same state. The state the check computed is kept for that, instead of applying the move
+    // (a fill is a thousand operations of the model) a second time.
+    let checked: Arc<Mutex<Option<Checked>>> = Arc::default();
+    let kept = checked.clone();
     Sequential::new(
         (1..=max_moves.max(1)).into(),
         move || Just(GenState::new(setup.clone())).boxed(),
-        |state: &GenState, mv: &Move| state.clone().advance(mv).is_ok(),
+        move |state: &GenState, mv: &Move| {
+            let mut next = state.clone();
+            let applies = next.advance(mv).is_ok();
+            *checked.lock().unwrap_or_else(|e| e.into_inner()) = applies.then(|| Checked {
+                from: state.id,
+                mv: mv.clone(),
+                next,
+            });
+            applies
+        },
         transitions,
-        |mut state: GenState, mv: &Move| {
+        move |mut state: GenState, mv: &Move| {
+            let checked = kept.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(checked) = checked
+                && checked.from == state.id
+                && checked.mv == *mv
+            {
+                return checked.next;
+            }
             // Only moves whose preconditions held are applied, so this cannot fail.
             let _ = state.advance(mv);
             state
         },
     )
+}
+
+/// A move whose precondition held, and the state it led to.
+struct Checked {
+    /// The [`GenState::id`] of the state it was applied to.
+    from: u64,
+    mv: Move,
+    next: GenState,
 }
 
 /// A generated sequence written as a case.
@@ -993,12 +1065,15 @@ pub fn build(
         if let Move::NewInstance = mv {
             step += 1;
         }
-        let before = state.clone();
         let entries = state
             .advance(mv)
             .map_err(|e| format!("move {}: {e}", index + 1))?;
-        for (entry, outcomes) in entries {
-            let held = held_before(&before, &entry);
+        for Applied {
+            entry,
+            outcomes,
+            held,
+        } in entries
+        {
             written.push(Written {
                 step,
                 index,
@@ -1118,21 +1193,6 @@ pub fn build(
         entries: written.len(),
         operations,
     })
-}
-
-/// For a single delete or increment: whether the store held the key before.
-fn held_before(state: &GenState, e: &OpEntry) -> Option<bool> {
-    if !matches!(e.op, OpKind::Delete | OpKind::Increment) || e.repeat.is_some() {
-        return None;
-    }
-    let slot = e.slot.resolve(&state.setup.profile).ok()? as u32;
-    let (_, label) = state
-        .inst
-        .open_slots()
-        .into_iter()
-        .find(|(s, _)| *s == slot)?;
-    let key = e.key.as_ref()?.expand(&state.setup.profile, 0).ok()?;
-    Some(state.app.holds(&label, &key).is_some())
 }
 
 /// The statements an entry with this outcome checks.
