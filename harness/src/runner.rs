@@ -14,7 +14,7 @@ use crate::interface::Interface;
 use crate::outcome::{Operation, Outcome};
 use crate::profile::Profile;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
@@ -202,6 +202,44 @@ pub struct Runner<H: HostUnderTest> {
     drivers: Mutex<BTreeMap<Interface, DriverSlot<H>>>,
     work_dir: PathBuf,
     timeout: Duration,
+    /// Worker threads waiting for a case.
+    idle: Mutex<Vec<Worker>>,
+    /// Case directories left empty by their case, kept for the case's next run and removed with the runner.
+    kept_dirs: Mutex<BTreeSet<PathBuf>>,
+}
+
+/// A job for a [`Worker`].
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A thread that runs cases one after another: starting a thread for every case cost more than a short case
+/// (a generated sequence) on a loaded machine. A worker whose case timed out is left behind with it, as a
+/// thread of its own was.
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Worker {
+    fn start() -> std::io::Result<Worker> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("kvconf-case".into())
+            .spawn(move || {
+                // Ends when the runner drops its worker (or leaves it behind and the hung case returns).
+                for job in queue {
+                    job();
+                }
+            })?;
+        Ok(Worker { jobs })
+    }
+}
+
+impl<H: HostUnderTest> Drop for Runner<H> {
+    fn drop(&mut self) {
+        let kept = self.kept_dirs.get_mut().unwrap_or_else(|e| e.into_inner());
+        for dir in std::mem::take(kept) {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 impl<H: HostUnderTest> Runner<H> {
@@ -213,6 +251,8 @@ impl<H: HostUnderTest> Runner<H> {
             drivers: Mutex::new(BTreeMap::new()),
             work_dir,
             timeout,
+            idle: Mutex::new(Vec::new()),
+            kept_dirs: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -319,8 +359,7 @@ impl<H: HostUnderTest> Runner<H> {
             .join(interface.name())
             .join(self.host.backend())
             .join(case.id().replace('/', "__"));
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
+        if let Err(e) = empty_dir(&dir) {
             return (
                 Verdict::Fail(format!(
                     "cannot create the case directory {}: {e}",
@@ -334,7 +373,17 @@ impl<H: HostUnderTest> Runner<H> {
         // mebibyte value).
         let plan = Arc::new(plan);
         let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
-        let _ = std::fs::remove_dir_all(&dir);
+        // Removing a directory costs milliseconds on some file systems (ext4 mounted with `discard`, under
+        // load), more than a generated sequence takes to run: one the case left empty is kept for its next run
+        // (every generated sequence is a run of the case `fuzz/sequence`) and removed with the runner.
+        if is_empty_dir(&dir) {
+            self.kept_dirs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(dir);
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         judge(&plan, &execution)
     }
 
@@ -346,26 +395,44 @@ impl<H: HostUnderTest> Runner<H> {
         let host = self.host.clone();
         let shared = progress.clone();
         let timeout = self.timeout;
-        let worker = std::thread::Builder::new()
-            .name("kvconf-case".into())
-            .spawn(move || {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    execute(&*host, &drivers, &plan, &dir, &shared, timeout)
-                }));
-                if let Err(panic) = outcome {
-                    let message = panic_message(&*panic);
-                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    state.fault = Some(format!("the host panicked: {message}"));
-                }
-                let _ = done_tx.send(());
-            });
-        if let Err(e) = worker {
+        let job: Job = Box::new(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute(&*host, &drivers, &plan, &dir, &shared, timeout)
+            }));
+            if let Err(panic) = outcome {
+                let message = panic_message(&*panic);
+                let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+                state.fault = Some(format!("the host panicked: {message}"));
+            }
+            let _ = done_tx.send(());
+        });
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let worker = match idle {
+            Some(worker) => Ok(worker),
+            None => Worker::start(),
+        };
+        let worker = match worker {
+            Ok(worker) => worker,
+            Err(e) => {
+                return Execution {
+                    fault: Some(format!("cannot start a worker thread: {e}")),
+                    ..Execution::default()
+                };
+            }
+        };
+        if worker.jobs.send(job).is_err() {
             return Execution {
-                fault: Some(format!("cannot start a worker thread: {e}")),
+                fault: Some("the worker thread has gone".into()),
                 ..Execution::default()
             };
         }
         let finished = done_rx.recv_timeout(self.timeout).is_ok();
+        if finished {
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(worker);
+        }
         let mut state = progress.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if !finished {
             state.fault = Some(format!(
@@ -375,6 +442,20 @@ impl<H: HostUnderTest> Runner<H> {
         }
         state
     }
+}
+
+/// Makes `dir` an empty directory: one already empty (kept from an earlier run of the same case) as it is.
+fn empty_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if is_empty_dir(dir) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)
+}
+
+/// Whether `dir` is a directory with nothing in it.
+fn is_empty_dir(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
 }
 
 /// The pairs (case, interface) a run of `cases` on `interfaces` covers: each case on each version it applies to.
