@@ -579,7 +579,7 @@ fn key_strategy(state: &GenState) -> BoxedStrategy<KeySpec> {
             bytes: named(name, offset),
         })
         .boxed();
-    let text = select(TEXT_KEYS.to_vec())
+    let text = select(&TEXT_KEYS[..])
         .prop_map(|k| KeySpec::Text(k.to_string()))
         .boxed();
     let mut arms = vec![(5, short)];
@@ -600,7 +600,7 @@ fn value_strategy(profile: &Profile) -> BoxedStrategy<ValueSpec> {
     Union::new_weighted(vec![
         (
             12,
-            select(TEXTS.to_vec())
+            select(&TEXTS[..])
                 .prop_map(|t| ValueSpec::Text(t.to_string()))
                 .boxed(),
         ),
@@ -639,8 +639,14 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
     let interface = setup.interface;
     let open: Vec<u32> = state.inst.open_slots().iter().map(|(s, _)| *s).collect();
     let mut arms: Vec<(u32, BoxedStrategy<Move>)> = Vec::new();
-    let key = || key_strategy(state);
-    let value = || value_strategy(&setup.profile);
+    // Built once for the step and shared by the arms that draw a key or a value (a strategy is a description:
+    // a clone draws exactly what a new one would).
+    let draws = Draws {
+        key: key_strategy(state),
+        value: value_strategy(&setup.profile),
+    };
+    let key = || draws.key.clone();
+    let value = || draws.value.clone();
     if !open.is_empty() {
         let slots = || select(open.clone());
         arms.push((
@@ -686,7 +692,7 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
     }
     arms.push((
         if open.is_empty() { 12 } else { 1 },
-        select(LABELS.to_vec())
+        select(&LABELS[..])
             .prop_map(|label| Move::Open {
                 label: label.to_string(),
             })
@@ -704,10 +710,10 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
         arms.push((1, Just(Move::NewInstance).boxed()));
     }
     match interface {
-        Interface::V1 => v1_arms(state, &mut arms),
-        Interface::V3 if !open.is_empty() => v3_arms(state, &open, &mut arms),
+        Interface::V1 => v1_arms(state, &draws, &mut arms),
+        Interface::V3 if !open.is_empty() => v3_arms(&draws, &open, &mut arms),
         Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft if !open.is_empty() => {
-            wasi_arms(state, &open, &mut arms)
+            wasi_arms(state, &draws, &open, &mut arms)
         }
         _ => {}
     }
@@ -734,7 +740,13 @@ fn fill_strategy(state: &GenState, open: &[u32]) -> Option<BoxedStrategy<Move>> 
     (!choices.is_empty()).then(|| select(choices).boxed())
 }
 
-fn v1_arms(state: &GenState, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+/// The strategies of keys and values for one step.
+struct Draws {
+    key: BoxedStrategy<KeySpec>,
+    value: BoxedStrategy<ValueSpec>,
+}
+
+fn v1_arms(state: &GenState, draws: &Draws, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
     arms.push((1, Just(Move::Forge).boxed()));
     let stale: Vec<u32> = state
         .inst
@@ -758,8 +770,8 @@ fn v1_arms(state: &GenState, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
         (
             select(stale),
             select(kinds),
-            key_strategy(state),
-            value_strategy(&state.setup.profile),
+            draws.key.clone(),
+            draws.value.clone(),
         )
             .prop_map(|(slot, kind, key, value)| {
                 let mut e = entry(kind, slot);
@@ -778,7 +790,7 @@ fn v1_arms(state: &GenState, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
     ));
 }
 
-fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+fn v3_arms(draws: &Draws, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
     arms.push((
         2,
         (select(open.to_vec()), select(vec![0u32, 1, 2, 5]))
@@ -794,7 +806,7 @@ fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Mo
     let read = (
         select(open.to_vec()),
         select(vec![OpKind::Get, OpKind::Exists, OpKind::GetKeys]),
-        key_strategy(state),
+        draws.key.clone(),
     )
         .prop_map(|(slot, kind, key)| {
             let mut e = entry(kind, slot);
@@ -805,8 +817,8 @@ fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Mo
         });
     let write = (
         select(open.to_vec()),
-        key_strategy(state),
-        value_strategy(&state.setup.profile),
+        draws.key.clone(),
+        draws.value.clone(),
     )
         .prop_map(|(slot, key, value)| OpEntry {
             key: Some(key),
@@ -836,12 +848,17 @@ fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Mo
 
 /// The arms of both wasi:keyvalue editions; the draft edition (`u64` deltas, no compare-and-swap) gets no
 /// negative delta and no cas move, which it cannot express.
-fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+fn wasi_arms(
+    state: &GenState,
+    draws: &Draws,
+    open: &[u32],
+    arms: &mut Vec<(u32, BoxedStrategy<Move>)>,
+) {
     let draft = state.setup.interface == Interface::WasiKeyvalueDraft;
     let slots = || select(open.to_vec());
-    let key = || key_strategy(state);
+    let key = || draws.key.clone();
     let small_value = || {
-        select(TEXTS.to_vec())
+        select(&TEXTS[..])
             .prop_map(|t| ValueSpec::Text(t.to_string()))
             .boxed()
     };
@@ -900,7 +917,7 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
         ));
         arms.push((
             3,
-            (select(cas_slots), value_strategy(&state.setup.profile))
+            (select(cas_slots), draws.value.clone())
                 .prop_map(|(cas, value)| {
                     one(OpEntry {
                         cas: Some(cas),
