@@ -48,6 +48,7 @@ use proptest::sample::select;
 use proptest::strategy::Union;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use proptest_state_machine::Sequential;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -1333,7 +1334,10 @@ fn statements_of(
 /// The keys and values a sequence uses, so that expectations are written the way the sequence wrote them
 /// (a 1 MiB value as its pattern, a key at the limit as its fill and size).
 struct Registry {
-    values: Vec<(Vec<u8>, ValueSpec)>,
+    profile: Profile,
+    /// The values written, in the order first written, each with its bytes (for repetition 0) once an
+    /// expectation has needed them: a value at the limit is a mebibyte of pattern, rarely read back.
+    values: Vec<(ValueSpec, OnceCell<Option<Vec<u8>>>)>,
     keys: BTreeMap<String, KeySpec>,
     /// Fill counts: the size expression and what it comes to.
     fills: Vec<(Size, u64)>,
@@ -1343,6 +1347,7 @@ struct Registry {
 impl Registry {
     fn new<'a>(profile: &Profile, entries: impl Iterator<Item = &'a OpEntry>) -> Registry {
         let mut registry = Registry {
+            profile: profile.clone(),
             values: Vec::new(),
             keys: BTreeMap::new(),
             fills: Vec::new(),
@@ -1354,10 +1359,8 @@ impl Registry {
                     if matches!(v, ValueSpec::Pattern { .. }) {
                         registry.dimensions.insert("value");
                     }
-                    if let Ok(bytes) = v.expand(profile, 0)
-                        && !registry.values.iter().any(|(b, _)| *b == bytes)
-                    {
-                        registry.values.push((bytes, v.clone()));
+                    if !registry.values.iter().any(|(spec, _)| spec == v) {
+                        registry.values.push((v.clone(), OnceCell::new()));
                     }
                 }
                 for k in entry_keys(e) {
@@ -1440,8 +1443,20 @@ impl Registry {
         caps
     }
 
+    /// How the sequence wrote the value `bytes`: the first value written that comes to them, or the bytes
+    /// themselves.
     fn value(&self, bytes: &[u8]) -> ValueSpec {
-        if let Some((_, spec)) = self.values.iter().find(|(b, _)| b == bytes) {
+        let written = self.values.iter().find(|(spec, expanded)| {
+            // A pattern's length is known without writing the pattern out.
+            if let ValueSpec::Pattern { len, .. } = spec
+                && len.resolve(&self.profile).ok() != Some(bytes.len() as u64)
+            {
+                return false;
+            }
+            let expanded = expanded.get_or_init(|| spec.expand(&self.profile, 0).ok());
+            expanded.as_deref() == Some(bytes)
+        });
+        if let Some((spec, _)) = written {
             return spec.clone();
         }
         match std::str::from_utf8(bytes) {
