@@ -178,12 +178,50 @@ struct Stale {
 }
 
 /// One entry a move comes to, as applied to the model.
+#[derive(Debug)]
 struct Applied {
     entry: OpEntry,
     /// The outcome of each of its operations (repetitions expanded).
     outcomes: Vec<Expected>,
     /// For a single delete or increment: whether the store held the key before the move.
     held: Option<bool>,
+}
+
+/// A move applied to the model: the entries it came to, and the moves applied before it.
+#[derive(Debug)]
+struct Logged {
+    mv: Move,
+    applied: Vec<Applied>,
+    /// [`GenState::closed_after_open`] after the move.
+    closed_after_open: bool,
+    before: Log,
+}
+
+/// The moves applied to a state so far, latest first; clones of a state share it.
+type Log = Option<Arc<Logged>>;
+
+/// The moves of a log, first to last.
+fn logged(log: &Log) -> Vec<&Logged> {
+    let mut moves = Vec::new();
+    let mut next = log.as_deref();
+    while let Some(l) = next {
+        moves.push(l);
+        next = l.before.as_deref();
+    }
+    moves.reverse();
+    moves
+}
+
+/// Whether `log` is the log of exactly `moves`.
+fn is_log_of(log: &Log, moves: &[Move]) -> bool {
+    let mut next = log.as_deref();
+    for mv in moves.iter().rev() {
+        match next {
+            Some(l) if l.mv == *mv => next = l.before.as_deref(),
+            _ => return false,
+        }
+    }
+    next.is_none()
 }
 
 /// The model's state as the generator sees it.
@@ -208,6 +246,8 @@ pub struct GenState {
     closed_after_open: bool,
     /// Keys and values used so far, for the generator to come back to.
     keys: Vec<KeySpec>,
+    /// The moves applied so far, with what each came to: what a case is written from ([`build`]).
+    log: Log,
 }
 
 impl GenState {
@@ -226,6 +266,7 @@ impl GenState {
             stale_since: BTreeMap::new(),
             closed_after_open: false,
             keys: Vec::new(),
+            log: None,
         }
     }
 
@@ -238,10 +279,22 @@ impl GenState {
         })
     }
 
-    /// Applies a move to the model: the entries it comes to, each with the outcome of each of its operations,
-    /// or why the move is not acceptable here.
-    fn advance(&mut self, mv: &Move) -> Result<Vec<Applied>, String> {
+    /// Applies a move to the model and logs it with the entries it came to, or says why the move is not
+    /// acceptable here.
+    fn advance(&mut self, mv: &Move) -> Result<(), String> {
         self.id = self.setup.fresh_state_id();
+        let applied = self.apply_move(mv)?;
+        self.log = Some(Arc::new(Logged {
+            mv: mv.clone(),
+            applied,
+            closed_after_open: self.closed_after_open,
+            before: self.log.take(),
+        }));
+        Ok(())
+    }
+
+    /// Applies a move to the model: the entries it comes to, each with the outcome of each of its operations.
+    fn apply_move(&mut self, mv: &Move) -> Result<Vec<Applied>, String> {
         if let Move::NewInstance = mv {
             if self.in_step == 0 {
                 return Err("an instance that ran nothing".into());
@@ -978,11 +1031,26 @@ pub fn sequences(
     setup: Arc<Setup>,
     max_moves: usize,
 ) -> Sequential<GenState, Move, BoxedStrategy<GenState>, BoxedStrategy<Move>> {
+    generator(setup, max_moves, Arc::default())
+}
+
+/// The strategy of [`sequences`], which also leaves in `last` the log of the moves it applied last: those of
+/// the sequence it has just generated (or, shrinking, just checked), so that [`fuzz`] writes that sequence's
+/// case from it rather than running the model over the moves once more.
+fn generator(
+    setup: Arc<Setup>,
+    max_moves: usize,
+    last: Arc<Mutex<Log>>,
+) -> Sequential<GenState, Move, BoxedStrategy<GenState>, BoxedStrategy<Move>> {
     // A move's precondition is that it applies to the state; proptest-state-machine checks it and then applies
     // the move to the same state. The state the check computed is kept for that, instead of applying the move
     // (a fill is a thousand operations of the model) a second time.
     let checked: Arc<Mutex<Option<Checked>>> = Arc::default();
     let kept = checked.clone();
+    let applied = move |state: GenState| {
+        *last.lock().unwrap_or_else(|e| e.into_inner()) = state.log.clone();
+        state
+    };
     Sequential::new(
         (1..=max_moves.max(1)).into(),
         move || Just(GenState::new(setup.clone())).boxed(),
@@ -1003,11 +1071,11 @@ pub fn sequences(
                 && checked.from == state.id
                 && checked.mv == *mv
             {
-                return checked.next;
+                return applied(checked.next);
             }
             // Only moves whose preconditions held are applied, so this cannot fail.
             let _ = state.advance(mv);
-            state
+            applied(state)
         },
     )
 }
@@ -1066,43 +1134,58 @@ pub fn build(
     title: &str,
     focus: Option<(usize, usize)>,
 ) -> Result<Generated, String> {
-    let profile = &setup.profile;
-    let interface = setup.interface;
-    // First the model: each move's concrete entries and their outcomes, step by step.
-    struct Written {
-        step: usize,
-        index: usize,
-        entry: OpEntry,
-        outcomes: Vec<Expected>,
-        held: Option<bool>,
-    }
+    write(setup, &replay(setup, moves)?, id, title, focus)
+}
+
+/// The model's run of `moves` from a fresh application, or the move that is not valid where it is.
+fn replay(setup: &Arc<Setup>, moves: &[Move]) -> Result<Log, String> {
     let mut state = GenState::new(setup.clone());
-    let mut written: Vec<Written> = Vec::new();
-    let mut step = 0;
     for (index, mv) in moves.iter().enumerate() {
-        if let Move::NewInstance = mv {
-            step += 1;
-        }
-        let entries = state
+        state
             .advance(mv)
             .map_err(|e| format!("move {}: {e}", index + 1))?;
-        for Applied {
-            entry,
-            outcomes,
-            held,
-        } in entries
-        {
+    }
+    Ok(state.log)
+}
+
+/// Writes the model's run of a sequence as a case, as [`build`] does.
+fn write(
+    setup: &Arc<Setup>,
+    log: &Log,
+    id: &str,
+    title: &str,
+    focus: Option<(usize, usize)>,
+) -> Result<Generated, String> {
+    let profile = &setup.profile;
+    let interface = setup.interface;
+    // Each move's concrete entries and their outcomes, step by step.
+    struct Written<'a> {
+        step: usize,
+        index: usize,
+        entry: &'a OpEntry,
+        outcomes: &'a [Expected],
+        held: Option<bool>,
+    }
+    let moves = logged(log);
+    let closed_after_open = moves.last().is_some_and(|l| l.closed_after_open);
+    let mut written: Vec<Written> = Vec::new();
+    let mut step = 0;
+    for (index, l) in moves.iter().enumerate() {
+        if let Move::NewInstance = l.mv {
+            step += 1;
+        }
+        for applied in &l.applied {
             written.push(Written {
                 step,
                 index,
-                entry,
-                outcomes,
-                held,
+                entry: &applied.entry,
+                outcomes: &applied.outcomes,
+                held: applied.held,
             });
         }
     }
-    let mut registry = Registry::new(profile, written.iter().map(|w| &w.entry));
-    if state.closed_after_open {
+    let mut registry = Registry::new(profile, written.iter().map(|w| w.entry));
+    if closed_after_open {
         registry.dimensions.insert("fresh-handles");
     }
     // A refusal depends on the profile's limits even when no size in the case is named after them (a small
@@ -1141,7 +1224,7 @@ pub fn build(
         let at = (w.step, move_of[w.step].len());
         let mut e = w.entry.clone();
         e.expect = registry.expect_entry(&w.outcomes[0]);
-        for statement in statements_of(&w.entry, &w.outcomes[0], interface, w.held) {
+        for statement in statements_of(w.entry, &w.outcomes[0], interface, w.held) {
             cited.push((Some(at), statement));
         }
         if w.entry.op == OpKind::Open && w.outcomes[0] == Expected::Opened {
@@ -1164,7 +1247,7 @@ pub fn build(
     if labels_opened.len() > 1 {
         cited.push((None, "ISOLATION-LABEL"));
     }
-    if state.closed_after_open {
+    if closed_after_open {
         cited.push((None, "HANDLE-REUSE"));
     }
     // The statements of the move at the focus first, then the rest in order of appearance.
@@ -1614,7 +1697,8 @@ pub fn fuzz<E: Executor + ?Sized>(
 ) -> FuzzOutcome {
     let backend = runner.host_name().to_string();
     let setup = Arc::new(Setup::new(interface, runner.profile().clone()));
-    let strategy = sequences(setup.clone(), config.max_moves);
+    let last: Arc<Mutex<Log>> = Arc::default();
+    let strategy = generator(setup.clone(), config.max_moves, last.clone());
     let proptest_config = Config {
         cases: config.sequences,
         failure_persistence: None,
@@ -1639,7 +1723,10 @@ pub fn fuzz<E: Executor + ?Sized>(
             if is_shrinking {
                 shrink_runs.fetch_add(1, Ordering::SeqCst);
             }
-            let outcome = run_moves(runner, &setup, &moves);
+            // The generator's run of these moves, if they are the ones it applied last.
+            let log = last.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let log = is_log_of(&log, &moves).then_some(log);
+            let outcome = run_moves(runner, &setup, &moves, log);
             let mark_seen = |n: usize| {
                 if let Some(seen) = &seen {
                     seen.store(n, Ordering::SeqCst);
@@ -1720,13 +1807,19 @@ struct SequenceRun {
     operations: usize,
 }
 
+/// Runs `moves` as a case, written from `log` (the model's run of exactly these moves) if given.
 fn run_moves<E: Executor + ?Sized>(
     runner: &E,
     setup: &Arc<Setup>,
     moves: &[Move],
+    log: Option<Log>,
 ) -> Result<SequenceRun, String> {
-    let generated = build(setup, moves, "fuzz/sequence", "a generated sequence", None)
-        .map_err(|e| format!("kvconf generated an invalid sequence: {e}"))?;
+    let (id, title) = ("fuzz/sequence", "a generated sequence");
+    let generated = match log {
+        Some(log) => write(setup, &log, id, title, None),
+        None => build(setup, moves, id, title, None),
+    }
+    .map_err(|e| format!("kvconf generated an invalid sequence: {e}"))?;
     run_generated(runner, setup, &generated, moves.len())
 }
 
