@@ -32,11 +32,13 @@ pub struct ModelApp {
     profile: Profile,
     grants: BTreeMap<String, Vec<String>>,
     defined: BTreeSet<String>,
-    stores: BTreeMap<String, Contents>,
+    /// Each store's contents, shared with clones of the model until one of them writes to it.
+    stores: BTreeMap<String, Arc<Contents>>,
 }
 
-/// A store's contents. Keys and values are shared rather than copied when the model is cloned: the generator
-/// clones it for every move it tries ([`crate::fuzz`]), when a store may hold a thousand keys or a mebibyte value.
+/// A store's contents. The generator clones the model for every move it tries ([`crate::fuzz`]), when a store
+/// may hold a thousand keys or a mebibyte value: a clone shares each store's contents until it writes to that
+/// store, and then shares its keys and values.
 type Contents = BTreeMap<Arc<str>, Stored>;
 
 /// What a slot of an instance holds.
@@ -197,27 +199,27 @@ impl ModelApp {
             }
             Operation::Concurrently { .. } => Expected::Done,
             Operation::Get { slot, key } => {
-                self.with_store(inst, *slot, |_, store| match store.get(key.as_str()) {
+                self.read_store(inst, *slot, |_, store| match store.get(key.as_str()) {
                     Some(Stored::Bytes(v)) => Expected::Value(Some(ExpectedValue::of(v))),
                     Some(Stored::Counter(_)) => Expected::SomeValue,
                     None => Expected::Value(None),
                 })
             }
-            Operation::Exists { slot, key } => self.with_store(inst, *slot, |_, store| {
+            Operation::Exists { slot, key } => self.read_store(inst, *slot, |_, store| {
                 Expected::Exists(store.contains_key(key.as_str()))
             }),
-            Operation::GetKeys { slot } => self.with_store(inst, *slot, |_, store| {
+            Operation::GetKeys { slot } => self.read_store(inst, *slot, |_, store| {
                 Expected::Keys(store.keys().map(|k| k.to_string()).collect())
             }),
             Operation::GetKeysPartial { slot, take } => {
-                self.with_store(inst, *slot, |_, store| Expected::SomeKeys {
+                self.read_store(inst, *slot, |_, store| Expected::SomeKeys {
                     of: store.keys().map(|k| k.to_string()).collect(),
                     count: store.len().min(*take as usize),
                 })
             }
             Operation::ListKeys { slot, cursor } => {
                 let draft = inst.interface == Interface::WasiKeyvalueDraft;
-                self.with_store(inst, *slot, |profile, store| match cursor {
+                self.read_store(inst, *slot, |profile, store| match cursor {
                     None => Expected::FirstPage(
                         store.keys().map(|k| k.to_string()).collect(),
                         profile.page_rule(store.len()),
@@ -269,7 +271,7 @@ impl ModelApp {
                     Expected::Done
                 })
             }
-            Operation::GetMany { slot, keys } => self.with_store(inst, *slot, |_, store| {
+            Operation::GetMany { slot, keys } => self.read_store(inst, *slot, |_, store| {
                 let mut entries = Vec::new();
                 for key in keys {
                     let value = match store.get(key.as_str()) {
@@ -330,8 +332,10 @@ impl ModelApp {
                 let Some(Slot::Open(label)) = inst.slots.get(slot).cloned() else {
                     return empty_slot(*slot);
                 };
-                let seen = store_of(&mut self.stores, &label)
-                    .get(key.as_str())
+                let seen = self
+                    .stores
+                    .get(&label)
+                    .and_then(|store| store.get(key.as_str()))
                     .cloned();
                 inst.cas.insert(
                     *cas,
@@ -359,7 +363,7 @@ impl ModelApp {
                 let Some(cas) = inst.cas.remove(cas) else {
                     return Expected::ScriptError(format!("cas slot {cas} holds no cas"));
                 };
-                let store = store_of(&mut self.stores, &cas.label);
+                let store = Arc::make_mut(store_of(&mut self.stores, &cas.label));
                 // ATOMIC-CAS: the swap happens only if nothing was written since the cas was made.
                 let stale = store.get(cas.key.as_str()) != cas.seen.as_ref();
                 // LIMIT-BEYOND: a value past a limit is refused with `other`.
@@ -392,7 +396,7 @@ impl ModelApp {
 
     /// How many keys the store with `label` holds.
     pub fn key_count(&self, label: &str) -> usize {
-        self.stores.get(label).map_or(0, BTreeMap::len)
+        self.stores.get(label).map_or(0, |s| s.len())
     }
 
     /// Whether the store with `label` holds `key`, and if so whether it holds a counter.
@@ -443,41 +447,72 @@ impl ModelApp {
         Expected::Opened
     }
 
+    /// The label of the store open in `slot`, or the outcome of an operation on a slot that holds none.
+    fn label_in<'i>(&self, inst: &'i mut ModelInstance, slot: u32) -> Result<&'i str, Expected> {
+        match inst.slots.get(&slot) {
+            Some(Slot::Open(label)) => Ok(label),
+            // HANDLE-V1-INVALID: the host's declared choice.
+            Some(Slot::Stale) => Err(match self.profile.v1_invalid_handle {
+                InvalidHandle::Error => Expected::Error(ErrorKind::InvalidStore),
+                InvalidHandle::Trap => {
+                    inst.trapped = true;
+                    Expected::Trap
+                }
+            }),
+            None => Err(empty_slot(slot)),
+        }
+    }
+
+    /// An operation that reads the store open in `slot`.
+    fn read_store(
+        &self,
+        inst: &mut ModelInstance,
+        slot: u32,
+        f: impl FnOnce(&Profile, &Contents) -> Expected,
+    ) -> Expected {
+        let interface = inst.interface;
+        let label = match self.label_in(inst, slot) {
+            Ok(label) => label,
+            Err(outcome) => return outcome,
+        };
+        let never_written = Contents::new();
+        let store = self.stores.get(label).map_or(&never_written, |s| &**s);
+        as_seen_by(interface, f(&self.profile, store))
+    }
+
+    /// An operation that may write to the store open in `slot`.
     fn with_store(
         &mut self,
         inst: &mut ModelInstance,
         slot: u32,
         f: impl FnOnce(&Profile, &mut Contents) -> Expected,
     ) -> Expected {
-        let label = match inst.slots.get(&slot) {
-            Some(Slot::Open(label)) => label,
-            // HANDLE-V1-INVALID: the host's declared choice.
-            Some(Slot::Stale) => {
-                return match self.profile.v1_invalid_handle {
-                    InvalidHandle::Error => Expected::Error(ErrorKind::InvalidStore),
-                    InvalidHandle::Trap => {
-                        inst.trapped = true;
-                        Expected::Trap
-                    }
-                };
-            }
-            None => return empty_slot(slot),
+        let interface = inst.interface;
+        let label = match self.label_in(inst, slot) {
+            Ok(label) => label,
+            Err(outcome) => return outcome,
         };
         // Borrowed, not cloned: the model runs once per operation of every generated sequence (a fill is a
-        // thousand of them), several times over while it is generated and checked.
-        let outcome = f(&self.profile, store_of(&mut self.stores, label));
-        match (outcome, inst.interface) {
-            // GET-MISSING: v1 reports a missing key as an error.
-            (Expected::Value(None), Interface::V1) => Expected::Error(ErrorKind::NoSuchKey),
-            (outcome, _) => outcome,
-        }
+        // thousand of them), several times over while it is generated and checked. The contents are copied
+        // here only if a clone of the model still shares them.
+        let store = Arc::make_mut(store_of(&mut self.stores, label));
+        as_seen_by(interface, f(&self.profile, store))
+    }
+}
+
+/// An outcome as `interface` reports it.
+fn as_seen_by(interface: Interface, outcome: Expected) -> Expected {
+    match (outcome, interface) {
+        // GET-MISSING: v1 reports a missing key as an error.
+        (Expected::Value(None), Interface::V1) => Expected::Error(ErrorKind::NoSuchKey),
+        (outcome, _) => outcome,
     }
 }
 
 /// The contents of the store with `label`, empty until something is written (the label is copied only then).
-fn store_of<'a>(stores: &'a mut BTreeMap<String, Contents>, label: &str) -> &'a mut Contents {
+fn store_of<'a>(stores: &'a mut BTreeMap<String, Arc<Contents>>, label: &str) -> &'a mut Arc<Contents> {
     if !stores.contains_key(label) {
-        stores.insert(label.to_string(), BTreeMap::new());
+        stores.insert(label.to_string(), Arc::default());
     }
     stores.get_mut(label).expect("inserted above")
 }
