@@ -14,6 +14,7 @@ use crate::interface::Interface;
 use crate::outcome::{Operation, Outcome};
 use crate::profile::Profile;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -628,12 +629,23 @@ pub(crate) fn judge(plan: &Plan, execution: &Execution) -> Judgement {
         let observed = execution
             .steps
             .get(n)
-            .map(|o| o.lock().unwrap_or_else(|e| e.into_inner()).clone())
-            .unwrap_or_default();
-        let fault = (n + 1 == execution.steps.len())
-            .then(|| execution.fault.clone())
-            .flatten();
-        let outcomes = complete(observed, step.ops.len(), fault);
+            .map(|o| o.lock().unwrap_or_else(|e| e.into_inner()));
+        let observed: &[Outcome] = observed.as_deref().map_or(&[], Vec::as_slice);
+        // Every operation observed (as when the case passes) is judged as observed, not copied first.
+        let outcomes = if observed.len() >= step.ops.len() {
+            Cow::Borrowed(observed)
+        } else {
+            let fault = (n + 1 == execution.steps.len())
+                .then(|| execution.fault.clone())
+                .flatten();
+            Cow::Owned(complete(observed.to_vec(), step.ops.len(), fault))
+        };
+        let matched: Vec<bool> = step
+            .expected
+            .iter()
+            .zip(outcomes.iter())
+            .map(|(expected, actual)| expected.matches(actual))
+            .collect();
         if step.restart {
             let _ = writeln!(transcript, "(the host restarts)");
         }
@@ -648,9 +660,9 @@ pub(crate) fn judge(plan: &Plan, execution: &Execution) -> Judgement {
                 step.interface
             );
         }
-        render_step(step, &outcomes, &mut transcript);
-        for (m, (expected, actual)) in step.expected.iter().zip(&outcomes).enumerate() {
-            if !expected.matches(actual) {
+        render_step(step, &outcomes, &matched, &mut transcript);
+        for (m, (expected, actual)) in step.expected.iter().zip(outcomes.iter()).enumerate() {
+            if !matched[m] {
                 first_difference.get_or_insert((n, m));
                 let detail = expected.mismatch(actual);
                 let detail = if detail.is_empty() {
@@ -729,19 +741,14 @@ fn undefined_labels(plan: &Plan) -> Vec<String> {
 
 /// Appends a step's lines to a transcript: one line per case-file entry, a repeated entry summarised with
 /// counts of each distinct outcome.
-fn render_step(step: &PlannedStep, outcomes: &[Outcome], out: &mut String) {
+/// `matched[i]` is whether operation `i`'s outcome is the one expected.
+fn render_step(step: &PlannedStep, outcomes: &[Outcome], matched: &[bool], out: &mut String) {
     for group in &step.groups {
         let range = group.start..group.start + group.len;
-        let mark = |i: usize| {
-            if step.expected[i].matches(&outcomes[i]) {
-                " "
-            } else {
-                "✗"
-            }
-        };
+        let mark = |i: usize| if matched[i] { " " } else { "✗" };
         if group.len == 1 {
             let i = group.start;
-            let shown = if group.declared && step.expected[i].matches(&outcomes[i]) {
+            let shown = if group.declared && matched[i] {
                 group.expect_text.clone()
             } else {
                 outcomes[i].render(Some(&step.expected[i]))
@@ -749,16 +756,15 @@ fn render_step(step: &PlannedStep, outcomes: &[Outcome], out: &mut String) {
             let _ = writeln!(out, "{} {} -> {shown}", mark(i), step.ops[i]);
             continue;
         }
-        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut counts: Vec<(Cow<str>, usize)> = Vec::new();
         let mut bad = false;
         for i in range {
-            let matched = step.expected[i].matches(&outcomes[i]);
-            bad |= !matched;
+            bad |= !matched[i];
             // What matched is shown once, as the case wrote it; what differs, as the host answered.
-            let text = if matched {
-                group.expect_text.clone()
+            let text = if matched[i] {
+                Cow::Borrowed(group.expect_text.as_str())
             } else {
-                outcomes[i].render(None)
+                Cow::Owned(outcomes[i].render(None))
             };
             match counts.iter_mut().find(|(t, _)| *t == text) {
                 Some((_, n)) => *n += 1,
