@@ -156,11 +156,17 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
 
 /// Replaces `{i}` in a template with the repetition index.
 pub fn fill_template(template: &str, index: u64) -> String {
-    if template.contains("{i}") {
-        template.replace("{i}", &index.to_string())
-    } else {
-        template.to_string()
+    use std::fmt::Write as _;
+    // One allocation: a fill expands its key and value templates a thousand times.
+    let mut out = String::with_capacity(template.len() + 20);
+    let mut rest = template;
+    while let Some(at) = rest.find("{i}") {
+        out.push_str(&rest[..at]);
+        let _ = write!(out, "{index}");
+        rest = &rest[at + "{i}".len()..];
     }
+    out.push_str(rest);
+    out
 }
 
 /// A key in a case file: a literal string (where `{i}` is the repetition index), or a key of an exact byte
@@ -398,6 +404,15 @@ mod tests {
             .unwrap();
             assert_eq!(key.len() as u64, bytes);
         }
+    }
+
+    #[test]
+    fn a_template_has_every_i_replaced_by_the_index() {
+        assert_eq!(fill_template("k{i}-{i}", 12), "k12-12");
+        assert_eq!(fill_template("{i}", 0), "0");
+        assert_eq!(fill_template("x", 3), "x");
+        assert_eq!(fill_template("{i", 3), "{i");
+        assert_eq!(fill_template("", 3), "");
     }
 
     #[test]
