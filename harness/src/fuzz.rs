@@ -1584,24 +1584,24 @@ impl Registry {
 
     /// A listing: the keys of the largest fill as a template, the rest one by one.
     fn listing(&self, keys: &BTreeSet<String>) -> KeysSpec {
+        // Whether a key is one of the first `n` a fill writes; the keys are distinct, so they hold all of
+        // those when they hold `n` of them.
+        let filled = |key: &str, n: u64| fill_index(key).is_some_and(|i| i < n);
         let best = self
             .fills
             .iter()
-            .filter(|(_, n)| (0..*n).all(|i| keys.contains(&format!("f{i}"))))
+            .filter(|(_, n)| keys.iter().filter(|k| filled(k, *n)).count() as u64 == *n)
             .max_by_key(|(_, n)| *n);
         match best {
-            Some((count, n)) if *n > 0 => {
-                let filled: BTreeSet<String> = (0..*n).map(|i| format!("f{i}")).collect();
-                KeysSpec::Generated {
-                    template: FILL_TEMPLATE.to_string(),
-                    count: count.clone(),
-                    also: keys
-                        .iter()
-                        .filter(|k| !filled.contains(*k))
-                        .map(|k| self.key(k))
-                        .collect(),
-                }
-            }
+            Some((count, n)) if *n > 0 => KeysSpec::Generated {
+                template: FILL_TEMPLATE.to_string(),
+                count: count.clone(),
+                also: keys
+                    .iter()
+                    .filter(|k| !filled(k, *n))
+                    .map(|k| self.key(k))
+                    .collect(),
+            },
             _ => KeysSpec::List(keys.iter().map(|k| self.key(k)).collect()),
         }
     }
@@ -1636,6 +1636,17 @@ impl Registry {
             Expected::Trap | Expected::ScriptError(_) | Expected::NotRun => ExpectEntry::Ok,
         }
     }
+}
+
+/// The `i` of a key a fill writes (`f{i}`, [`FILL_TEMPLATE`], with `i` in decimal as `format!` writes it).
+fn fill_index(key: &str) -> Option<u64> {
+    let digits = key.strip_prefix('f')?;
+    let canonical =
+        digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    if !canonical {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// How to run generated sequences.
@@ -2022,6 +2033,7 @@ fn describe<E: Executor + ?Sized>(
 mod tests {
     use super::*;
     use crate::reference::ReferenceHost;
+    use crate::value::fill_template;
     use proptest::strategy::ValueTree;
 
     fn setup(interface: Interface) -> Arc<Setup> {
@@ -2083,6 +2095,26 @@ mod tests {
                     assert_eq!(case.path, read.path);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn fill_index_reads_exactly_the_keys_a_fill_writes() {
+        for i in [0, 7, 10, 1023, u64::MAX] {
+            assert_eq!(fill_index(&fill_template(FILL_TEMPLATE, i)), Some(i));
+        }
+        for key in [
+            "f",
+            "f01",
+            "f+1",
+            "f-1",
+            "f 1",
+            "F1",
+            "g1",
+            "f1x",
+            "f18446744073709551616",
+        ] {
+            assert_eq!(fill_index(key), None, "{key}");
         }
     }
 
