@@ -510,7 +510,10 @@ fn as_seen_by(interface: Interface, outcome: Expected) -> Expected {
 }
 
 /// The contents of the store with `label`, empty until something is written (the label is copied only then).
-fn store_of<'a>(stores: &'a mut BTreeMap<String, Arc<Contents>>, label: &str) -> &'a mut Arc<Contents> {
+fn store_of<'a>(
+    stores: &'a mut BTreeMap<String, Arc<Contents>>,
+    label: &str,
+) -> &'a mut Arc<Contents> {
     if !stores.contains_key(label) {
         stores.insert(label.to_string(), Arc::default());
     }
