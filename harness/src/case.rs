@@ -66,7 +66,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// A case file as written.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CaseFile {
     /// The case's unique ID.
@@ -90,7 +90,7 @@ pub struct CaseFile {
 }
 
 /// The `[app]` table.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AppSection {
     /// Component ID -> the labels it is granted.
@@ -138,7 +138,7 @@ pub enum LoadExpectation {
 }
 
 /// A `[[step]]` table.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StepSection {
     /// The component whose fresh instance runs the step.
@@ -246,7 +246,7 @@ impl OpKind {
 }
 
 /// One operation entry of a step.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct OpEntry {
     /// The operation.
@@ -298,7 +298,7 @@ pub struct OpEntry {
 }
 
 /// A key and its value, in `set-many` and in an expected `get-many`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntrySpec {
     /// The key.
@@ -342,7 +342,7 @@ impl OpEntry {
 }
 
 /// The `expect` of an operation entry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ExpectEntry {
     /// `"ok"`.
     Ok,
@@ -397,7 +397,7 @@ struct SomeKeysTable {
 }
 
 /// An expected key listing.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(
     untagged,
     expecting = "a list of keys, or { template = \"k{i}\", count = N, also = [...] }"
@@ -665,11 +665,19 @@ impl Case {
             message,
         };
         let file: CaseFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        Case::new(path, file, catalogue)
+    }
+
+    /// Checks a case file already read (one kvconf wrote itself, say) as [`Case::parse`] checks its text.
+    pub fn new(path: &Path, file: CaseFile, catalogue: &Catalogue) -> Result<Case, CaseError> {
         let case = Case {
             file,
             path: path.to_path_buf(),
         };
-        case.validate(catalogue).map_err(err)?;
+        case.validate(catalogue).map_err(|message| CaseError {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(case)
     }
 

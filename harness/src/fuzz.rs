@@ -48,10 +48,11 @@ use proptest::sample::select;
 use proptest::strategy::Union;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use proptest_state_machine::Sequential;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The component every generated sequence runs as.
 const COMPONENT: &str = "main";
@@ -107,6 +108,8 @@ pub struct Setup {
     pub profile: Profile,
     grants: BTreeMap<String, Vec<String>>,
     labels: Vec<String>,
+    /// The last [`GenState::id`] given out.
+    states: AtomicU64,
 }
 
 impl Setup {
@@ -122,7 +125,13 @@ impl Setup {
             profile,
             grants: BTreeMap::from([(COMPONENT.to_string(), granted)]),
             labels: vec!["cache".to_string(), "spare".to_string()],
+            states: AtomicU64::new(0),
         }
+    }
+
+    /// An ID no state of this setup has had.
+    fn fresh_state_id(&self) -> u64 {
+        self.states.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -131,7 +140,7 @@ impl Setup {
 /// Moves name their intent (open a label, fill a store, operate on an open store) and are bound to concrete
 /// slots only when applied, so that removing a move while shrinking leaves the others meaningful: an
 /// operation whose store was never opened uses the first store that is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Move {
     /// The instance ends; what follows runs in a fresh instance of the same application.
     NewInstance,
@@ -168,10 +177,60 @@ struct Stale {
     forged: bool,
 }
 
+/// One entry a move comes to, as applied to the model.
+#[derive(Debug)]
+struct Applied {
+    entry: OpEntry,
+    /// The outcome of each of its operations (repetitions expanded).
+    outcomes: Vec<Expected>,
+    /// For a single delete or increment: whether the store held the key before the move.
+    held: Option<bool>,
+}
+
+/// A move applied to the model: the entries it came to, and the moves applied before it.
+#[derive(Debug)]
+struct Logged {
+    mv: Move,
+    applied: Vec<Applied>,
+    /// [`GenState::closed_after_open`] after the move.
+    closed_after_open: bool,
+    before: Log,
+}
+
+/// The moves applied to a state so far, latest first; clones of a state share it.
+type Log = Option<Arc<Logged>>;
+
+/// The moves of a log, first to last.
+fn logged(log: &Log) -> Vec<&Logged> {
+    let mut moves = Vec::new();
+    let mut next = log.as_deref();
+    while let Some(l) = next {
+        moves.push(l);
+        next = l.before.as_deref();
+    }
+    moves.reverse();
+    moves
+}
+
+/// Whether `log` is the log of exactly `moves`.
+fn is_log_of(log: &Log, moves: &[Move]) -> bool {
+    let mut next = log.as_deref();
+    for mv in moves.iter().rev() {
+        match next {
+            Some(l) if l.mv == *mv => next = l.before.as_deref(),
+            _ => return false,
+        }
+    }
+    next.is_none()
+}
+
 /// The model's state as the generator sees it.
 #[derive(Clone, Debug)]
 pub struct GenState {
     setup: Arc<Setup>,
+    /// Which state this is: new for every state [`GenState::new`] makes and every move applied, kept by a
+    /// clone (whose contents are the same).
+    id: u64,
     app: ModelApp,
     inst: ModelInstance,
     /// Operations run by the current instance.
@@ -187,6 +246,8 @@ pub struct GenState {
     closed_after_open: bool,
     /// Keys and values used so far, for the generator to come back to.
     keys: Vec<KeySpec>,
+    /// The moves applied so far, with what each came to: what a case is written from ([`build`]).
+    log: Log,
 }
 
 impl GenState {
@@ -195,6 +256,7 @@ impl GenState {
             .expect("the generated application loads under the profile it was made for");
         let inst = app.instance(COMPONENT, setup.interface);
         GenState {
+            id: setup.fresh_state_id(),
             setup,
             app,
             inst,
@@ -204,6 +266,7 @@ impl GenState {
             stale_since: BTreeMap::new(),
             closed_after_open: false,
             keys: Vec::new(),
+            log: None,
         }
     }
 
@@ -216,9 +279,22 @@ impl GenState {
         })
     }
 
-    /// Applies a move to the model: the entries it comes to, each with the outcome of each of its operations,
-    /// or why the move is not acceptable here.
-    fn advance(&mut self, mv: &Move) -> Result<Vec<(OpEntry, Vec<Expected>)>, String> {
+    /// Applies a move to the model and logs it with the entries it came to, or says why the move is not
+    /// acceptable here.
+    fn advance(&mut self, mv: &Move) -> Result<(), String> {
+        self.id = self.setup.fresh_state_id();
+        let applied = self.apply_move(mv)?;
+        self.log = Some(Arc::new(Logged {
+            mv: mv.clone(),
+            applied,
+            closed_after_open: self.closed_after_open,
+            before: self.log.take(),
+        }));
+        Ok(())
+    }
+
+    /// Applies a move to the model: the entries it comes to, each with the outcome of each of its operations.
+    fn apply_move(&mut self, mv: &Move) -> Result<Vec<Applied>, String> {
         if let Move::NewInstance = mv {
             if self.in_step == 0 {
                 return Err("an instance that ran nothing".into());
@@ -299,9 +375,11 @@ impl GenState {
                 entries
             }
         };
+        // Whether each store held its key before the move (the entries are bound, nothing applied yet).
+        let held: Vec<Option<bool>> = entries.iter().map(|e| self.held_before(e)).collect();
         let mut all = Vec::with_capacity(entries.len());
         let last = entries.len().saturating_sub(1);
-        for (n, e) in entries.into_iter().enumerate() {
+        for ((n, e), held) in entries.into_iter().enumerate().zip(held) {
             let outcomes = self.apply_entry(&e)?;
             if outcomes.iter().any(invalid_handle) {
                 if n != last {
@@ -314,9 +392,28 @@ impl GenState {
                     self.keys.push(key.clone());
                 }
             }
-            all.push((e, outcomes));
+            all.push(Applied {
+                entry: e,
+                outcomes,
+                held,
+            });
         }
         Ok(all)
+    }
+
+    /// For a single delete or increment: whether the store holds the key now.
+    fn held_before(&self, e: &OpEntry) -> Option<bool> {
+        if !matches!(e.op, OpKind::Delete | OpKind::Increment) || e.repeat.is_some() {
+            return None;
+        }
+        let slot = e.slot.resolve(&self.setup.profile).ok()? as u32;
+        let (_, label) = self
+            .inst
+            .open_slots()
+            .into_iter()
+            .find(|(s, _)| *s == slot)?;
+        let key = e.key.as_ref()?.expand(&self.setup.profile, 0).ok()?;
+        Some(self.app.holds(&label, &key).is_some())
     }
 
     /// `slot` if it holds an open store, else the first slot that does.
@@ -536,7 +633,7 @@ fn key_strategy(state: &GenState) -> BoxedStrategy<KeySpec> {
             bytes: named(name, offset),
         })
         .boxed();
-    let text = select(TEXT_KEYS.to_vec())
+    let text = select(&TEXT_KEYS[..])
         .prop_map(|k| KeySpec::Text(k.to_string()))
         .boxed();
     let mut arms = vec![(5, short)];
@@ -557,7 +654,7 @@ fn value_strategy(profile: &Profile) -> BoxedStrategy<ValueSpec> {
     Union::new_weighted(vec![
         (
             12,
-            select(TEXTS.to_vec())
+            select(&TEXTS[..])
                 .prop_map(|t| ValueSpec::Text(t.to_string()))
                 .boxed(),
         ),
@@ -600,8 +697,14 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
     let interface = setup.interface;
     let open: Vec<u32> = state.inst.open_slots().iter().map(|(s, _)| *s).collect();
     let mut arms: Vec<(u32, BoxedStrategy<Move>)> = Vec::new();
-    let key = || key_strategy(state);
-    let value = || value_strategy(&setup.profile);
+    // Built once for the step and shared by the arms that draw a key or a value (a strategy is a description:
+    // a clone draws exactly what a new one would).
+    let draws = Draws {
+        key: key_strategy(state),
+        value: value_strategy(&setup.profile),
+    };
+    let key = || draws.key.clone();
+    let value = || draws.value.clone();
     if !open.is_empty() {
         let slots = || select(open.clone());
         arms.push((
@@ -647,7 +750,7 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
     }
     arms.push((
         if open.is_empty() { 12 } else { 1 },
-        select(LABELS.to_vec())
+        select(&LABELS[..])
             .prop_map(|label| Move::Open {
                 label: label.to_string(),
             })
@@ -667,10 +770,10 @@ fn transitions(state: &GenState) -> BoxedStrategy<Move> {
         arms.push((1, Just(Move::NewInstance).boxed()));
     }
     match interface {
-        Interface::V1 => v1_arms(state, &mut arms),
-        Interface::V3 if !open.is_empty() => v3_arms(state, &open, &mut arms),
+        Interface::V1 => v1_arms(state, &draws, &mut arms),
+        Interface::V3 if !open.is_empty() => v3_arms(&draws, &open, &mut arms),
         Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft if !open.is_empty() => {
-            wasi_arms(state, &open, &mut arms)
+            wasi_arms(state, &draws, &open, &mut arms)
         }
         _ => {}
     }
@@ -697,7 +800,13 @@ fn fill_strategy(state: &GenState, open: &[u32]) -> Option<BoxedStrategy<Move>> 
     (!choices.is_empty()).then(|| select(choices).boxed())
 }
 
-fn v1_arms(state: &GenState, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+/// The strategies of keys and values for one step.
+struct Draws {
+    key: BoxedStrategy<KeySpec>,
+    value: BoxedStrategy<ValueSpec>,
+}
+
+fn v1_arms(state: &GenState, draws: &Draws, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
     arms.push((1, Just(Move::Forge).boxed()));
     let stale: Vec<u32> = state
         .inst
@@ -721,8 +830,8 @@ fn v1_arms(state: &GenState, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
         (
             select(stale),
             select(kinds),
-            key_strategy(state),
-            value_strategy(&state.setup.profile),
+            draws.key.clone(),
+            draws.value.clone(),
         )
             .prop_map(|(slot, kind, key, value)| {
                 let mut e = entry(kind, slot);
@@ -741,7 +850,7 @@ fn v1_arms(state: &GenState, arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
     ));
 }
 
-fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+fn v3_arms(draws: &Draws, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
     arms.push((
         2,
         (select(open.to_vec()), select(vec![0u32, 1, 2, 5]))
@@ -757,7 +866,7 @@ fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Mo
     let read = (
         select(open.to_vec()),
         select(vec![OpKind::Get, OpKind::Exists, OpKind::GetKeys]),
-        key_strategy(state),
+        draws.key.clone(),
     )
         .prop_map(|(slot, kind, key)| {
             let mut e = entry(kind, slot);
@@ -768,8 +877,8 @@ fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Mo
         });
     let write = (
         select(open.to_vec()),
-        key_strategy(state),
-        value_strategy(&state.setup.profile),
+        draws.key.clone(),
+        draws.value.clone(),
     )
         .prop_map(|(slot, key, value)| OpEntry {
             key: Some(key),
@@ -799,10 +908,15 @@ fn v3_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Mo
 
 /// The arms of both wasi:keyvalue editions; the draft edition (`u64` deltas, no compare-and-swap) gets no
 /// negative delta and no cas move, which it cannot express.
-fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+fn wasi_arms(
+    state: &GenState,
+    draws: &Draws,
+    open: &[u32],
+    arms: &mut Vec<(u32, BoxedStrategy<Move>)>,
+) {
     let draft = state.setup.interface == Interface::WasiKeyvalueDraft;
     let slots = || select(open.to_vec());
-    let key = || key_strategy(state);
+    let key = || draws.key.clone();
     arms.push((
         2,
         slots()
@@ -864,11 +978,7 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
         // that checks only whether the key is present, or nothing at all, then succeeds.
         arms.push((
             3,
-            (
-                slots(),
-                select(cas_keys),
-                value_strategy(&state.setup.profile),
-            )
+            (slots(), select(cas_keys), draws.value.clone())
                 .prop_map(|(slot, key, value)| {
                     one(OpEntry {
                         key: Some(KeySpec::Text(key)),
@@ -893,7 +1003,7 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
         ));
         arms.push((
             3,
-            (select(cas_slots), value_strategy(&state.setup.profile))
+            (select(cas_slots), draws.value.clone())
                 .prop_map(|(cas, value)| {
                     one(OpEntry {
                         cas: Some(cas),
@@ -929,7 +1039,7 @@ fn wasi_arms(state: &GenState, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<
             slots(),
             // Values at the value limit too (one past it only in a batch of one pair: the model predicts no
             // longer batch that crosses a limit).
-            proptest::collection::vec((key(), value_strategy(&state.setup.profile)), 1..=3),
+            proptest::collection::vec((key(), draws.value.clone()), 1..=3),
         )
             .prop_map(move |(slot, pairs)| {
                 let mut seen = BTreeSet::new();
@@ -955,17 +1065,61 @@ pub fn sequences(
     setup: Arc<Setup>,
     max_moves: usize,
 ) -> Sequential<GenState, Move, BoxedStrategy<GenState>, BoxedStrategy<Move>> {
+    generator(setup, max_moves, Arc::default())
+}
+
+/// The strategy of [`sequences`], which also leaves in `last` the log of the moves it applied last: those of
+/// the sequence it has just generated (or, shrinking, just checked), so that [`fuzz`] writes that sequence's
+/// case from it rather than running the model over the moves once more.
+fn generator(
+    setup: Arc<Setup>,
+    max_moves: usize,
+    last: Arc<Mutex<Log>>,
+) -> Sequential<GenState, Move, BoxedStrategy<GenState>, BoxedStrategy<Move>> {
+    // A move's precondition is that it applies to the state; proptest-state-machine checks it and then applies
+    // the move to the same state. The state the check computed is kept for that, instead of applying the move
+    // (a fill is a thousand operations of the model) a second time.
+    let checked: Arc<Mutex<Option<Checked>>> = Arc::default();
+    let kept = checked.clone();
+    let applied = move |state: GenState| {
+        *last.lock().unwrap_or_else(|e| e.into_inner()) = state.log.clone();
+        state
+    };
     Sequential::new(
         (1..=max_moves.max(1)).into(),
         move || Just(GenState::new(setup.clone())).boxed(),
-        |state: &GenState, mv: &Move| state.clone().advance(mv).is_ok(),
+        move |state: &GenState, mv: &Move| {
+            let mut next = state.clone();
+            let applies = next.advance(mv).is_ok();
+            *checked.lock().unwrap_or_else(|e| e.into_inner()) = applies.then(|| Checked {
+                from: state.id,
+                mv: mv.clone(),
+                next,
+            });
+            applies
+        },
         transitions,
-        |mut state: GenState, mv: &Move| {
+        move |mut state: GenState, mv: &Move| {
+            let checked = kept.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(checked) = checked
+                && checked.from == state.id
+                && checked.mv == *mv
+            {
+                return applied(checked.next);
+            }
             // Only moves whose preconditions held are applied, so this cannot fail.
             let _ = state.advance(mv);
-            state
+            applied(state)
         },
     )
+}
+
+/// A move whose precondition held, and the state it led to.
+struct Checked {
+    /// The [`GenState::id`] of the state it was applied to.
+    from: u64,
+    mv: Move,
+    next: GenState,
 }
 
 /// A generated sequence written as a case.
@@ -989,15 +1143,40 @@ impl Generated {
             .unwrap_or_else(|e| format!("# kvconf could not write this case as TOML: {e}\n"))
     }
 
-    /// The case, parsed back from its text exactly as a saved file would be.
+    /// The case, checked as a case file is checked when it is read. It is the case its text parses back to
+    /// (what a saved counterexample runs as): a test checks so for many generated sequences, and
+    /// [`Generated::read_back`] checks it again for every sequence that shows a difference. Writing and
+    /// parsing the text of every sequence cost more than checking it.
     ///
     /// # Errors
     ///
-    /// When the text does not parse as a valid case: a fault in kvconf's generator, reported as such.
+    /// When the case is not valid: a fault in kvconf's generator, reported as such.
     pub fn case(&self) -> Result<Case, String> {
+        Case::new(
+            Path::new("<generated>"),
+            self.file.clone(),
+            Catalogue::builtin(),
+        )
+        .map_err(|e| format!("kvconf generated an invalid case: {e}\n{}", self.text("")))
+    }
+
+    /// The case parsed back from its text exactly as a saved file would be, checked to be the case
+    /// [`Generated::case`] gives.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not parse as a valid case, or parses as another case: a fault in kvconf's generator,
+    /// reported as such.
+    pub fn read_back(&self) -> Result<Case, String> {
         let text = self.text("");
-        Case::parse(Path::new("<generated>"), &text, Catalogue::builtin())
-            .map_err(|e| format!("kvconf generated a case it cannot read back: {e}\n{text}"))
+        let case = Case::parse(Path::new("<generated>"), &text, Catalogue::builtin())
+            .map_err(|e| format!("kvconf generated a case it cannot read back: {e}\n{text}"))?;
+        if case.file != self.file {
+            return Err(format!(
+                "kvconf generated a case whose text reads back as another case:\n{text}"
+            ));
+        }
+        Ok(case)
     }
 }
 
@@ -1014,40 +1193,58 @@ pub fn build(
     title: &str,
     focus: Option<(usize, usize)>,
 ) -> Result<Generated, String> {
-    let profile = &setup.profile;
-    let interface = setup.interface;
-    // First the model: each move's concrete entries and their outcomes, step by step.
-    struct Written {
-        step: usize,
-        index: usize,
-        entry: OpEntry,
-        outcomes: Vec<Expected>,
-        held: Option<bool>,
-    }
+    write(setup, &replay(setup, moves)?, id, title, focus)
+}
+
+/// The model's run of `moves` from a fresh application, or the move that is not valid where it is.
+fn replay(setup: &Arc<Setup>, moves: &[Move]) -> Result<Log, String> {
     let mut state = GenState::new(setup.clone());
-    let mut written: Vec<Written> = Vec::new();
-    let mut step = 0;
     for (index, mv) in moves.iter().enumerate() {
-        if let Move::NewInstance = mv {
-            step += 1;
-        }
-        let before = state.clone();
-        let entries = state
+        state
             .advance(mv)
             .map_err(|e| format!("move {}: {e}", index + 1))?;
-        for (entry, outcomes) in entries {
-            let held = held_before(&before, &entry);
+    }
+    Ok(state.log)
+}
+
+/// Writes the model's run of a sequence as a case, as [`build`] does.
+fn write(
+    setup: &Arc<Setup>,
+    log: &Log,
+    id: &str,
+    title: &str,
+    focus: Option<(usize, usize)>,
+) -> Result<Generated, String> {
+    let profile = &setup.profile;
+    let interface = setup.interface;
+    // Each move's concrete entries and their outcomes, step by step.
+    struct Written<'a> {
+        step: usize,
+        index: usize,
+        entry: &'a OpEntry,
+        outcomes: &'a [Expected],
+        held: Option<bool>,
+    }
+    let moves = logged(log);
+    let closed_after_open = moves.last().is_some_and(|l| l.closed_after_open);
+    let mut written: Vec<Written> = Vec::new();
+    let mut step = 0;
+    for (index, l) in moves.iter().enumerate() {
+        if let Move::NewInstance = l.mv {
+            step += 1;
+        }
+        for applied in &l.applied {
             written.push(Written {
                 step,
                 index,
-                entry,
-                outcomes,
-                held,
+                entry: &applied.entry,
+                outcomes: &applied.outcomes,
+                held: applied.held,
             });
         }
     }
-    let mut registry = Registry::new(profile, written.iter().map(|w| &w.entry));
-    if state.closed_after_open {
+    let mut registry = Registry::new(profile, written.iter().map(|w| w.entry));
+    if closed_after_open {
         registry.dimensions.insert("fresh-handles");
     }
     // A refusal depends on the profile's limits even when no size in the case is named after them (a small
@@ -1086,7 +1283,7 @@ pub fn build(
         let at = (w.step, move_of[w.step].len());
         let mut e = w.entry.clone();
         e.expect = registry.expect_entry(&w.outcomes[0]);
-        for statement in statements_of(&w.entry, &w.outcomes[0], interface, w.held) {
+        for statement in statements_of(w.entry, &w.outcomes[0], interface, w.held) {
             cited.push((Some(at), statement));
         }
         if w.entry.op == OpKind::Open && w.outcomes[0] == Expected::Opened {
@@ -1109,7 +1306,7 @@ pub fn build(
     if labels_opened.len() > 1 {
         cited.push((None, "ISOLATION-LABEL"));
     }
-    if state.closed_after_open {
+    if closed_after_open {
         cited.push((None, "HANDLE-REUSE"));
     }
     // The statements of the move at the focus first, then the rest in order of appearance.
@@ -1156,21 +1353,6 @@ pub fn build(
         entries: written.len(),
         operations,
     })
-}
-
-/// For a single delete or increment: whether the store held the key before.
-fn held_before(state: &GenState, e: &OpEntry) -> Option<bool> {
-    if !matches!(e.op, OpKind::Delete | OpKind::Increment) || e.repeat.is_some() {
-        return None;
-    }
-    let slot = e.slot.resolve(&state.setup.profile).ok()? as u32;
-    let (_, label) = state
-        .inst
-        .open_slots()
-        .into_iter()
-        .find(|(s, _)| *s == slot)?;
-    let key = e.key.as_ref()?.expand(&state.setup.profile, 0).ok()?;
-    Some(state.app.holds(&label, &key).is_some())
 }
 
 /// The statements an entry with this outcome checks.
@@ -1299,7 +1481,10 @@ fn statements_of(
 /// The keys and values a sequence uses, so that expectations are written the way the sequence wrote them
 /// (a 1 MiB value as its pattern, a key at the limit as its fill and size).
 struct Registry {
-    values: Vec<(Vec<u8>, ValueSpec)>,
+    profile: Profile,
+    /// The values written, in the order first written, each with its bytes (for repetition 0) once an
+    /// expectation has needed them: a value at the limit is a mebibyte of pattern, rarely read back.
+    values: Vec<(ValueSpec, OnceCell<Option<Vec<u8>>>)>,
     keys: BTreeMap<String, KeySpec>,
     /// Fill counts: the size expression and what it comes to.
     fills: Vec<(Size, u64)>,
@@ -1309,6 +1494,7 @@ struct Registry {
 impl Registry {
     fn new<'a>(profile: &Profile, entries: impl Iterator<Item = &'a OpEntry>) -> Registry {
         let mut registry = Registry {
+            profile: profile.clone(),
             values: Vec::new(),
             keys: BTreeMap::new(),
             fills: Vec::new(),
@@ -1320,10 +1506,8 @@ impl Registry {
                     if matches!(v, ValueSpec::Pattern { .. }) {
                         registry.dimensions.insert("value");
                     }
-                    if let Ok(bytes) = v.expand(profile, 0)
-                        && !registry.values.iter().any(|(b, _)| *b == bytes)
-                    {
-                        registry.values.push((bytes, v.clone()));
+                    if !registry.values.iter().any(|(spec, _)| spec == v) {
+                        registry.values.push((v.clone(), OnceCell::new()));
                     }
                 }
                 for k in entry_keys(e) {
@@ -1406,8 +1590,20 @@ impl Registry {
         caps
     }
 
+    /// How the sequence wrote the value `bytes`: the first value written that comes to them, or the bytes
+    /// themselves.
     fn value(&self, bytes: &[u8]) -> ValueSpec {
-        if let Some((_, spec)) = self.values.iter().find(|(b, _)| b == bytes) {
+        let written = self.values.iter().find(|(spec, expanded)| {
+            // A pattern's length is known without writing the pattern out.
+            if let ValueSpec::Pattern { len, .. } = spec
+                && len.resolve(&self.profile).ok() != Some(bytes.len() as u64)
+            {
+                return false;
+            }
+            let expanded = expanded.get_or_init(|| spec.expand(&self.profile, 0).ok());
+            expanded.as_deref() == Some(bytes)
+        });
+        if let Some((spec, _)) = written {
             return spec.clone();
         }
         match std::str::from_utf8(bytes) {
@@ -1427,24 +1623,24 @@ impl Registry {
 
     /// A listing: the keys of the largest fill as a template, the rest one by one.
     fn listing(&self, keys: &BTreeSet<String>) -> KeysSpec {
+        // Whether a key is one of the first `n` a fill writes; the keys are distinct, so they hold all of
+        // those when they hold `n` of them.
+        let filled = |key: &str, n: u64| fill_index(key).is_some_and(|i| i < n);
         let best = self
             .fills
             .iter()
-            .filter(|(_, n)| (0..*n).all(|i| keys.contains(&format!("f{i}"))))
+            .filter(|(_, n)| keys.iter().filter(|k| filled(k, *n)).count() as u64 == *n)
             .max_by_key(|(_, n)| *n);
         match best {
-            Some((count, n)) if *n > 0 => {
-                let filled: BTreeSet<String> = (0..*n).map(|i| format!("f{i}")).collect();
-                KeysSpec::Generated {
-                    template: FILL_TEMPLATE.to_string(),
-                    count: count.clone(),
-                    also: keys
-                        .iter()
-                        .filter(|k| !filled.contains(*k))
-                        .map(|k| self.key(k))
-                        .collect(),
-                }
-            }
+            Some((count, n)) if *n > 0 => KeysSpec::Generated {
+                template: FILL_TEMPLATE.to_string(),
+                count: count.clone(),
+                also: keys
+                    .iter()
+                    .filter(|k| !filled(k, *n))
+                    .map(|k| self.key(k))
+                    .collect(),
+            },
             _ => KeysSpec::List(keys.iter().map(|k| self.key(k)).collect()),
         }
     }
@@ -1479,6 +1675,17 @@ impl Registry {
             Expected::Trap | Expected::ScriptError(_) | Expected::NotRun => ExpectEntry::Ok,
         }
     }
+}
+
+/// The `i` of a key a fill writes (`f{i}`, [`FILL_TEMPLATE`], with `i` in decimal as `format!` writes it).
+fn fill_index(key: &str) -> Option<u64> {
+    let digits = key.strip_prefix('f')?;
+    let canonical =
+        digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    if !canonical {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The ID of the trial of generated sequences, in reports and the libtest suite ([`crate::libtest::Suite`]).
@@ -1568,7 +1775,8 @@ pub fn fuzz<E: Executor + ?Sized>(
 ) -> FuzzOutcome {
     let backend = runner.host_name().to_string();
     let setup = Arc::new(Setup::new(interface, runner.profile().clone()));
-    let strategy = sequences(setup.clone(), config.max_moves);
+    let last: Arc<Mutex<Log>> = Arc::default();
+    let strategy = generator(setup.clone(), config.max_moves, last.clone());
     let proptest_config = Config {
         cases: config.sequences,
         failure_persistence: None,
@@ -1593,7 +1801,10 @@ pub fn fuzz<E: Executor + ?Sized>(
             if is_shrinking {
                 shrink_runs.fetch_add(1, Ordering::SeqCst);
             }
-            let outcome = run_moves(runner, &setup, &moves);
+            // The generator's run of these moves, if they are the ones it applied last.
+            let log = last.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let log = is_log_of(&log, &moves).then_some(log);
+            let outcome = run_moves(runner, &setup, &moves, log);
             let mark_seen = |n: usize| {
                 if let Some(seen) = &seen {
                     seen.store(n, Ordering::SeqCst);
@@ -1674,13 +1885,19 @@ struct SequenceRun {
     operations: usize,
 }
 
+/// Runs `moves` as a case, written from `log` (the model's run of exactly these moves) if given.
 fn run_moves<E: Executor + ?Sized>(
     runner: &E,
     setup: &Arc<Setup>,
     moves: &[Move],
+    log: Option<Log>,
 ) -> Result<SequenceRun, String> {
-    let generated = build(setup, moves, "fuzz/sequence", "a generated sequence", None)
-        .map_err(|e| format!("kvconf generated an invalid sequence: {e}"))?;
+    let (id, title) = ("fuzz/sequence", "a generated sequence");
+    let generated = match log {
+        Some(log) => write(setup, &log, id, title, None),
+        None => build(setup, moves, id, title, None),
+    }
+    .map_err(|e| format!("kvconf generated an invalid sequence: {e}"))?;
     run_generated(runner, setup, &generated, moves.len())
 }
 
@@ -1699,6 +1916,8 @@ fn run_generated<E: Executor + ?Sized>(
             operations: generated.operations,
         }),
         Verdict::Fail(detail) => {
+            // What is found is saved as text: it must read back as the case that ran.
+            generated.read_back()?;
             let mv = result
                 .first_difference
                 .and_then(|(step, op)| generated.move_of.get(step)?.get(op).copied())
@@ -1804,7 +2023,7 @@ fn describe<E: Executor + ?Sized>(
     let interface = setup.interface;
     let backend = runner.host_name().to_string();
     let draft = build(setup, moves, "fuzz/sequence", "", None)?;
-    let case = draft.case()?;
+    let case = draft.read_back()?;
     let result = runner.run_case(&case, interface);
     let Verdict::Fail(detail) = result.verdict else {
         return Err(format!(
@@ -1922,6 +2141,7 @@ pub fn check_sequences<E: Executor + ?Sized>(
 mod tests {
     use super::*;
     use crate::reference::ReferenceHost;
+    use crate::value::fill_template;
     use proptest::strategy::ValueTree;
 
     fn setup(interface: Interface) -> Arc<Setup> {
@@ -1940,13 +2160,69 @@ mod tests {
             for _ in 0..64 {
                 let (_, moves, _) = strategy.new_tree(&mut runner).unwrap().current();
                 let generated = build(&setup, &moves, "fuzz/t", "t", None).unwrap();
-                let case = generated.case().unwrap();
+                let case = generated.read_back().unwrap();
                 let plan = case.plan(interface, &setup.profile).unwrap();
                 let predicted = crate::model::predict(&setup.profile, &plan).unwrap();
                 for (step, expected) in plan.steps.iter().zip(predicted) {
                     assert_eq!(step.expected, expected, "{}", generated.text(""));
                 }
             }
+        }
+    }
+
+    /// The case a generated sequence runs as (`Generated::case`, not written out as text) is exactly the case
+    /// its text parses back to, as a saved counterexample is read: for many sequences of every version, under
+    /// both built-in profiles, written as fuzz writes them (from the generator's run of the moves) and as
+    /// `build` writes them.
+    #[test]
+    fn generated_cases_are_the_cases_their_text_reads_back_as() {
+        let profiles = [
+            ReferenceHost::sip010_profile(),
+            ReferenceHost::unbounded_profile(),
+        ];
+        for profile in profiles {
+            for interface in Interface::ALL {
+                let last: Arc<Mutex<Log>> = Arc::default();
+                let setup = Arc::new(Setup::new(interface, profile.clone()));
+                let strategy = generator(setup.clone(), 24, last.clone());
+                let mut runner = TestRunner::new_with_rng(
+                    Config::default(),
+                    TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed(11, interface)),
+                );
+                for _ in 0..128 {
+                    let (_, moves, _) = strategy.new_tree(&mut runner).unwrap().current();
+                    let log = last.lock().unwrap().take();
+                    assert!(is_log_of(&log, &moves));
+                    let written = write(&setup, &log, "fuzz/sequence", "t", None).unwrap();
+                    let built = build(&setup, &moves, "fuzz/sequence", "t", None).unwrap();
+                    let text = built.text("");
+                    assert_eq!(written.text(""), text);
+                    let case = written.case().unwrap();
+                    let read = written.read_back().unwrap();
+                    assert_eq!(case.file, read.file, "{text}");
+                    assert_eq!(case.path, read.path);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fill_index_reads_exactly_the_keys_a_fill_writes() {
+        for i in [0, 7, 10, 1023, u64::MAX] {
+            assert_eq!(fill_index(&fill_template(FILL_TEMPLATE, i)), Some(i));
+        }
+        for key in [
+            "f",
+            "f01",
+            "f+1",
+            "f-1",
+            "f 1",
+            "F1",
+            "g1",
+            "f1x",
+            "f18446744073709551616",
+        ] {
+            assert_eq!(fill_index(key), None, "{key}");
         }
     }
 

@@ -12,6 +12,7 @@ use crate::interface::Interface;
 use crate::outcome::{ErrorKind, Expected, ExpectedValue, Operation};
 use crate::profile::{InvalidHandle, Profile, UnconfiguredLabel};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The default store's label, which exists without configuration (OPEN-DEFAULT).
 pub const DEFAULT_LABEL: &str = "default";
@@ -20,7 +21,7 @@ pub const DEFAULT_LABEL: &str = "default";
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Stored {
     /// Bytes written by `set`.
-    Bytes(Vec<u8>),
+    Bytes(Arc<[u8]>),
     /// A counter written by `increment`; its bytes are the host's business.
     Counter(i64),
 }
@@ -31,8 +32,14 @@ pub struct ModelApp {
     profile: Profile,
     grants: BTreeMap<String, Vec<String>>,
     defined: BTreeSet<String>,
-    stores: BTreeMap<String, BTreeMap<String, Stored>>,
+    /// Each store's contents, shared with clones of the model until one of them writes to it.
+    stores: BTreeMap<String, Arc<Contents>>,
 }
+
+/// A store's contents. The generator clones the model for every move it tries ([`crate::fuzz`]), when a store
+/// may hold a thousand keys or a mebibyte value: a clone shares each store's contents until it writes to that
+/// store, and then shares its keys and values.
+type Contents = BTreeMap<Arc<str>, Stored>;
 
 /// What a slot of an instance holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,29 +204,29 @@ impl ModelApp {
             }
             Operation::Concurrently { .. } => Expected::Done,
             Operation::Get { slot, key } => {
-                self.with_store(inst, *slot, |_, store| match store.get(key) {
+                self.read_store(inst, *slot, |_, store| match store.get(key.as_str()) {
                     Some(Stored::Bytes(v)) => Expected::Value(Some(ExpectedValue::of(v))),
                     Some(Stored::Counter(_)) => Expected::SomeValue,
                     None => Expected::Value(None),
                 })
             }
-            Operation::Exists { slot, key } => self.with_store(inst, *slot, |_, store| {
-                Expected::Exists(store.contains_key(key))
+            Operation::Exists { slot, key } => self.read_store(inst, *slot, |_, store| {
+                Expected::Exists(store.contains_key(key.as_str()))
             }),
-            Operation::GetKeys { slot } => self.with_store(inst, *slot, |_, store| {
-                Expected::Keys(store.keys().cloned().collect())
+            Operation::GetKeys { slot } => self.read_store(inst, *slot, |_, store| {
+                Expected::Keys(store.keys().map(|k| k.to_string()).collect())
             }),
             Operation::GetKeysPartial { slot, take } => {
-                self.with_store(inst, *slot, |_, store| Expected::SomeKeys {
-                    of: store.keys().cloned().collect(),
+                self.read_store(inst, *slot, |_, store| Expected::SomeKeys {
+                    of: store.keys().map(|k| k.to_string()).collect(),
                     count: store.len().min(*take as usize),
                 })
             }
             Operation::ListKeys { slot, cursor } => {
                 let draft = inst.interface == Interface::WasiKeyvalueDraft;
-                self.with_store(inst, *slot, |profile, store| match cursor {
+                self.read_store(inst, *slot, |profile, store| match cursor {
                     None => Expected::FirstPage(
-                        store.keys().cloned().collect(),
+                        store.keys().map(|k| k.to_string()).collect(),
                         profile.page_rule(store.len()),
                     ),
                     // The draft's cursor is a u64 whose meaning is the host's: any number may be a valid
@@ -234,12 +241,12 @@ impl ModelApp {
                 })
             }
             Operation::Delete { slot, key } => self.with_store(inst, *slot, |_, store| {
-                store.remove(key);
+                store.remove(key.as_str());
                 Expected::Done
             }),
             Operation::DeleteMany { slot, keys } => self.with_store(inst, *slot, |_, store| {
                 for key in keys {
-                    store.remove(key);
+                    store.remove(key.as_str());
                 }
                 Expected::Done
             }),
@@ -249,7 +256,7 @@ impl ModelApp {
                     if breaks_limits(profile, store, key, Some(value)) {
                         return Expected::Error(ErrorKind::Other);
                     }
-                    store.insert(key.clone(), Stored::Bytes(value.clone()));
+                    store.insert(key.as_str().into(), Stored::Bytes(value.as_slice().into()));
                     Expected::Done
                 })
             }
@@ -271,16 +278,16 @@ impl ModelApp {
                                     .into(),
                             );
                         }
-                        after.insert(key.clone(), Stored::Bytes(value.clone()));
+                        after.insert(key.as_str().into(), Stored::Bytes(value.as_slice().into()));
                     }
                     *store = after;
                     Expected::Done
                 })
             }
-            Operation::GetMany { slot, keys } => self.with_store(inst, *slot, |_, store| {
+            Operation::GetMany { slot, keys } => self.read_store(inst, *slot, |_, store| {
                 let mut entries = Vec::new();
                 for key in keys {
-                    let value = match store.get(key) {
+                    let value = match store.get(key.as_str()) {
                         Some(Stored::Bytes(v)) => Some(ExpectedValue::of(v)),
                         Some(Stored::Counter(_)) => {
                             return Expected::ScriptError(
@@ -301,7 +308,7 @@ impl ModelApp {
                     ));
                 }
                 self.with_store(inst, *slot, |profile, store| {
-                    let current = match store.get(key) {
+                    let current = match store.get(key.as_str()) {
                         None => {
                             if breaks_limits(profile, store, key, None) {
                                 return Expected::Error(ErrorKind::Other);
@@ -318,7 +325,7 @@ impl ModelApp {
                             "a counter of {next} has no u64 to answer with in wasi:keyvalue@0.2.0-draft: no single conforming outcome"
                         )),
                         Some(next) => {
-                            store.insert(key.clone(), Stored::Counter(next));
+                            store.insert(key.as_str().into(), Stored::Counter(next));
                             Expected::Counter(next)
                         }
                         // A host counting in the draft's u64 accepts a sum past i64::MAX; one keeping the other
@@ -338,7 +345,11 @@ impl ModelApp {
                 let Some(Slot::Open(label)) = inst.slots.get(slot).cloned() else {
                     return empty_slot(*slot);
                 };
-                let seen = self.store(&label).get(key).cloned();
+                let seen = self
+                    .stores
+                    .get(&label)
+                    .and_then(|store| store.get(key.as_str()))
+                    .cloned();
                 inst.cas.insert(
                     *cas,
                     Cas {
@@ -365,12 +376,11 @@ impl ModelApp {
                 let Some(cas) = inst.cas.remove(cas) else {
                     return Expected::ScriptError(format!("cas slot {cas} holds no cas"));
                 };
-                let profile = self.profile.clone();
-                let store = self.store(&cas.label);
+                let store = Arc::make_mut(store_of(&mut self.stores, &cas.label));
                 // ATOMIC-CAS: the swap happens only if nothing was written since the cas was made.
-                let stale = store.get(&cas.key) != cas.seen.as_ref();
+                let stale = store.get(cas.key.as_str()) != cas.seen.as_ref();
                 // LIMIT-BEYOND: a value past a limit is refused with `other`.
-                let refused = breaks_limits(&profile, store, &cas.key, Some(value));
+                let refused = breaks_limits(&self.profile, store, &cas.key, Some(value));
                 match (stale, refused) {
                     // A host may check either first: both errors conform, so no case can expect one.
                     (true, true) => {
@@ -383,7 +393,7 @@ impl ModelApp {
                     (false, true) => return Expected::Error(ErrorKind::Other),
                     (false, false) => {}
                 }
-                store.insert(cas.key, Stored::Bytes(value.clone()));
+                store.insert(cas.key.into(), Stored::Bytes(value.as_slice().into()));
                 Expected::Done
             }
         }
@@ -393,13 +403,13 @@ impl ModelApp {
     pub fn keys(&self, label: &str) -> Vec<String> {
         self.stores
             .get(label)
-            .map(|s| s.keys().cloned().collect())
+            .map(|s| s.keys().map(|k| k.to_string()).collect())
             .unwrap_or_default()
     }
 
     /// How many keys the store with `label` holds.
     pub fn key_count(&self, label: &str) -> usize {
-        self.stores.get(label).map_or(0, BTreeMap::len)
+        self.stores.get(label).map_or(0, |s| s.len())
     }
 
     /// Whether the store with `label` holds `key`, and if so whether it holds a counter.
@@ -408,10 +418,6 @@ impl ModelApp {
             .get(label)
             .and_then(|s| s.get(key))
             .map(|stored| matches!(stored, Stored::Counter(_)))
-    }
-
-    fn store(&mut self, label: &str) -> &mut BTreeMap<String, Stored> {
-        self.stores.entry(label.to_string()).or_default()
     }
 
     fn open(&mut self, inst: &mut ModelInstance, slot: u32, label: &str) -> Expected {
@@ -454,43 +460,81 @@ impl ModelApp {
         Expected::Opened
     }
 
+    /// The label of the store open in `slot`, or the outcome of an operation on a slot that holds none.
+    fn label_in<'i>(&self, inst: &'i mut ModelInstance, slot: u32) -> Result<&'i str, Expected> {
+        match inst.slots.get(&slot) {
+            Some(Slot::Open(label)) => Ok(label),
+            // HANDLE-V1-INVALID: the host's declared choice.
+            Some(Slot::Stale) => Err(match self.profile.v1_invalid_handle {
+                InvalidHandle::Error => Expected::Error(ErrorKind::InvalidStore),
+                InvalidHandle::Trap => {
+                    inst.trapped = true;
+                    Expected::Trap
+                }
+            }),
+            None => Err(empty_slot(slot)),
+        }
+    }
+
+    /// An operation that reads the store open in `slot`.
+    fn read_store(
+        &self,
+        inst: &mut ModelInstance,
+        slot: u32,
+        f: impl FnOnce(&Profile, &Contents) -> Expected,
+    ) -> Expected {
+        let interface = inst.interface;
+        let label = match self.label_in(inst, slot) {
+            Ok(label) => label,
+            Err(outcome) => return outcome,
+        };
+        let never_written = Contents::new();
+        let store = self.stores.get(label).map_or(&never_written, |s| &**s);
+        as_seen_by(interface, f(&self.profile, store))
+    }
+
+    /// An operation that may write to the store open in `slot`.
     fn with_store(
         &mut self,
         inst: &mut ModelInstance,
         slot: u32,
-        f: impl FnOnce(&Profile, &mut BTreeMap<String, Stored>) -> Expected,
+        f: impl FnOnce(&Profile, &mut Contents) -> Expected,
     ) -> Expected {
-        let label = match inst.slots.get(&slot) {
-            Some(Slot::Open(label)) => label.clone(),
-            // HANDLE-V1-INVALID: the host's declared choice.
-            Some(Slot::Stale) => {
-                return match self.profile.v1_invalid_handle {
-                    InvalidHandle::Error => Expected::Error(ErrorKind::InvalidStore),
-                    InvalidHandle::Trap => {
-                        inst.trapped = true;
-                        Expected::Trap
-                    }
-                };
-            }
-            None => return empty_slot(slot),
+        let interface = inst.interface;
+        let label = match self.label_in(inst, slot) {
+            Ok(label) => label,
+            Err(outcome) => return outcome,
         };
-        let profile = self.profile.clone();
-        let outcome = f(&profile, self.store(&label));
-        match (outcome, inst.interface) {
-            // GET-MISSING: v1 reports a missing key as an error.
-            (Expected::Value(None), Interface::V1) => Expected::Error(ErrorKind::NoSuchKey),
-            (outcome, _) => outcome,
-        }
+        // Borrowed, not cloned: the model runs once per operation of every generated sequence (a fill is a
+        // thousand of them), several times over while it is generated and checked. The contents are copied
+        // here only if a clone of the model still shares them.
+        let store = Arc::make_mut(store_of(&mut self.stores, label));
+        as_seen_by(interface, f(&self.profile, store))
     }
 }
 
+/// An outcome as `interface` reports it.
+fn as_seen_by(interface: Interface, outcome: Expected) -> Expected {
+    match (outcome, interface) {
+        // GET-MISSING: v1 reports a missing key as an error.
+        (Expected::Value(None), Interface::V1) => Expected::Error(ErrorKind::NoSuchKey),
+        (outcome, _) => outcome,
+    }
+}
+
+/// The contents of the store with `label`, empty until something is written (the label is copied only then).
+fn store_of<'a>(
+    stores: &'a mut BTreeMap<String, Arc<Contents>>,
+    label: &str,
+) -> &'a mut Arc<Contents> {
+    if !stores.contains_key(label) {
+        stores.insert(label.to_string(), Arc::default());
+    }
+    stores.get_mut(label).expect("inserted above")
+}
+
 /// Whether writing `value` (or a counter, for `None`) under `key` breaks the profile's declared limits.
-fn breaks_limits(
-    profile: &Profile,
-    store: &BTreeMap<String, Stored>,
-    key: &str,
-    value: Option<&Vec<u8>>,
-) -> bool {
+fn breaks_limits(profile: &Profile, store: &Contents, key: &str, value: Option<&Vec<u8>>) -> bool {
     let limits = profile.limits;
     let too_long = limits.key_bytes.is_some_and(|l| key.len() as u64 > l);
     let too_big = value.is_some_and(|v| limits.value_bytes.is_some_and(|l| v.len() as u64 > l));

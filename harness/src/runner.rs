@@ -14,7 +14,8 @@ use crate::interface::Interface;
 use crate::outcome::{Operation, Outcome};
 use crate::profile::Profile;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
@@ -202,6 +203,44 @@ pub struct Runner<H: HostUnderTest> {
     drivers: Mutex<BTreeMap<Interface, DriverSlot<H>>>,
     work_dir: PathBuf,
     timeout: Duration,
+    /// Worker threads waiting for a case.
+    idle: Mutex<Vec<Worker>>,
+    /// Case directories left empty by their case, kept for the case's next run and removed with the runner.
+    kept_dirs: Mutex<BTreeSet<PathBuf>>,
+}
+
+/// A job for a [`Worker`].
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A thread that runs cases one after another: starting a thread for every case cost more than a short case
+/// (a generated sequence) on a loaded machine. A worker whose case timed out is left behind with it, as a
+/// thread of its own was.
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Worker {
+    fn start() -> std::io::Result<Worker> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("kvconf-case".into())
+            .spawn(move || {
+                // Ends when the runner drops its worker (or leaves it behind and the hung case returns).
+                for job in queue {
+                    job();
+                }
+            })?;
+        Ok(Worker { jobs })
+    }
+}
+
+impl<H: HostUnderTest> Drop for Runner<H> {
+    fn drop(&mut self) {
+        let kept = self.kept_dirs.get_mut().unwrap_or_else(|e| e.into_inner());
+        for dir in std::mem::take(kept) {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 impl<H: HostUnderTest> Runner<H> {
@@ -213,6 +252,8 @@ impl<H: HostUnderTest> Runner<H> {
             drivers: Mutex::new(BTreeMap::new()),
             work_dir,
             timeout,
+            idle: Mutex::new(Vec::new()),
+            kept_dirs: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -319,8 +360,7 @@ impl<H: HostUnderTest> Runner<H> {
             .join(interface.name())
             .join(self.host.backend())
             .join(case.id().replace('/', "__"));
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
+        if let Err(e) = empty_dir(&dir) {
             return (
                 Verdict::Fail(format!(
                     "cannot create the case directory {}: {e}",
@@ -330,39 +370,70 @@ impl<H: HostUnderTest> Runner<H> {
                 None,
             );
         }
+        // Shared with the worker, not copied: a plan holds every operation's bytes (a fill's thousand keys, a
+        // mebibyte value).
+        let plan = Arc::new(plan);
         let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
-        let _ = std::fs::remove_dir_all(&dir);
+        // Removing a directory costs milliseconds on some file systems (ext4 mounted with `discard`, under
+        // load), more than a generated sequence takes to run: one the case left empty is kept for its next run
+        // (every generated sequence is a run of the case `fuzz/sequence`) and removed with the runner.
+        if is_empty_dir(&dir) {
+            self.kept_dirs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(dir);
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         judge(&plan, &execution)
     }
 
     /// Executes the plan on a worker thread and waits at most the timeout; a host that never returns leaves
     /// its thread behind, and the case fails with what was observed until then.
-    fn execute_guarded(&self, drivers: Drivers<H>, plan: Plan, dir: PathBuf) -> Execution {
+    fn execute_guarded(&self, drivers: Drivers<H>, plan: Arc<Plan>, dir: PathBuf) -> Execution {
         let progress: Arc<Mutex<Execution>> = Arc::new(Mutex::new(Execution::default()));
         let (done_tx, done_rx) = mpsc::channel();
         let host = self.host.clone();
         let shared = progress.clone();
         let timeout = self.timeout;
-        let worker = std::thread::Builder::new()
-            .name("kvconf-case".into())
-            .spawn(move || {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    execute(&*host, &drivers, &plan, &dir, &shared, timeout)
-                }));
-                if let Err(panic) = outcome {
-                    let message = panic_message(&*panic);
-                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    state.fault = Some(format!("the host panicked: {message}"));
-                }
-                let _ = done_tx.send(());
-            });
-        if let Err(e) = worker {
+        let job: Job = Box::new(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute(&*host, &drivers, &plan, &dir, &shared, timeout)
+            }));
+            if let Err(panic) = outcome {
+                let message = panic_message(&*panic);
+                let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+                state.fault = Some(format!("the host panicked: {message}"));
+            }
+            let _ = done_tx.send(());
+        });
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let worker = match idle {
+            Some(worker) => Ok(worker),
+            None => Worker::start(),
+        };
+        let worker = match worker {
+            Ok(worker) => worker,
+            Err(e) => {
+                return Execution {
+                    fault: Some(format!("cannot start a worker thread: {e}")),
+                    ..Execution::default()
+                };
+            }
+        };
+        if worker.jobs.send(job).is_err() {
             return Execution {
-                fault: Some(format!("cannot start a worker thread: {e}")),
+                fault: Some("the worker thread has gone".into()),
                 ..Execution::default()
             };
         }
         let finished = done_rx.recv_timeout(self.timeout).is_ok();
+        if finished {
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(worker);
+        }
         let mut state = progress.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if !finished {
             state.fault = Some(format!(
@@ -372,6 +443,20 @@ impl<H: HostUnderTest> Runner<H> {
         }
         state
     }
+}
+
+/// Makes `dir` an empty directory: one already empty (kept from an earlier run of the same case) as it is.
+fn empty_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if is_empty_dir(dir) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)
+}
+
+/// Whether `dir` is a directory with nothing in it.
+fn is_empty_dir(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
 }
 
 /// The pairs (case, interface) a run of `cases` on `interfaces` covers: each case on each version it applies to.
@@ -492,7 +577,7 @@ fn execute<H: HostUnderTest>(
             return;
         };
         let run = driver.run(data, &step.ops, observed.clone(), timeout);
-        *observed.lock().unwrap_or_else(|e| e.into_inner()) = run.outcomes.clone();
+        *observed.lock().unwrap_or_else(|e| e.into_inner()) = run.outcomes;
         if !run.stderr.is_empty() {
             lock().stderr.push_str(&run.stderr);
         }
@@ -544,12 +629,23 @@ pub(crate) fn judge(plan: &Plan, execution: &Execution) -> Judgement {
         let observed = execution
             .steps
             .get(n)
-            .map(|o| o.lock().unwrap_or_else(|e| e.into_inner()).clone())
-            .unwrap_or_default();
-        let fault = (n + 1 == execution.steps.len())
-            .then(|| execution.fault.clone())
-            .flatten();
-        let outcomes = complete(observed, step.ops.len(), fault);
+            .map(|o| o.lock().unwrap_or_else(|e| e.into_inner()));
+        let observed: &[Outcome] = observed.as_deref().map_or(&[], Vec::as_slice);
+        // Every operation observed (as when the case passes) is judged as observed, not copied first.
+        let outcomes = if observed.len() >= step.ops.len() {
+            Cow::Borrowed(observed)
+        } else {
+            let fault = (n + 1 == execution.steps.len())
+                .then(|| execution.fault.clone())
+                .flatten();
+            Cow::Owned(complete(observed.to_vec(), step.ops.len(), fault))
+        };
+        let matched: Vec<bool> = step
+            .expected
+            .iter()
+            .zip(outcomes.iter())
+            .map(|(expected, actual)| expected.matches(actual))
+            .collect();
         if step.restart {
             let _ = writeln!(transcript, "(the host restarts)");
         }
@@ -564,9 +660,9 @@ pub(crate) fn judge(plan: &Plan, execution: &Execution) -> Judgement {
                 step.interface
             );
         }
-        render_step(step, &outcomes, &mut transcript);
-        for (m, (expected, actual)) in step.expected.iter().zip(&outcomes).enumerate() {
-            if !expected.matches(actual) {
+        render_step(step, &outcomes, &matched, &mut transcript);
+        for (m, (expected, actual)) in step.expected.iter().zip(outcomes.iter()).enumerate() {
+            if !matched[m] {
                 first_difference.get_or_insert((n, m));
                 let detail = expected.mismatch(actual);
                 let detail = if detail.is_empty() {
@@ -645,19 +741,14 @@ fn undefined_labels(plan: &Plan) -> Vec<String> {
 
 /// Appends a step's lines to a transcript: one line per case-file entry, a repeated entry summarised with
 /// counts of each distinct outcome.
-fn render_step(step: &PlannedStep, outcomes: &[Outcome], out: &mut String) {
+/// `matched[i]` is whether operation `i`'s outcome is the one expected.
+fn render_step(step: &PlannedStep, outcomes: &[Outcome], matched: &[bool], out: &mut String) {
     for group in &step.groups {
         let range = group.start..group.start + group.len;
-        let mark = |i: usize| {
-            if step.expected[i].matches(&outcomes[i]) {
-                " "
-            } else {
-                "✗"
-            }
-        };
+        let mark = |i: usize| if matched[i] { " " } else { "✗" };
         if group.len == 1 {
             let i = group.start;
-            let shown = if group.declared && step.expected[i].matches(&outcomes[i]) {
+            let shown = if group.declared && matched[i] {
                 group.expect_text.clone()
             } else {
                 outcomes[i].render(Some(&step.expected[i]))
@@ -665,16 +756,15 @@ fn render_step(step: &PlannedStep, outcomes: &[Outcome], out: &mut String) {
             let _ = writeln!(out, "{} {} -> {shown}", mark(i), step.ops[i]);
             continue;
         }
-        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut counts: Vec<(Cow<str>, usize)> = Vec::new();
         let mut bad = false;
         for i in range {
-            let matched = step.expected[i].matches(&outcomes[i]);
-            bad |= !matched;
+            bad |= !matched[i];
             // What matched is shown once, as the case wrote it; what differs, as the host answered.
-            let text = if matched {
-                group.expect_text.clone()
+            let text = if matched[i] {
+                Cow::Borrowed(group.expect_text.as_str())
             } else {
-                outcomes[i].render(None)
+                Cow::Owned(outcomes[i].render(None))
             };
             match counts.iter_mut().find(|(t, _)| *t == text) {
                 Some((_, n)) => *n += 1,
