@@ -3,8 +3,8 @@
 //! `cargo bench -p kvconf --bench sequences` (optionally followed by `-- N` for N sequences per measurement);
 //! the figures recorded in BENCHMARKS.md come from it.
 //!
-//! Each sequence is generated, written as a case, parsed back, run in a fresh instance through the driver
-//! against fresh stores, and judged against the model: the whole cost of one `kvconf fuzz` sequence. Each
+//! Each sequence is generated, written as a case, run in a fresh instance through the driver against fresh
+//! stores, and judged against the model: the whole cost of one `kvconf fuzz` sequence. Each
 //! history is generated, run as three concurrent instances, and checked for linearisability.
 
 use kvconf::fuzz::{FuzzConfig, fuzz};

@@ -7,8 +7,9 @@
 //! other. On a difference the sequence is shrunk, removing operations first and then simplifying them, to the
 //! smallest that still shows it, and the result is a case file that can be kept as a regression case.
 //!
-//! Because every generated sequence *is* a case (it is written out as case-file text and parsed back before
-//! it runs), a saved counterexample runs exactly as it ran when it was found.
+//! Because every generated sequence *is* a case, one whose case-file text parses back to that very case (checked
+//! for every sequence that shows a difference before it is shrunk and saved, and by a test for many sequences),
+//! a saved counterexample runs exactly as it ran when it was found.
 //!
 //! The sequences reach the host through an [`Executor`]: in-process a [`Runner`](crate::runner::Runner), whose
 //! every sequence gets fresh stores; out-of-process an [`adapter::Session`](crate::adapter::Session), which runs
