@@ -1120,7 +1120,6 @@ impl Runtime {
         timeout: Duration,
     ) -> Result<(), PostError> {
         let url = format!("{}{route}", self.base);
-        let lost = |what: String| self.lost(what);
         let response = self
             .agent
             .post(&url)
@@ -1132,12 +1131,16 @@ impl Runtime {
         let response = match response {
             Ok(r) => r,
             Err(ureq::Error::Timeout(_)) => {
-                return Err(PostError::TimedOut(lost(format!(
+                return Err(PostError::TimedOut(self.lost(format!(
                     "timed out after {:.1} s: the host did not answer",
                     timeout.as_secs_f64()
                 ))));
             }
-            Err(e) => return Err(PostError::Fatal(lost(format!("POST {url} failed: {e}")))),
+            Err(e) => {
+                return Err(PostError::Fatal(
+                    self.lost(format!("POST {url} failed: {e}")),
+                ));
+            }
         };
         let status = response.status();
         let mut body = response.into_body();
@@ -1188,7 +1191,7 @@ impl Runtime {
                     ));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    return Err(PostError::TimedOut(lost(format!(
+                    return Err(PostError::TimedOut(self.lost(format!(
                         "timed out after {:.1} s: the host did not return",
                         timeout.as_secs_f64()
                     ))));

@@ -1731,6 +1731,14 @@ pub struct Finding {
     pub shrink_runs: u64,
 }
 
+impl Finding {
+    /// The file name the case is saved under (`kvconf fuzz --save`, the libtest suite's `save`): its ID, with
+    /// `__` for each `/`.
+    pub fn file_name(&self) -> String {
+        self.generated.file.id.replace('/', "__") + ".toml"
+    }
+}
+
 /// What running generated sequences on one interface version and backend found.
 #[derive(Clone, Debug)]
 pub struct FuzzOutcome {
@@ -2092,7 +2100,7 @@ pub fn check_sequences<E: Executor + ?Sized>(
             let saved = match save {
                 None => format!("({SAVE_VARIABLE}=<dir> saves it)"),
                 Some(dir) => {
-                    let path = dir.join(finding.generated.file.id.replace('/', "__") + ".toml");
+                    let path = dir.join(finding.file_name());
                     match std::fs::create_dir_all(dir)
                         .and_then(|()| std::fs::write(&path, &finding.text))
                     {

@@ -324,8 +324,7 @@ fn report(
             finding.sequence
         );
         if let Some(dir) = &args.save {
-            let name = finding.generated.file.id.replace('/', "__") + ".toml";
-            let path = dir.join(name);
+            let path = dir.join(finding.file_name());
             std::fs::write(&path, &finding.text)
                 .with_context(|| format!("saving the case to {}", path.display()))?;
             println!(
