@@ -164,6 +164,17 @@ pub trait Store: Send + Sync {
     /// [`Error::Other`] when the backend fails.
     fn get_keys(&self) -> Result<Vec<String>, Error>;
 
+    /// How many keys the store holds: the length of [`Store::get_keys`], which the default computes. A backend
+    /// that can count without listing (a map's length, `SELECT COUNT(*)`) should override it: kvhost's tuple
+    /// limit counts a store's keys before every write that adds one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Other`] when the backend fails.
+    fn key_count(&self) -> Result<usize, Error> {
+        Ok(self.get_keys()?.len())
+    }
+
     /// Up to `limit` keys in ascending byte order (the order of their UTF-8 bytes, which is also Rust's `str`
     /// order), each strictly greater than `after` (`None`: from the first key).
     ///
@@ -335,6 +346,15 @@ pub trait StoreWrapper: Send + Sync {
         self.inner().get_keys()
     }
 
+    /// [`Store::key_count`]; by default the wrapped store's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::key_count`].
+    fn key_count(&self) -> Result<usize, Error> {
+        self.inner().key_count()
+    }
+
     /// [`Store::list_keys`]; by default the wrapped store's.
     ///
     /// # Errors
@@ -416,6 +436,10 @@ impl<W: StoreWrapper> Store for W {
 
     fn get_keys(&self) -> Result<Vec<String>, Error> {
         StoreWrapper::get_keys(self)
+    }
+
+    fn key_count(&self) -> Result<usize, Error> {
+        StoreWrapper::key_count(self)
     }
 
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {

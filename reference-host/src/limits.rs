@@ -125,7 +125,7 @@ impl LimitedStore {
         let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
         let added = new_keys()?;
         if added > 0 {
-            let tuples = self.inner.get_keys()?.len();
+            let tuples = self.inner.key_count()?;
             if tuples + added > max_tuples {
                 let what = if added == 1 {
                     "a new key".to_owned()

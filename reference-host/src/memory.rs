@@ -96,6 +96,10 @@ impl Store for MemoryStore {
         Ok(self.read().keys().cloned().collect())
     }
 
+    fn key_count(&self) -> Result<usize, Error> {
+        Ok(self.read().len())
+    }
+
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         Ok(self

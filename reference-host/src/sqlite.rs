@@ -275,6 +275,17 @@ impl Store for SqliteStore {
             .map_err(backend_error("list the keys"))
     }
 
+    fn key_count(&self) -> Result<usize, Error> {
+        self.connection()
+            .prepare_cached("SELECT COUNT(*) FROM spin_key_value WHERE store = ?1")
+            .and_then(|mut statement| {
+                statement.query_row(params![self.label], |row| row.get::<_, i64>(0))
+            })
+            .map_err(backend_error("count the keys"))
+            // COUNT(*) is never negative.
+            .map(|count| usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
         // SQLite compares TEXT with the BINARY collation (memcmp of the UTF-8 bytes), which is the byte order the
         // trait promises, and the primary key (store, key) makes each page an index range scan. The empty string

@@ -37,8 +37,15 @@ pub fn sqlite_in_memory() -> Backend {
     }
 }
 
+/// The store's keys, each checked to be listed once, and checked against the store's own count of them.
 fn keys(backend: &Backend, label: &str) -> BTreeSet<String> {
-    let keys = backend.stores.get(label).unwrap().get_keys().unwrap();
+    let store = backend.stores.get(label).unwrap();
+    let keys = store.get_keys().unwrap();
+    assert_eq!(
+        store.key_count().unwrap(),
+        keys.len(),
+        "key_count counts the keys get_keys lists: {keys:?}"
+    );
     let set: BTreeSet<String> = keys.iter().cloned().collect();
     assert_eq!(
         set.len(),
