@@ -952,8 +952,8 @@ fn wasi_arms(
             .inst
             .open_slots()
             .iter()
-            .flat_map(|(_, label)| state.app.keys(label).into_iter().take(16))
-            .map(KeySpec::Text)
+            .flat_map(|(_, label)| state.app.keys(label).take(16))
+            .map(|key| KeySpec::Text(key.to_owned()))
             .collect();
         let cas_key = if held.is_empty() {
             key()

@@ -399,12 +399,12 @@ impl ModelApp {
         }
     }
 
-    /// The keys the store with `label` holds, in order.
-    pub fn keys(&self, label: &str) -> Vec<String> {
+    /// The keys the store with `label` holds, in order (none when there is no such store).
+    pub fn keys(&self, label: &str) -> impl Iterator<Item = &str> {
         self.stores
             .get(label)
-            .map(|s| s.keys().map(|k| k.to_string()).collect())
-            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|s| s.keys().map(|k| &**k))
     }
 
     /// How many keys the store with `label` holds.
