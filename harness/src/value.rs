@@ -5,7 +5,9 @@
 
 use crate::profile::{Capability, Profile};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A size in a case file: a number, or a name the host's profile gives a number to, plus or minus an offset
 /// (`"key-max+1"`).
@@ -269,7 +271,7 @@ impl ValueSpec {
             ValueSpec::Text(t) => Ok(fill_template(t, index).into_bytes()),
             ValueSpec::Hex { hex } => parse_hex(hex),
             ValueSpec::Range { range: [from, to] } => Ok((*from..=*to).collect()),
-            ValueSpec::Pattern { len, seed } => Ok(pattern(*seed, len.resolve(profile)?)),
+            ValueSpec::Pattern { len, seed } => Ok(recent_pattern(*seed, len.resolve(profile)?)),
         }
     }
 
@@ -320,6 +322,39 @@ fn parse_hex(hex: &str) -> Result<Vec<u8>, ExpandError> {
         .map(|i| u8::from_str_radix(&clean[i..i + 2], 16))
         .collect::<Result<_, _>>()
         .map_err(|_| ExpandError::BadHex(hex.to_string()))
+}
+
+/// [`pattern`], from a copy of one of the last few long ones made when it is one of them: values at a limit are a
+/// mebibyte or more, and generated sequences write the same few again and again (copying one costs a fraction of
+/// computing it).
+fn recent_pattern(seed: u64, len: u64) -> Vec<u8> {
+    /// Shorter patterns are computed each time.
+    const LONG: u64 = 64 * 1024;
+    /// How many long patterns are kept (the generator draws from 3 lengths and 3 seeds per profile).
+    const KEEP: usize = 12;
+    static RECENT: Mutex<VecDeque<(u64, u64, Arc<[u8]>)>> = Mutex::new(VecDeque::new());
+    if len < LONG {
+        return pattern(seed, len);
+    }
+    let find = |recent: &VecDeque<(u64, u64, Arc<[u8]>)>| {
+        recent
+            .iter()
+            .find(|(s, l, _)| (*s, *l) == (seed, len))
+            .map(|(_, _, bytes)| bytes.clone())
+    };
+    // A poisoned lock holds nothing wrong: entries are whole once pushed.
+    if let Some(bytes) = find(&RECENT.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return bytes.to_vec();
+    }
+    let bytes = pattern(seed, len);
+    let mut recent = RECENT.lock().unwrap_or_else(PoisonError::into_inner);
+    if find(&recent).is_none() {
+        if recent.len() == KEEP {
+            recent.pop_front();
+        }
+        recent.push_back((seed, len, Arc::from(&bytes[..])));
+    }
+    bytes
 }
 
 /// `len` bytes of the pattern with `seed`: the little-endian bytes of successive SplitMix64 outputs.
@@ -427,6 +462,17 @@ mod tests {
             [215, 13, 50, 89, 228, 225, 203, 99, 28, 102, 60, 244, 215]
         );
         assert!(pattern(7, 0).is_empty());
+    }
+
+    #[test]
+    fn a_long_pattern_kept_from_before_is_the_pattern() {
+        for _ in 0..3 {
+            for seed in 1..=14 {
+                let len = 70_000 + seed;
+                assert_eq!(recent_pattern(seed, len), pattern(seed, len));
+            }
+        }
+        assert_eq!(recent_pattern(3, 10), pattern(3, 10));
     }
 
     #[test]
