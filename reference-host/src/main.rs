@@ -110,8 +110,58 @@ struct ServeArgs {
     /// Let components write to their `files` (kvhost's temporary copies of them; by default read-only).
     #[arg(long)]
     allow_transient_write: bool,
+    /// The longest one request may take, in seconds, from when its instance starts on it to the end of its
+    /// response; `none` for no deadline (as Spin). Past it the instance is stopped: the request gets 504 if it
+    /// had no answer yet, or its response is cut off.
+    #[arg(long, value_name = "SECONDS|none", default_value = "60", value_parser = request_timeout)]
+    request_timeout: Limit<std::time::Duration>,
+    /// The most linear memory one instance may have, all its memories together: bytes, or a number followed by
+    /// KiB, MiB or GiB; `none` for no limit (as Spin without --max-instance-memory). A guest asking for more
+    /// traps, failing its own request.
+    #[arg(long, value_name = "BYTES|none", default_value = "512MiB", value_parser = memory_size)]
+    max_instance_memory: Limit<usize>,
     #[command(flatten)]
     stores: StoreArgs,
+}
+
+/// A limit given on the command line: a value, or `none`.
+#[derive(Clone, Copy, Debug)]
+struct Limit<T>(Option<T>);
+
+fn request_timeout(text: &str) -> Result<Limit<std::time::Duration>, String> {
+    if text == "none" {
+        return Ok(Limit(None));
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|seconds| *seconds > 0.0)
+        .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
+        .map(|timeout| Limit(Some(timeout)))
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a number of seconds above 0: give one such as 60 or 0.5, or none"
+            )
+        })
+}
+
+fn memory_size(text: &str) -> Result<Limit<usize>, String> {
+    if text == "none" {
+        return Ok(Limit(None));
+    }
+    let (number, unit) = [("GiB", 1usize << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        .into_iter()
+        .find_map(|(suffix, unit)| Some((text.strip_suffix(suffix)?, unit)))
+        .unwrap_or((text, 1));
+    number
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|bytes| *bytes > 0)
+        .map(|bytes| Limit(Some(bytes)))
+        .ok_or_else(|| {
+            format!("{text:?} is not a size above 0: give bytes, or a number followed by KiB, MiB or GiB (512MiB), or none")
+        })
 }
 
 fn parse_listen(address: &str) -> Result<std::net::SocketAddr, String> {
@@ -295,6 +345,10 @@ fn serve(args: ServeArgs) -> Result<()> {
     options.environment = args.env;
     options.initial_key_values = args.key_values;
     options.allow_transient_write = args.allow_transient_write;
+    options.instance_limits = kvhost::serve::InstanceLimits {
+        request_timeout: args.request_timeout.0,
+        max_memory: args.max_instance_memory.0,
+    };
     kvhost::serve::run(options)
 }
 

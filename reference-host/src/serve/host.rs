@@ -18,6 +18,7 @@ use wasmtime_wasi_http::handler::{
 };
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use super::InstanceLimits;
 use crate::{Application, KeyValueState, StoreManager};
 
 /// The data of one instance's wasmtime store: WASI (p2 and p3 share it), wasi:http, and the key-value state.
@@ -27,6 +28,47 @@ pub(crate) struct InstanceData {
     table: ResourceTable,
     hooks: NoOutboundHttp,
     key_value: KeyValueState,
+    memory: MemoryLimit,
+}
+
+/// The per-instance memory limit ([`InstanceLimits::max_memory`]): every linear memory of the instance counted
+/// together, so that a component of several core modules gets no more than one of one module.
+struct MemoryLimit {
+    max: Option<usize>,
+    /// The bytes the instance's memories have now.
+    used: usize,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimit {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let used = self.used - current.min(self.used) + desired;
+        if let Some(max) = self.max
+            && used > max
+        {
+            // An error rather than `false`: a refused `memory.grow` would let the guest fail in its own words
+            // (most abort with an unreachable trap), where this names the limit.
+            return Err(wasmtime::format_err!(
+                "the instance asked for {used} bytes of linear memory, past this server's limit of {max} bytes \
+                 per instance (kvhost serve --max-instance-memory)"
+            ));
+        }
+        self.used = used;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 impl WasiView for InstanceData {
@@ -222,6 +264,8 @@ pub(crate) struct InstanceSetup {
     pub(crate) environment: Vec<(String, String)>,
     /// The directory it sees as `/` (its copied `files`), if it has files, and whether it may write there.
     pub(crate) files: Option<(std::path::PathBuf, bool)>,
+    /// How long its request may take and how much memory it may have.
+    pub(crate) limits: InstanceLimits,
 }
 
 /// One component, ready to serve: its pre-instance (built once), and what each instance gets.
@@ -322,8 +366,13 @@ impl ComponentHandler {
                 table: ResourceTable::new(),
                 hooks: NoOutboundHttp,
                 key_value,
+                memory: MemoryLimit {
+                    max: self.setup.limits.max_memory,
+                    used: 0,
+                },
             },
         );
+        store.limiter(|data| &mut data.memory);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         Ok(store)
@@ -368,16 +417,20 @@ impl HandlerState for ComponentHandler {
             .map_err(wasmtime::Error::from_anyhow)?;
         let proxy = self.pre.instantiate_async(&mut store).await?;
         let fate = Arc::new(Mutex::new(None));
+        let timeout = self.setup.limits.request_timeout;
         Ok(handler::Instance {
             store,
             proxy,
             view: <InstanceData as WasiHttpView>::http,
             expiration: Abandoned {
                 fate: Arc::clone(&fate),
+                timeout,
+                timer: None,
             },
             state: OneRequest {
                 component: self.id.clone(),
                 fate,
+                timeout,
             },
         })
     }
@@ -393,6 +446,8 @@ pub(crate) struct Fate {
     abandoned: AtomicBool,
     /// The instance's expiration, waiting to hear of abandonment.
     waker: Mutex<Option<Waker>>,
+    /// The request ran past this deadline and its instance was stopped.
+    timed_out: Mutex<Option<Duration>>,
 }
 
 impl Fate {
@@ -400,6 +455,21 @@ impl Fate {
     /// response body that ends because the store was dropped sees it.
     pub(crate) fn failed(&self) -> bool {
         self.failed.load(Ordering::SeqCst)
+    }
+
+    /// The deadline the request ran past, if it did.
+    pub(crate) fn timed_out(&self) -> Option<Duration> {
+        *self
+            .timed_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn time_out(&self, timeout: Duration) {
+        *self
+            .timed_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(timeout);
     }
 
     /// Says the response is no longer wanted: the instance serving it is stopped.
@@ -423,29 +493,47 @@ fn fate_of(slot: &FateSlot) -> Option<Arc<Fate>> {
     slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
-/// A worker expires only when its request is abandoned (the client went away): kvhost sets no time limit on a
-/// request (the client has its own), but an instance nobody waits for any more is stopped rather than left
-/// computing.
+/// A worker expires when its request is abandoned (the client went away: an instance nobody waits for any more is
+/// stopped rather than left computing) or runs past the request deadline ([`InstanceLimits::request_timeout`]).
+///
+/// The deadline is also the future [`OneRequest::on_request_start`] returns, which wasmtime-wasi-http polls only
+/// while the instance's event loop runs; this, polled from outside it, holds even while a guest computes or a host
+/// call blocks (see [`handler::WorkerState::on_request_start`]).
 pub(crate) struct Abandoned {
     fate: FateSlot,
+    timeout: Option<Duration>,
+    /// When the deadline falls, once the request has started.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl WorkerExpiration for Abandoned {
     fn poll(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        _status: WorkerStatus,
-        _start: Instant,
+        status: WorkerStatus,
+        start: Instant,
     ) -> Poll<()> {
-        let Some(fate) = fate_of(&self.fate) else {
+        let this = self.get_mut();
+        let Some(fate) = fate_of(&this.fate) else {
             return Poll::Pending;
         };
         *fate.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
         if fate.abandoned.load(Ordering::SeqCst) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+            return Poll::Ready(());
         }
+        // The one request's start (the instance never takes another), kept from when it was first seen.
+        if let (Some(timeout), WorkerStatus::Requests | WorkerStatus::PostReturn) =
+            (this.timeout, status)
+        {
+            let timer = this.timer.get_or_insert_with(|| {
+                Box::pin(tokio::time::sleep_until((start + timeout).into()))
+            });
+            if timer.as_mut().poll(cx).is_ready() {
+                fate.time_out(timeout);
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
     }
 }
 
@@ -454,6 +542,7 @@ impl WorkerExpiration for Abandoned {
 pub(crate) struct OneRequest {
     component: String,
     fate: FateSlot,
+    timeout: Option<Duration>,
 }
 
 impl WorkerState for OneRequest {
@@ -474,8 +563,14 @@ impl WorkerState for OneRequest {
         fate: Arc<Fate>,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>> {
-        *self.fate.lock().unwrap_or_else(PoisonError::into_inner) = Some(fate);
-        Box::pin(std::future::pending())
+        *self.fate.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fate));
+        match self.timeout {
+            Some(timeout) => Box::pin(async move {
+                tokio::time::sleep(timeout).await;
+                fate.time_out(timeout);
+            }),
+            None => Box::pin(std::future::pending()),
+        }
     }
 
     fn drop(&self, store: Store<InstanceData>, result: wasmtime::Result<()>) {
@@ -484,7 +579,14 @@ impl WorkerState for OneRequest {
             if let Some(fate) = &fate {
                 fate.failed.store(true, Ordering::SeqCst);
             }
-            if fate.is_some_and(|fate| fate.abandoned.load(Ordering::SeqCst)) {
+            if let Some(timeout) = fate.as_ref().and_then(|fate| fate.timed_out()) {
+                eprintln!(
+                    "kvhost: stopped an instance of the component {:?}: its request ran past the deadline of {} s \
+                     (kvhost serve --request-timeout)",
+                    self.component,
+                    timeout.as_secs_f64()
+                );
+            } else if fate.is_some_and(|fate| fate.abandoned.load(Ordering::SeqCst)) {
                 eprintln!(
                     "kvhost: stopped an instance of the component {:?}: its client went away",
                     self.component

@@ -138,6 +138,42 @@ pub struct ServeOptions {
     /// Whether components may write to their `files` (the server's temporary copies): Spin's
     /// `--allow-transient-write`. By default they are read-only.
     pub allow_transient_write: bool,
+    /// What one request's instance may use: how long it may run and how much memory it may have.
+    pub instance_limits: InstanceLimits,
+}
+
+/// What one request's instance may use. Spin sets neither by default (`spin up --max-instance-memory` sets the
+/// memory one); kvhost does, so that a guest that loops or allocates without end costs its own request and not
+/// the server: see [`InstanceLimits::DEFAULT`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstanceLimits {
+    /// The longest a request may take, from when its instance starts on it to the end of its response. Past it
+    /// the instance is stopped: a request not yet answered gets `504 Gateway Timeout`, a response already
+    /// started is cut off. `None`: no deadline.
+    pub request_timeout: Option<Duration>,
+    /// The most linear memory one instance may have, all its memories together, in bytes. A guest that asks
+    /// for more traps, and its request fails. `None`: no limit.
+    pub max_memory: Option<usize>,
+}
+
+impl InstanceLimits {
+    /// `kvhost serve`'s defaults: a minute per request, 512 MiB per instance.
+    pub const DEFAULT: InstanceLimits = InstanceLimits {
+        request_timeout: Some(Duration::from_secs(60)),
+        max_memory: Some(512 << 20),
+    };
+
+    /// No deadline and no memory limit, as Spin by default.
+    pub const NONE: InstanceLimits = InstanceLimits {
+        request_timeout: None,
+        max_memory: None,
+    };
+}
+
+impl Default for InstanceLimits {
+    fn default() -> InstanceLimits {
+        InstanceLimits::DEFAULT
+    }
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -150,6 +186,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("environment", &self.environment)
             .field("initial_key_values", &self.initial_key_values)
             .field("allow_transient_write", &self.allow_transient_write)
+            .field("instance_limits", &self.instance_limits)
             .finish()
     }
 }
@@ -175,6 +212,7 @@ impl ServeOptions {
             environment: Vec::new(),
             initial_key_values: Vec::new(),
             allow_transient_write: false,
+            instance_limits: InstanceLimits::DEFAULT,
         }
     }
 }
@@ -314,7 +352,11 @@ impl Server {
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .chain(options.environment.iter().cloned())
                 .collect();
-            let setup = InstanceSetup { environment, files };
+            let setup = InstanceSetup {
+                environment,
+                files,
+                limits: options.instance_limits,
+            };
             let handler =
                 ComponentHandler::new(id, &spec.source, setup, &linker, Arc::clone(&stores))?;
             handlers.insert(id.clone(), ProxyHandler::new(handler));
@@ -618,6 +660,23 @@ impl LoadedApp {
             }),
             Err(error) => {
                 watch.done = true;
+                if let Some(timeout) = watch.fate.timed_out() {
+                    eprintln!(
+                        "kvhost: request {number} ({method} {path}) to the component {:?} ran past the deadline of \
+                         {} s and was stopped",
+                        route.component,
+                        timeout.as_secs_f64()
+                    );
+                    return text(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        format!(
+                            "kvhost: the component {:?} did not answer within the request deadline of {} s \
+                             (kvhost serve --request-timeout)\n",
+                            route.component,
+                            timeout.as_secs_f64()
+                        ),
+                    );
+                }
                 eprintln!(
                     "kvhost: request {number} ({method} {path}) to the component {:?} failed: {error:#}",
                     route.component

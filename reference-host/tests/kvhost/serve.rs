@@ -5,7 +5,7 @@
 //! The drivers answer a JSON array of operations (serde's externally tagged form of `kvconf:driver/types`'s
 //! `operation`) with one JSON outcome per line, each line written as soon as its operation finished.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -983,4 +983,162 @@ fn a_guest_opening_without_end_gets_store_table_full_by_default_and_others_are_s
     let server = app.serve(&["--max-open-stores", "none"]);
     let (_, body) = server.post("/v2/run", &script(&opens));
     assert!(body.lines().all(|l| l == r#""Opened""#), "{body}");
+}
+
+#[test]
+fn a_guest_past_the_memory_limit_fails_its_own_request_and_the_next_is_served() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    // Reading a mebibyte value twenty times: the driver keeps every outcome, so it needs over 20 MiB.
+    let reads: Vec<String> = (0..20).map(|_| get(0, "big")).collect();
+    let reads: Vec<&str> = std::iter::once(OPEN_DEFAULT)
+        .chain(reads.iter().map(String::as_str))
+        .collect();
+    let reads = script(&reads);
+    // With the default limit (512 MiB) it runs.
+    let server = app.serve(&[]);
+    let (status, _) = server.post(
+        "/v2/run",
+        &script(&[OPEN_DEFAULT, &set(0, "big", &[7; 1 << 20])]),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = server.post("/v2/run", &reads);
+    assert_eq!((status, body.lines().count()), (200, 21));
+    drop(server);
+    // With 16 MiB the instance is stopped part-way: its response (already started) is cut off, and the
+    // server's stderr names the limit.
+    let server = app.serve(&["--max-instance-memory", "16MiB"]);
+    let (status, body, complete) = server.post_partial("/v2/run", &reads);
+    assert_eq!(status, 200);
+    assert!(!complete, "the body was cut off");
+    assert!(body.lines().count() < 21, "{} lines", body.lines().count());
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(
+            "past this server's limit of 16777216 bytes per instance (kvhost serve --max-instance-memory)"
+        ),
+        "{stderr}"
+    );
+    // The limit is the instance's: the next request, a fresh instance, runs.
+    let (status, body) = server.post("/v2/run", &script(&[OPEN_DEFAULT, &get(0, "nothing")]));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "\"Opened\"\n{\"Value\":null}\n")
+    );
+}
+
+#[test]
+fn a_request_past_the_deadline_is_stopped_and_other_requests_are_served_meanwhile() {
+    let app = AppDir::new(&[
+        ("driver-v2", "http-driver-v2", "/v2/...", &["default"]),
+        ("other", "http-driver-v2", "/other/...", &["default"]),
+    ]);
+    let server = app.serve(&["--memory", "--request-timeout", "1"]);
+    // 20,000 keys, then a script listing them again and again: it would run for minutes.
+    let fill: Vec<String> = (0..20_000)
+        .map(|i| set(0, &format!("key-{i:05}"), b"v"))
+        .collect();
+    let fill: Vec<&str> = std::iter::once(OPEN_DEFAULT)
+        .chain(fill.iter().map(String::as_str))
+        .collect();
+    let (status, _) = server.post("/v2/run", &script(&fill));
+    assert_eq!(status, 200);
+    let listings = vec![r#"{"GetKeys":0}"#; 100_000];
+    let listings: Vec<&str> = std::iter::once(OPEN_DEFAULT).chain(listings).collect();
+    let long = script(&listings);
+    let started = Instant::now();
+    let (status, body, complete) = std::thread::scope(|scope| {
+        let long = scope.spawn(|| server.post_partial("/v2/run", &long));
+        // Meanwhile another route answers as quickly as ever.
+        std::thread::sleep(Duration::from_millis(200));
+        for _ in 0..3 {
+            let asked = Instant::now();
+            let (status, body) =
+                server.post("/other/run", &script(&[OPEN_DEFAULT, &get(0, "key-00001")]));
+            assert_eq!(
+                (status, body.as_str()),
+                (200, "\"Opened\"\n{\"Value\":[118]}\n")
+            );
+            assert!(
+                asked.elapsed() < Duration::from_millis(500),
+                "{:?}",
+                asked.elapsed()
+            );
+        }
+        long.join().unwrap()
+    });
+    let took = started.elapsed();
+    // The driver streams a line per operation, so the response had started: it is cut off.
+    assert_eq!(status, 200);
+    assert!(!complete, "the body was cut off");
+    assert!(body.lines().count() > 1, "some listings were answered");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(r#"stopped an instance of the component "driver-v2": its request ran past the deadline of 1 s (kvhost serve --request-timeout)"#),
+        "{stderr}"
+    );
+    // A client that sends half its body and waits: the guest, still reading it, has not answered; at the
+    // deadline the request gets 504 saying why.
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /v2/run HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n[",
+        server.addr
+    )
+    .unwrap();
+    let asked = Instant::now();
+    let mut answer = String::new();
+    let mut reader = BufReader::new(stream);
+    reader.read_line(&mut answer).unwrap();
+    assert_eq!(answer, "HTTP/1.1 504 Gateway Timeout\r\n");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    let mut rest = String::new();
+    let _ = reader.read_to_string(&mut rest);
+    assert!(
+        rest.contains(r#"kvhost: the component "driver-v2" did not answer within the request deadline of 1 s (kvhost serve --request-timeout)"#),
+        "{rest}"
+    );
+}
+
+#[test]
+fn a_bad_deadline_or_memory_limit_is_refused_saying_what_to_give() {
+    let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
+    for (flag, value, says) in [
+        (
+            "--request-timeout",
+            "0",
+            "is not a number of seconds above 0",
+        ),
+        (
+            "--request-timeout",
+            "soon",
+            "give one such as 60 or 0.5, or none",
+        ),
+        (
+            "--max-instance-memory",
+            "12XB",
+            "give bytes, or a number followed by KiB, MiB or GiB",
+        ),
+        ("--max-instance-memory", "0MiB", "is not a size above 0"),
+    ] {
+        let output = kvhost_serve(app.dir.path(), &[flag, value])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(says) && stderr.contains(flag),
+            "{flag} {value}: {stderr}"
+        );
+    }
 }
