@@ -332,11 +332,13 @@ fn recent_pattern(seed: u64, len: u64) -> Vec<u8> {
     const LONG: u64 = 64 * 1024;
     /// How many long patterns are kept (the generator draws from 3 lengths and 3 seeds per profile).
     const KEEP: usize = 12;
-    static RECENT: Mutex<VecDeque<(u64, u64, Arc<[u8]>)>> = Mutex::new(VecDeque::new());
+    /// A pattern's seed and length, and its bytes.
+    type Kept = (u64, u64, Arc<[u8]>);
+    static RECENT: Mutex<VecDeque<Kept>> = Mutex::new(VecDeque::new());
     if len < LONG {
         return pattern(seed, len);
     }
-    let find = |recent: &VecDeque<(u64, u64, Arc<[u8]>)>| {
+    let find = |recent: &VecDeque<Kept>| {
         recent
             .iter()
             .find(|(s, l, _)| (*s, *l) == (seed, len))
