@@ -294,12 +294,13 @@ impl<H: HostUnderTest> Driver<H> {
             Pre::Async(pre) => run_async(pre, &mut store, script),
         };
         let stderr_text = String::from_utf8_lossy(&stderr.contents()).into_owned();
-        let seen = observed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Compared in place: a passing run's outcomes (mebibyte values among them) are not copied.
+        let seen = observed.lock().unwrap_or_else(|e| e.into_inner());
         let outcomes = match result {
             Ok(returned) => {
                 let returned: Vec<Outcome> = returned.into_iter().map(from_wit).collect();
-                if returned != seen {
-                    complete(seen, ops.len(), Some(
+                if returned != *seen {
+                    complete(seen.clone(), ops.len(), Some(
                         "the driver returned outcomes that differ from those it reported as it went: the fixture is broken".to_string(),
                     ))
                 } else {
@@ -308,8 +309,9 @@ impl<H: HostUnderTest> Driver<H> {
             }
             // The root cause (the host's own message, a panic, an epoch interruption) first; wasmtime's
             // context and the wasm backtrace after it.
-            Err(e) => complete(seen, ops.len(), Some(format!("{}\n{e:?}", e.root_cause()))),
+            Err(e) => complete(seen.clone(), ops.len(), Some(format!("{}\n{e:?}", e.root_cause()))),
         };
+        drop(seen);
         ScriptRun {
             outcomes,
             stderr: stderr_text,
