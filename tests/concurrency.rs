@@ -125,9 +125,17 @@ fn a_write_behind_cache_breaks_concurrent_visible_on_every_version() {
             history::VISIBLE,
             tally.violations
         );
-        // Nothing else is wrong with it: it never errs, traps or invents a value.
+        // Nothing else is wrong with it: it never errs, traps or invents a value. Its wasi increments and swaps
+        // start from the instance's own stale view, so two of them overlapping in time can each apply over the
+        // same value: that lost update is a CONCURRENT-ATOMIC violation, and the right verdict too.
         for (_, v) in &tally.violations {
-            assert_eq!(v.statement, history::VISIBLE, "{v}");
+            let lost_update = v.statement == history::ATOMIC
+                && v.detail.contains("lost update")
+                && matches!(
+                    interface,
+                    Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft
+                );
+            assert!(v.statement == history::VISIBLE || lost_update, "{v}");
         }
         let (index, first) = tally
             .violations
