@@ -309,7 +309,11 @@ impl<H: HostUnderTest> Driver<H> {
             }
             // The root cause (the host's own message, a panic, an epoch interruption) first; wasmtime's
             // context and the wasm backtrace after it.
-            Err(e) => complete(seen.clone(), ops.len(), Some(format!("{}\n{e:?}", e.root_cause()))),
+            Err(e) => complete(
+                seen.clone(),
+                ops.len(),
+                Some(format!("{}\n{e:?}", e.root_cause())),
+            ),
         };
         drop(seen);
         ScriptRun {

@@ -20,13 +20,13 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// A temporary application directory: a `spin.toml` and the components it names, copied in.
-struct AppDir {
+pub(crate) struct AppDir {
     dir: tempfile::TempDir,
 }
 
 impl AppDir {
     /// An application named "kvconf-driver" with one component per `(id, fixture, route, key_value_stores)`.
-    fn new(components: &[(&str, &str, &str, &[&str])]) -> AppDir {
+    pub(crate) fn new(components: &[(&str, &str, &str, &[&str])]) -> AppDir {
         let dir = tempfile::tempdir().unwrap();
         let mut manifest = String::from(
             "spin_manifest_version = 2\n\n[application]\nname = \"kvconf-driver\"\nversion = \"0.1.0\"\n",
@@ -53,12 +53,12 @@ impl AppDir {
         AppDir { dir }
     }
 
-    fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
 
     /// Starts `kvhost serve` on this directory, on port 0, with `args` before the path.
-    fn serve(&self, args: &[&str]) -> Server {
+    pub(crate) fn serve(&self, args: &[&str]) -> Server {
         Server::start(self.dir.path(), args).unwrap_or_else(|stderr| {
             panic!("kvhost serve did not start serving; its stderr:\n{stderr}")
         })
@@ -66,7 +66,7 @@ impl AppDir {
 }
 
 /// A running `kvhost serve`; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
@@ -116,7 +116,7 @@ impl Server {
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -125,7 +125,7 @@ impl Server {
     }
 
     /// POSTs `script` (JSON) to `path`: the status and the body, which must arrive complete.
-    fn post(&self, path: &str, script: &str) -> (u16, String) {
+    pub(crate) fn post(&self, path: &str, script: &str) -> (u16, String) {
         let (status, body, complete) = self.post_partial(path, script);
         assert!(
             complete,
@@ -163,6 +163,12 @@ impl Server {
             }
         };
         (status, String::from_utf8(body).unwrap(), complete)
+    }
+
+    /// SIGKILL, as a crash: the server gets no chance to finish anything.
+    pub(crate) fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// SIGTERM, and the exit status once it has stopped.
@@ -214,14 +220,14 @@ fn lines(body: &str) -> Vec<&str> {
     body.lines().collect()
 }
 
-const OPEN_DEFAULT: &str = r#"{"Open":{"slot":0,"label":"default"}}"#;
+pub(crate) const OPEN_DEFAULT: &str = r#"{"Open":{"slot":0,"label":"default"}}"#;
 const OPEN_CACHE: &str = r#"{"Open":{"slot":1,"label":"cache"}}"#;
 
-fn script(operations: &[&str]) -> String {
+pub(crate) fn script(operations: &[&str]) -> String {
     format!("[{}]", operations.join(","))
 }
 
-fn set(slot: u32, key: &str, value: &[u8]) -> String {
+pub(crate) fn set(slot: u32, key: &str, value: &[u8]) -> String {
     let value = value
         .iter()
         .map(u8::to_string)
@@ -230,7 +236,7 @@ fn set(slot: u32, key: &str, value: &[u8]) -> String {
     format!(r#"{{"Set":{{"slot":{slot},"key":"{key}","value":[{value}]}}}}"#)
 }
 
-fn get(slot: u32, key: &str) -> String {
+pub(crate) fn get(slot: u32, key: &str) -> String {
     format!(r#"{{"Get":{{"slot":{slot},"key":"{key}"}}}}"#)
 }
 
