@@ -165,6 +165,27 @@ fn a_host_that_hangs_fails_those_cases_after_the_timeout_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_v3_host_that_hangs_inside_its_key_stream_fails_those_cases_after_the_timeout_and_the_run_goes_on()
+ {
+    let results = run_on(
+        faulty_host(Fault::ListingHangs),
+        Interface::V3,
+        Duration::from_secs(1),
+    );
+    assert_fails_some_on(&results, "timed out after 1.0 s", Interface::V3);
+}
+
+#[test]
+fn a_wasi_host_that_hangs_inside_a_batch_fails_those_cases_after_the_timeout_and_the_run_goes_on() {
+    let results = run_on(
+        faulty_host(Fault::GetManyHangs),
+        Interface::WasiKeyvalue,
+        Duration::from_secs(1),
+    );
+    assert_fails_some_on(&results, "timed out after 1.0 s", Interface::WasiKeyvalue);
+}
+
+#[test]
 fn a_v3_host_that_panics_inside_its_key_stream_fails_those_cases_and_the_run_goes_on() {
     let results = run_on(faulty_host(Fault::ListingPanics), Interface::V3, TIMEOUT);
     assert_fails_some_on(&results, "panicked", Interface::V3);

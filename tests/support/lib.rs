@@ -80,6 +80,11 @@ pub enum Fault {
     ExistsTraps,
     /// `exists` never returns (a hung host).
     ExistsHangs,
+    /// Listing a page of keys never returns: under v3, inside the host's stream of keys, where the guest waits on
+    /// the stream rather than on a call.
+    ListingHangs,
+    /// wasi `get-many` never returns: a hung host inside a batch call.
+    GetManyHangs,
     /// A write-behind cache per open handle: each handle keeps its sets and deletes to itself (its own reads
     /// and listings see them) and writes them to the shared store only when it is dropped (closed, or its
     /// instance ends). Through one handle nothing looks wrong, but a write that has returned stays invisible to
@@ -235,7 +240,7 @@ pub fn faulty_manager(fault: Fault, labels: &[String], profile: &Profile) -> Arc
 
 impl Fault {
     /// Every fault, for finding one by name.
-    pub const ALL: [Fault; 22] = [
+    pub const ALL: [Fault; 24] = [
         Fault::None,
         Fault::DeleteAbsentErrors,
         Fault::MissingReadsEmpty,
@@ -256,6 +261,8 @@ impl Fault {
         Fault::ExistsPanics,
         Fault::ExistsTraps,
         Fault::ExistsHangs,
+        Fault::ListingHangs,
+        Fault::GetManyHangs,
         Fault::WriteBehindCache,
         Fault::DelayedVisibility,
     ];
@@ -400,9 +407,7 @@ impl StoreWrapper for FaultyStore {
             Fault::ExistsTraps => Err(Error::Trap(format!(
                 "deliberate host fault in exists({key:?})"
             ))),
-            Fault::ExistsHangs => loop {
-                std::thread::park();
-            },
+            Fault::ExistsHangs => hang(),
             _ => self.inner.exists(key),
         }
     }
@@ -417,6 +422,9 @@ impl StoreWrapper for FaultyStore {
     }
 
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, Error> {
+        if self.fault == Fault::ListingHangs {
+            hang();
+        }
         if self.fault == Fault::ListingPanics {
             panic!("deliberate panic while listing keys after {after:?}");
         }
@@ -491,11 +499,21 @@ impl StoreWrapper for FaultyStore {
         self.inner.compare_and_swap(key, expected, new)
     }
     fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, Error> {
+        if self.fault == Fault::GetManyHangs {
+            hang();
+        }
         let mut entries = self.inner.get_many(keys)?;
         if self.fault == Fault::GetManyOmitsMissing {
             entries.retain(|(_, value)| value.is_some());
         }
         Ok(entries)
+    }
+}
+
+/// Never returns: a hung host call (its thread is left behind by the runner's timeout).
+fn hang() -> ! {
+    loop {
+        std::thread::park();
     }
 }
 
