@@ -8,6 +8,7 @@ mod config;
 mod drivers;
 mod durability;
 mod guest;
+mod hostile;
 mod limits;
 mod load;
 mod proxy;

@@ -120,7 +120,7 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
@@ -137,7 +137,7 @@ impl Server {
 
     /// POSTs `script` (JSON) to `path`: the status, the body as far as it arrived, and whether it arrived
     /// complete (a body cut off by a trap does not: the connection closes before its end).
-    fn post_partial(&self, path: &str, script: &str) -> (u16, String, bool) {
+    pub(crate) fn post_partial(&self, path: &str, script: &str) -> (u16, String, bool) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
@@ -163,6 +163,18 @@ impl Server {
             }
         };
         (status, String::from_utf8(body).unwrap(), complete)
+    }
+
+    /// The server's peak resident memory so far, in bytes (Linux's `VmHWM`).
+    pub(crate) fn peak_memory(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("VmHWM in /proc/{}/status", self.child.id()));
+        kib << 10
     }
 
     /// SIGKILL, as a crash: the server gets no chance to finish anything.
