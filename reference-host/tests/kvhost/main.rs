@@ -12,6 +12,7 @@ mod hostile;
 mod limits;
 mod load;
 mod proxy;
+mod scripts;
 mod serve;
 mod store_ops;
 mod v1;
