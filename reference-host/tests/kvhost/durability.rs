@@ -16,29 +16,13 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use crate::serve::{AppDir, OPEN_DEFAULT, Server, get, script, set};
+use crate::rng::Rng;
+use crate::serve::{AppDir, OPEN_DEFAULT, Server, get, script, set, value_of};
 
 /// Writers per crash, each with a key prefix and a counter of its own.
 const WRITERS: usize = 4;
 /// Operations per request: enough that a request is often cut off part-way.
 const OPS_PER_REQUEST: usize = 40;
-
-/// A small deterministic generator (SplitMix64): the moments of the crashes and the lengths of the values.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// What one writer was told, across every crash.
 #[derive(Default, Clone)]
@@ -123,9 +107,9 @@ fn write_until_killed(
             } else {
                 // Mostly short values, some of a few hundred kilobytes (a write of several pages).
                 let len = if rng.below(8) == 0 {
-                    rng.below(300_000) as usize + 1
+                    rng.below(300_000) + 1
                 } else {
-                    rng.below(200) as usize + 1
+                    rng.below(200) + 1
                 };
                 let key = key(w, round, n);
                 let bytes = value(w, n, len);
@@ -134,7 +118,6 @@ fn write_until_killed(
                 n += 1;
             }
         }
-        let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
         let lines = post_lines(server_url, &script(&ops));
         if let Some(first) = lines.first() {
             assert_eq!(first, r#""Opened""#);
@@ -171,27 +154,11 @@ fn read_back(server: &Server, keys: &[String]) -> Vec<Option<Vec<u8>>> {
     for chunk in keys.chunks(100) {
         let mut ops = vec![OPEN_DEFAULT.to_owned()];
         ops.extend(chunk.iter().map(|key| get(0, key)));
-        let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
         let (status, body) = server.post("/wasi/run", &script(&ops));
         assert_eq!(status, 200, "{body}");
         let lines: Vec<&str> = body.lines().collect();
         assert_eq!(lines.len(), ops.len(), "every read is answered");
-        values.extend(lines[1..].iter().map(|line| {
-            if *line == r#"{"Value":null}"# {
-                return None;
-            }
-            let numbers = line
-                .strip_prefix(r#"{"Value":["#)
-                .and_then(|rest| rest.strip_suffix("]}"))
-                .unwrap_or_else(|| panic!("a get answers a value: {line}"));
-            Some(
-                numbers
-                    .split(',')
-                    .filter(|n| !n.is_empty())
-                    .map(|n| n.parse().unwrap())
-                    .collect(),
-            )
-        }));
+        values.extend(lines[1..].iter().map(|line| value_of(line)));
     }
     values
 }
@@ -273,6 +240,7 @@ fn integrity_check(app: &AppDir) {
 }
 
 fn crashes(count: usize) {
+    let _alone = crate::alone();
     let seed: u64 = std::env::var("KVHOST_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -290,7 +258,7 @@ fn crashes(count: usize) {
     for crash in 0..count {
         let mut server = app.serve(&[]);
         let url = server.url("/wasi/run");
-        let kill_after = Duration::from_millis(50 + rng.below(400));
+        let kill_after = Duration::from_millis(50 + rng.below(400) as u64);
         let seeds: Vec<u64> = (0..WRITERS).map(|_| rng.next()).collect();
         std::thread::scope(|scope| {
             for (w, acked) in acked.iter_mut().enumerate() {

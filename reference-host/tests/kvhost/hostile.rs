@@ -10,16 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::serve::{AppDir, OPEN_DEFAULT, Server, get, script, set};
 
-fn operations(ops: &[String]) -> String {
-    let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
-    script(&ops)
-}
-
 /// Repeats `op` `n` times after an open of "default".
 fn repeated(op: &str, n: usize) -> String {
     let mut ops = vec![OPEN_DEFAULT.to_owned()];
     ops.extend(std::iter::repeat_n(op.to_owned(), n));
-    operations(&ops)
+    script(&ops)
 }
 
 /// Serves an application of every driver (the guests' routes) and a well-behaved component on `/ok/...`, with
@@ -27,6 +22,7 @@ fn repeated(op: &str, n: usize) -> String {
 /// well-behaved client asks `/ok/run` for a key every 20 ms, each answer checked and the slowest under a second;
 /// then checks the server's peak memory is under 1 GiB and its stderr says `reason`, if the server stops the guest.
 fn hostile(args: &[&str], guest: impl FnOnce(&Server) + Send, reason: Option<&str>) {
+    let _alone = crate::alone();
     let app = AppDir::new(&[
         ("driver-v1", "http-driver-v1", "/v1/...", &["default"]),
         ("driver-v2", "http-driver-v2", "/v2/...", &["default"]),
@@ -39,7 +35,7 @@ fn hostile(args: &[&str], guest: impl FnOnce(&Server) + Send, reason: Option<&st
     let mut fill = vec![OPEN_DEFAULT.to_owned()];
     fill.extend((0..1000).map(|i| set(0, &format!("key-{i:04}"), b"v")));
     fill.push(set(0, "big", &[1; 1 << 20]));
-    let (status, _) = server.post("/v2/run", &operations(&fill));
+    let (status, _) = server.post("/v2/run", &script(&fill));
     assert_eq!(status, 200);
 
     let done = AtomicBool::new(false);
@@ -163,7 +159,7 @@ fn writes_at_the_limit(server: &Server) {
     while started.elapsed() < Duration::from_secs(2) {
         let (status, body) = server.post(
             "/v2/run",
-            &operations(&[OPEN_DEFAULT.into(), at.clone(), past.clone()]),
+            &script(&[OPEN_DEFAULT.into(), at.clone(), past.clone()]),
         );
         assert_eq!(status, 200, "{body}");
         let lines: Vec<&str> = body.lines().collect();
@@ -200,7 +196,7 @@ fn traps_mid_request(server: &Server) {
         r#"{"Close":0}"#.to_owned(),
         get(0, "key-0002"),
     ];
-    let (status, body, complete) = server.post_partial("/v1/run", &operations(&ops));
+    let (status, body, complete) = server.post_partial("/v1/run", &script(&ops));
     assert_eq!(status, 200);
     assert!(!complete, "cut off at the trap");
     assert_eq!(body.lines().count(), 3, "{body}");
@@ -211,7 +207,7 @@ fn opens_without_end(server: &Server) {
     let opens: Vec<String> = (0..300)
         .map(|slot| format!(r#"{{"Open":{{"slot":{slot},"label":"default"}}}}"#))
         .collect();
-    let (status, body) = server.post("/v2/run", &operations(&opens));
+    let (status, body) = server.post("/v2/run", &script(&opens));
     assert_eq!(status, 200, "{body}");
     let full = body
         .lines()

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::serve::{AppDir, OPEN_DEFAULT, Server, get, script, set};
+use crate::serve::{AppDir, OPEN_DEFAULT, Server, get, script, set, value_of};
 
 const CLIENTS: usize = 32;
 const LABELS: [&str; 2] = ["default", "cache"];
@@ -104,7 +104,6 @@ fn client(server: &Server, app: usize, c: usize, requests: usize, told: &Mutex<T
                 vec![r#""Opened""#.into(), r#"{"Value":null}"#.into()],
             ),
         };
-        let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
         let sent = Instant::now();
         let (status, body) = server.post(route, &script(&ops));
         latencies.push(sent.elapsed());
@@ -153,21 +152,13 @@ fn client(server: &Server, app: usize, c: usize, requests: usize, told: &Mutex<T
 fn hits(server: &Server, label: &str) -> i64 {
     let (status, body) = server.post("/wasi/run", &script(&[&open(label), &get(0, "hits")]));
     assert_eq!(status, 200, "{body}");
-    let line = body.lines().nth(1).unwrap();
-    if line == r#"{"Value":null}"# {
-        return 0;
-    }
-    let digits: Vec<u8> = line
-        .strip_prefix(r#"{"Value":["#)
-        .and_then(|rest| rest.strip_suffix("]}"))
-        .unwrap()
-        .split(',')
-        .map(|n| n.parse().unwrap())
-        .collect();
-    String::from_utf8(digits).unwrap().parse().unwrap()
+    value_of(body.lines().nth(1).unwrap()).map_or(0, |digits| {
+        String::from_utf8(digits).unwrap().parse().unwrap()
+    })
 }
 
 fn load(requests: usize) {
+    let _alone = crate::alone();
     let apps = [application(), application()];
     let servers: Vec<Server> = apps
         .iter()

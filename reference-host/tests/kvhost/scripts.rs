@@ -4,31 +4,15 @@
 //! whole: `400` naming what is wrong with the script, or `200` with one outcome line per operation; never a trap
 //! (a `500`, or a body cut off), never a hang. `KVHOST_SCRIPT_SEED` sets the seed; the failing input is printed.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::rng::Rng;
 use crate::serve::{AppDir, Server};
 
 /// Inputs in all, spread over the five drivers.
 const INPUTS: usize = 10_000;
 /// Clients sending them at once.
 const CLIENTS: usize = 8;
-
-/// SplitMix64, for reproducible inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Valid scripts, one operation of each kind and then some, as serde writes `kvconf:driver/types`.
 const SEEDS: [&str; 4] = [
@@ -99,24 +83,6 @@ fn mutate(rng: &mut Rng) -> Vec<u8> {
     bytes
 }
 
-/// POSTs `body` to `url`: the status, the body, and whether it arrived whole.
-fn post(url: &str, body: &[u8]) -> (u16, String, bool) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut response = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .send(body)
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-    let status = response.status().as_u16();
-    let mut text = Vec::new();
-    let whole = std::io::Read::read_to_end(&mut response.body_mut().as_reader(), &mut text).is_ok();
-    (status, String::from_utf8_lossy(&text).into_owned(), whole)
-}
-
 /// Whether a well-formed answer: a 400 saying what is wrong with the script, or a 200 with an outcome per line.
 fn check(
     route: &str,
@@ -146,6 +112,7 @@ fn check(
 
 #[test]
 fn every_bad_script_is_answered_400_naming_the_fault_and_never_traps_a_driver() {
+    let _alone = crate::alone();
     let seed: u64 = std::env::var("KVHOST_SCRIPT_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -180,7 +147,7 @@ fn every_bad_script_is_answered_400_naming_the_fault_and_never_traps_a_driver() 
                     for n in 0..INPUTS / CLIENTS {
                         let input = mutate(&mut rng);
                         let route = routes[n % routes.len()];
-                        let answer = post(&server.url(route), &input);
+                        let answer = server.post_partial(route, &input);
                         if let Err(problem) = check(route, &input, &answer) {
                             panic!(
                                 "client {client} input {n} (seed {seed}): {problem}\n{}",
