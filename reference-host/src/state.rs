@@ -14,6 +14,16 @@ use std::sync::Arc;
 
 use crate::backend::{Error, Store, StoreManager};
 
+/// What kvhost does with a v1 handle that is not open ([HANDLE-V1-INVALID]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum V1InvalidHandle {
+    /// Return `invalid-store` (the v1 interface text).
+    #[default]
+    Error,
+    /// Trap (what Spin does).
+    Trap,
+}
+
 /// Per-instance key-value state: which labels the component was granted, the manager that resolves them, and the
 /// store handles the instance has open.
 ///
@@ -33,7 +43,7 @@ pub struct KeyValueState {
     draft_cursors: BTreeMap<u64, DraftCursor>,
     next_draft_cursor: u64,
     wasi_page_size: NonZeroUsize,
-    v1_invalid_handle: crate::v1::V1InvalidHandle,
+    v1_invalid_handle: V1InvalidHandle,
 }
 
 /// One open handle: the store it reaches and the label it was opened with.
@@ -104,13 +114,13 @@ impl KeyValueState {
             // 0 is never issued, so a guest that starts from a zero it made up is told so.
             next_draft_cursor: 1,
             wasi_page_size: DEFAULT_WASI_PAGE_SIZE,
-            v1_invalid_handle: crate::v1::V1InvalidHandle::Error,
+            v1_invalid_handle: V1InvalidHandle::Error,
         }
     }
 
     /// This state answering a v1 handle that is not open as `answer` says ([HANDLE-V1-INVALID]; the default is
     /// `invalid-store`).
-    pub fn with_v1_invalid_handle(mut self, answer: crate::v1::V1InvalidHandle) -> Self {
+    pub fn with_v1_invalid_handle(mut self, answer: V1InvalidHandle) -> Self {
         self.v1_invalid_handle = answer;
         self
     }
@@ -125,7 +135,7 @@ impl KeyValueState {
     }
 
     /// How this state answers a v1 handle that is not open.
-    pub fn v1_invalid_handle(&self) -> crate::v1::V1InvalidHandle {
+    pub fn v1_invalid_handle(&self) -> V1InvalidHandle {
         self.v1_invalid_handle
     }
 

@@ -33,15 +33,8 @@ mod bindings {
     });
 }
 
-/// What kvhost does with a v1 handle that is not open ([HANDLE-V1-INVALID]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum V1InvalidHandle {
-    /// Return `invalid-store` (the v1 interface text).
-    #[default]
-    Error,
-    /// Trap (what Spin does).
-    Trap,
-}
+// Defined with the state that holds it (so that state does not import this module); named here, where it is used.
+pub use crate::state::V1InvalidHandle;
 
 /// A v1 failure: the guest-visible error, or a trap.
 pub struct V1Error(Result<WitError, wasmtime::Error>);
