@@ -131,7 +131,7 @@ fn a_guest_that_opens_without_end_gets_store_table_full() {
 fn loops_without_end(server: &Server) {
     let started = Instant::now();
     let (status, _, complete) =
-        server.post_partial("/v2/run", &repeated(r#"{"GetKeys":0}"#, 200_000));
+        server.post_partial("/v2/run", repeated(r#"{"GetKeys":0}"#, 200_000));
     assert_eq!(status, 200);
     assert!(!complete, "cut off at the deadline");
     assert!(
@@ -143,7 +143,7 @@ fn loops_without_end(server: &Server) {
 
 /// Reads the mebibyte value a hundred times, keeping every outcome: stopped at the 32 MiB limit.
 fn allocates_without_end(server: &Server) {
-    let (status, body, complete) = server.post_partial("/v2/run", &repeated(&get(0, "big"), 100));
+    let (status, body, complete) = server.post_partial("/v2/run", repeated(&get(0, "big"), 100));
     assert_eq!(status, 200);
     assert!(!complete, "cut off at the memory limit");
     assert!(body.lines().count() < 101);
@@ -196,7 +196,7 @@ fn traps_mid_request(server: &Server) {
         r#"{"Close":0}"#.to_owned(),
         get(0, "key-0002"),
     ];
-    let (status, body, complete) = server.post_partial("/v1/run", &script(&ops));
+    let (status, body, complete) = server.post_partial("/v1/run", script(&ops));
     assert_eq!(status, 200);
     assert!(!complete, "cut off at the trap");
     assert_eq!(body.lines().count(), 3, "{body}");
