@@ -1259,3 +1259,131 @@ pub fn load_dir(dir: &Path, catalogue: &Catalogue) -> Result<Vec<Case>, Vec<Case
 pub fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::ErrorKind;
+    use crate::reference::ReferenceHost;
+
+    fn parse(text: &str) -> Result<Case, CaseError> {
+        Case::parse(Path::new("t/case.toml"), text, Catalogue::builtin())
+    }
+
+    /// A case of one step with the given operations, checking SET-GET-EXACT on v2.
+    fn case_with(ops: &str) -> String {
+        format!(
+            "id = \"t/case\"\ntitle = \"a test case\"\nstatements = [\"SET-GET-EXACT\"]\ninterfaces = [\"v2\"]\n\n\
+             [[step]]\nops = [\n{ops}\n]\n"
+        )
+    }
+
+    #[test]
+    fn a_repeated_entry_expands_its_template_and_expectation_per_repetition() {
+        let case = parse(&case_with(
+            r#"{ op = "open", label = "default", expect = "ok" },
+               { op = "set", key = "k{i}", value = "v{i}", repeat = 3, expect = "ok" },
+               { op = "get", key = "k{i}", repeat = 3, expect = { value = "v{i}" } },"#,
+        ))
+        .unwrap();
+        assert_eq!(case.id(), "t/case");
+        assert_eq!(case.interfaces(Catalogue::builtin()), [Interface::V2]);
+        let plan = case
+            .plan(Interface::V2, &ReferenceHost::sip010_profile())
+            .unwrap();
+        let step = &plan.steps[0];
+        assert_eq!(step.ops.len(), 7);
+        assert_eq!(
+            step.ops[3],
+            Operation::Set {
+                slot: 0,
+                key: "k2".into(),
+                value: b"v2".to_vec()
+            }
+        );
+        assert_eq!(step.expected[1], Expected::Done);
+        assert_eq!(
+            step.groups
+                .iter()
+                .map(|g| (g.start, g.len))
+                .collect::<Vec<_>>(),
+            [(0, 1), (1, 3), (4, 3)]
+        );
+    }
+
+    #[test]
+    fn a_size_named_after_a_limit_resolves_against_the_profile_it_is_planned_for() {
+        let case = parse(&case_with(
+            r#"{ op = "open", label = "default", expect = "ok" },
+               { op = "set", key = { fill = "k", bytes = "key-max" }, value = "v", expect = "ok" },"#,
+        ))
+        .unwrap();
+        let profile = ReferenceHost::sip010_profile();
+        let plan = case.plan(Interface::V2, &profile).unwrap();
+        let Operation::Set { key, .. } = &plan.steps[0].ops[1] else {
+            panic!("a set: {:?}", plan.steps[0].ops[1]);
+        };
+        assert_eq!(key.len() as u64, profile.limits.key_bytes.unwrap());
+    }
+
+    #[test]
+    fn an_unknown_statement_is_refused_naming_it_and_the_file() {
+        let text = case_with(r#"{ op = "open", label = "default", expect = "ok" },"#)
+            .replace("SET-GET-EXACT", "SET-GET-EXACTLY");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path, Path::new("t/case.toml"));
+        assert!(
+            error.message.contains("SET-GET-EXACTLY"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn a_missing_or_stray_field_is_refused_saying_which() {
+        let missing = parse(&case_with(
+            r#"{ op = "open", label = "default", expect = "ok" },
+               { op = "set", key = "k", expect = "ok" },"#,
+        ))
+        .unwrap_err();
+        assert!(missing.message.contains("value"), "{}", missing.message);
+        let stray = parse(&case_with(
+            r#"{ op = "open", label = "default", expect = "ok" },
+               { op = "get", key = "k", value = "v", expect = "ok" },"#,
+        ))
+        .unwrap_err();
+        assert!(stray.message.contains("value"), "{}", stray.message);
+        let unknown = parse(&case_with(
+            r#"{ op = "open", label = "default", expct = "ok" },"#,
+        ))
+        .unwrap_err();
+        assert!(unknown.message.contains("expct"), "{}", unknown.message);
+    }
+
+    #[test]
+    fn an_error_expectation_plans_as_that_error() {
+        let case = parse(&case_with(
+            r#"{ op = "open", label = "nope", expect = { error = "access-denied" } },"#,
+        ))
+        .unwrap();
+        let plan = case
+            .plan(Interface::V2, &ReferenceHost::sip010_profile())
+            .unwrap();
+        assert_eq!(
+            plan.steps[0].expected,
+            [Expected::Error(ErrorKind::AccessDenied)]
+        );
+    }
+
+    #[test]
+    fn a_case_written_back_as_toml_reads_as_the_same_case() {
+        let case = parse(&case_with(
+            r#"{ op = "open", label = "default", expect = "ok" },
+               { op = "set", key = "k{i}", value = "v{i}", repeat = 2, expect = "ok" },"#,
+        ))
+        .unwrap();
+        let text = case.file.to_toml("# written back").unwrap();
+        let again = parse(&text).unwrap();
+        assert_eq!(again.file, case.file);
+    }
+}

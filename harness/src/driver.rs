@@ -456,3 +456,80 @@ fn from_wit(outcome: wit::Outcome) -> Outcome {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{ErrorKind, KvError};
+
+    #[test]
+    fn a_run_cut_short_ends_with_its_fault_and_the_rest_not_run() {
+        let seen = vec![Outcome::Opened, Outcome::Done];
+        assert_eq!(
+            complete(seen.clone(), 4, Some("the host trapped".into())),
+            [
+                Outcome::Opened,
+                Outcome::Done,
+                Outcome::Trapped("the host trapped".into()),
+                Outcome::NotRun
+            ]
+        );
+        // Without a fault, the missing outcomes are only not run.
+        assert_eq!(
+            complete(seen.clone(), 3, None),
+            [Outcome::Opened, Outcome::Done, Outcome::NotRun]
+        );
+        // A whole run is left as it is, fault or not.
+        assert_eq!(complete(seen.clone(), 2, Some("late".into())), seen);
+    }
+
+    #[test]
+    fn a_script_and_its_outcome_lines_cross_the_http_protocol_unchanged() {
+        let ops = [
+            Operation::Open {
+                slot: 0,
+                label: "default".into(),
+            },
+            Operation::Set {
+                slot: 0,
+                key: "k".into(),
+                value: vec![0, 255],
+            },
+        ];
+        let json = String::from_utf8(script_json(&ops)).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"Open":{"slot":0,"label":"default"}},{"Set":{"slot":0,"key":"k","value":[0,255]}}]"#
+        );
+        for (line, outcome) in [
+            (r#""Opened""#, Outcome::Opened),
+            (r#"{"Value":[1,2]}"#, Outcome::Value(Some(vec![1, 2]))),
+            (r#"{"Value":null}"#, Outcome::Value(None)),
+            (
+                r#"{"Keys":["a","b"]}"#,
+                Outcome::Keys(vec!["a".into(), "b".into()]),
+            ),
+            (
+                r#"{"Failed":{"Other":"no"}}"#,
+                Outcome::Failed(KvError {
+                    kind: ErrorKind::Other,
+                    text: Some("no".into()),
+                }),
+            ),
+            (
+                r#"{"Failed":"NoSuchStore"}"#,
+                Outcome::Failed(KvError {
+                    kind: ErrorKind::NoSuchStore,
+                    text: None,
+                }),
+            ),
+        ] {
+            assert_eq!(
+                outcome_from_json(line.as_bytes()).unwrap(),
+                outcome,
+                "{line}"
+            );
+        }
+        assert!(outcome_from_json(b"{\"Value\":").is_err());
+    }
+}

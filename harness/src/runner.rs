@@ -782,3 +782,94 @@ fn render_step(step: &PlannedStep, outcomes: &[Outcome], matched: &[bool], out: 
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::ReferenceHost;
+
+    /// The plan of a case that opens "default", sets `k` and reads it back, on v2.
+    fn plan() -> Plan {
+        let text = r#"
+id = "t/set-get"
+title = "a set is read back"
+statements = ["SET-GET-EXACT"]
+interfaces = ["v2"]
+
+[[step]]
+ops = [
+  { op = "open", label = "default", expect = "ok" },
+  { op = "set", key = "k", value = "v", expect = "ok" },
+  { op = "get", key = "k", expect = { value = "v" } },
+]
+"#;
+        Case::parse(std::path::Path::new("t.toml"), text, Catalogue::builtin())
+            .unwrap()
+            .plan(Interface::V2, &ReferenceHost::sip010_profile())
+            .unwrap()
+    }
+
+    fn execution(outcomes: Vec<Outcome>, fault: Option<&str>) -> Execution {
+        Execution {
+            load: Some(Ok(())),
+            steps: vec![Arc::new(Mutex::new(outcomes))],
+            stderr: String::new(),
+            fault: fault.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn outcomes_as_planned_pass() {
+        let run = execution(
+            vec![
+                Outcome::Opened,
+                Outcome::Done,
+                Outcome::Value(Some(b"v".to_vec())),
+            ],
+            None,
+        );
+        let (verdict, transcript, first) = judge(&plan(), &run);
+        assert_eq!(verdict, Verdict::Pass, "{transcript}");
+        assert_eq!(first, None);
+    }
+
+    #[test]
+    fn the_first_outcome_that_differs_fails_the_case_and_is_located() {
+        let run = execution(
+            vec![
+                Outcome::Opened,
+                Outcome::Done,
+                Outcome::Value(Some(b"w".to_vec())),
+            ],
+            None,
+        );
+        let (verdict, _, first) = judge(&plan(), &run);
+        assert!(matches!(verdict, Verdict::Fail(_)), "{verdict:?}");
+        assert_eq!(first, Some((0, 2)));
+    }
+
+    #[test]
+    fn a_run_cut_short_fails_naming_its_fault() {
+        let run = execution(vec![Outcome::Opened], Some("the host trapped in set"));
+        let (verdict, _, first) = judge(&plan(), &run);
+        let Verdict::Fail(detail) = verdict else {
+            panic!("a failure: {verdict:?}");
+        };
+        assert!(detail.contains("the host trapped in set"), "{detail}");
+        assert_eq!(first, Some((0, 1)));
+    }
+
+    #[test]
+    fn an_application_the_host_would_not_load_fails_the_case() {
+        let mut run = execution(Vec::new(), None);
+        run.load = Some(Err("no such label".into()));
+        let (verdict, _, _) = judge(&plan(), &run);
+        let Verdict::Fail(detail) = verdict else {
+            panic!("a failure: {verdict:?}");
+        };
+        assert!(
+            detail.contains("refused to load the application: no such label"),
+            "{detail}"
+        );
+    }
+}
