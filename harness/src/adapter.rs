@@ -21,7 +21,7 @@
 //! All of this is one executor, a [`Session`]: it keeps the runtime of each application configuration it has
 //! started, executes one planned case at a time on it (the reset, the steps, a restart step stopping the runtime
 //! and starting it again on the same state directory, an application that must be refused checked by the runtime
-//! exiting before it serves), and gives the same [`Execution`] the in-process runner gives, judged by the same
+//! exiting before it serves), and gives the same `Execution` the in-process runner gives, judged by the same
 //! code. [`Adapter::run`] runs the suite through one. As a [`crate::runner::Executor`] it also runs the generated
 //! sequences of [`crate::fuzz::fuzz`] (`kvconf fuzz --adapter`: all of them share one application configuration,
 //! so one runtime, emptied between sequences; shrinking reruns against it) and the concurrent histories of
@@ -515,8 +515,8 @@ impl Executor for Session<'_> {
     }
 
     /// Each operation is a request of its own (`open`, then the operation) to the route of the history's
-    /// component on `interface`, sent through [`Runtime::post`] like a case's script, from one thread per instance
-    /// at once ([`history::record_requests`]), on the runtime of the histories' application (component
+    /// component on `interface`, sent through `Runtime::post` like a case's script, from one thread per instance
+    /// at once (`history::record_requests`), on the runtime of the histories' application (component
     /// [`history::COMPONENT`] granted [`history::LABEL`]), its stores emptied first.
     fn record_history(
         &self,

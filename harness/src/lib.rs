@@ -8,7 +8,7 @@
 //!
 //! A host plugs in through [`host::HostUnderTest`]: how to add its key-value implementation to a wasmtime
 //! linker, how to load an application with its grants, and its per-instance state. The reference host
-//! ([`reference`]) is the first user of that plug.
+//! ([`reference`](mod@reference)) is the first user of that plug.
 //!
 //! Before any run, the spec checker ([`check`]) compares a runtime's WIT, a component's imports or a Spin
 //! application with the interface, and [`coverage`] checks the suite itself against the WIT: every function and

@@ -10,7 +10,7 @@
 //! harness = false
 //! ```
 //!
-//! and `tests/kvconf.rs`, for a host that implements [`HostUnderTest`](crate::host::HostUnderTest):
+//! and `tests/kvconf.rs`, for a host that implements [`HostUnderTest`]:
 //!
 //! ```no_run
 //! # use kvconf::reference::{Backend, ReferenceHost};
