@@ -110,14 +110,14 @@ struct ServeArgs {
     /// Let components write to their `files` (kvhost's temporary copies of them; by default read-only).
     #[arg(long)]
     allow_transient_write: bool,
-    /// The longest one request may take, in seconds, from when its instance starts on it to the end of its
-    /// response; `none` for no deadline (as Spin). Past it the instance is stopped: the request gets 504 if it
-    /// had no answer yet, or its response is cut off.
+    /// The longest one request may take, from when its instance starts on it to the end of its response:
+    /// seconds (60, 0.5, 60s) or milliseconds (500ms); `none` for no deadline (Spin's default). Past it the
+    /// instance is stopped: the request gets 504 if it had no answer yet, or its response is cut off.
     #[arg(long, value_name = "SECONDS|none", default_value = "60", value_parser = request_timeout)]
     request_timeout: Limit<std::time::Duration>,
     /// The most linear memory one instance may have, all its memories together: bytes, or a number followed by
-    /// KiB, MiB or GiB; `none` for no limit (as Spin without --max-instance-memory). A guest asking for more
-    /// traps, failing its own request.
+    /// KiB, MiB or GiB; `none` for no limit (Spin's default). A guest asking for more traps, failing its own
+    /// request.
     #[arg(long, value_name = "BYTES|none", default_value = "512MiB", value_parser = memory_size)]
     max_instance_memory: Limit<usize>,
     #[command(flatten)]
@@ -132,14 +132,23 @@ fn request_timeout(text: &str) -> Result<Limit<std::time::Duration>, String> {
     if text == "none" {
         return Ok(Limit(None));
     }
-    text.parse::<f64>()
+    // Seconds, as Spin's `--request-timeout` reads a number with no suffix or with `s`; or milliseconds.
+    let (number, unit) = match (text.strip_suffix("ms"), text.strip_suffix('s')) {
+        (Some(number), _) => (number, 1e-3),
+        (None, Some(number)) => (number, 1.0),
+        (None, None) => (text, 1.0),
+    };
+    number
+        .trim()
+        .parse::<f64>()
         .ok()
+        .map(|n| n * unit)
         .filter(|seconds| *seconds > 0.0)
         .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
         .map(|timeout| Limit(Some(timeout)))
         .ok_or_else(|| {
             format!(
-                "{text:?} is not a number of seconds above 0: give one such as 60 or 0.5, or none"
+                "{text:?} is not a time above 0: give seconds (60, 0.5, 60s) or milliseconds (500ms), or none"
             )
         })
 }

@@ -142,9 +142,10 @@ pub struct ServeOptions {
     pub instance_limits: InstanceLimits,
 }
 
-/// What one request's instance may use. Spin sets neither by default (`spin up --max-instance-memory` sets the
-/// memory one); kvhost does, so that a guest that loops or allocates without end costs its own request and not
-/// the server: see [`InstanceLimits::DEFAULT`].
+/// What one request's instance may use. Spin has both as `spin up` flags with no default (at spinframework/spin
+/// 94a8fc8a: `--request-timeout`, for WASIp3 components only, and `--max-instance-memory`); kvhost sets them by
+/// default, so that a guest that loops or allocates without end costs its own request and not the server: see
+/// [`InstanceLimits::DEFAULT`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InstanceLimits {
     /// The longest a request may take, from when its instance starts on it to the end of its response. Past it

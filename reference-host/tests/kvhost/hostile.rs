@@ -84,7 +84,7 @@ fn hostile(args: &[&str], guest: impl FnOnce(&Server) + Send, reason: Option<&st
 #[test]
 fn a_guest_that_loops_is_stopped_at_the_deadline() {
     hostile(
-        &["--request-timeout", "2"],
+        &["--request-timeout", "2000ms"],
         loops_without_end,
         Some(
             r#"stopped an instance of the component "driver-v2": its request ran past the deadline of 2 s (kvhost serve --request-timeout)"#,

@@ -1159,15 +1159,12 @@ fn a_request_past_the_deadline_is_stopped_and_other_requests_are_served_meanwhil
 fn a_bad_deadline_or_memory_limit_is_refused_saying_what_to_give() {
     let app = AppDir::new(&[("driver-v2", "http-driver-v2", "/v2/...", &["default"])]);
     for (flag, value, says) in [
-        (
-            "--request-timeout",
-            "0",
-            "is not a number of seconds above 0",
-        ),
+        ("--request-timeout", "0", "is not a time above 0"),
+        ("--request-timeout", "0ms", "is not a time above 0"),
         (
             "--request-timeout",
             "soon",
-            "give one such as 60 or 0.5, or none",
+            "give seconds (60, 0.5, 60s) or milliseconds (500ms), or none",
         ),
         (
             "--max-instance-memory",
