@@ -124,53 +124,69 @@ struct ServeArgs {
     stores: StoreArgs,
 }
 
-/// A limit given on the command line: a value, or `none`.
+/// A limit given on the command line (`--max-open-stores`, `--request-timeout`, `--max-instance-memory`): a
+/// value, or `none`.
 #[derive(Clone, Copy, Debug)]
 struct Limit<T>(Option<T>);
 
-fn request_timeout(text: &str) -> Result<Limit<std::time::Duration>, String> {
+/// `none`, or what `parse` reads in `text`.
+fn limit<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: &str,
+) -> Result<Limit<T>, String> {
     if text == "none" {
         return Ok(Limit(None));
     }
-    // Seconds, as Spin's `--request-timeout` reads a number with no suffix or with `s`; or milliseconds.
-    let (number, unit) = match (text.strip_suffix("ms"), text.strip_suffix('s')) {
-        (Some(number), _) => (number, 1e-3),
-        (None, Some(number)) => (number, 1.0),
-        (None, None) => (text, 1.0),
-    };
-    number
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .map(|n| n * unit)
-        .filter(|seconds| *seconds > 0.0)
-        .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
-        .map(|timeout| Limit(Some(timeout)))
-        .ok_or_else(|| {
-            format!(
-                "{text:?} is not a time above 0: give seconds (60, 0.5, 60s) or milliseconds (500ms), or none"
-            )
-        })
+    parse(text)
+        .map(|value| Limit(Some(value)))
+        .ok_or_else(|| format!("{text:?} is not {expected}, or none"))
+}
+
+fn open_bound(text: &str) -> Result<Limit<u32>, String> {
+    limit(
+        text,
+        |n| n.parse().ok(),
+        "a number of stores: give one such as 256",
+    )
+}
+
+fn request_timeout(text: &str) -> Result<Limit<std::time::Duration>, String> {
+    limit(
+        text,
+        |text| {
+            // Seconds, as Spin's `--request-timeout` reads a number with no suffix or with `s`; or milliseconds.
+            let (number, unit) = match (text.strip_suffix("ms"), text.strip_suffix('s')) {
+                (Some(number), _) => (number, 1e-3),
+                (None, Some(number)) => (number, 1.0),
+                (None, None) => (text, 1.0),
+            };
+            let seconds = number.trim().parse::<f64>().ok()? * unit;
+            (seconds > 0.0)
+                .then(|| std::time::Duration::try_from_secs_f64(seconds).ok())
+                .flatten()
+        },
+        "a time above 0: give seconds (60, 0.5, 60s) or milliseconds (500ms)",
+    )
 }
 
 fn memory_size(text: &str) -> Result<Limit<usize>, String> {
-    if text == "none" {
-        return Ok(Limit(None));
-    }
-    let (number, unit) = [("GiB", 1usize << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
-        .into_iter()
-        .find_map(|(suffix, unit)| Some((text.strip_suffix(suffix)?, unit)))
-        .unwrap_or((text, 1));
-    number
-        .trim()
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .filter(|bytes| *bytes > 0)
-        .map(|bytes| Limit(Some(bytes)))
-        .ok_or_else(|| {
-            format!("{text:?} is not a size above 0: give bytes, or a number followed by KiB, MiB or GiB (512MiB), or none")
-        })
+    limit(
+        text,
+        |text| {
+            let (number, unit) = [("GiB", 1usize << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+                .into_iter()
+                .find_map(|(suffix, unit)| Some((text.strip_suffix(suffix)?, unit)))
+                .unwrap_or((text, 1));
+            number
+                .trim()
+                .parse::<usize>()
+                .ok()?
+                .checked_mul(unit)
+                .filter(|bytes| *bytes > 0)
+        },
+        "a size above 0: give bytes, or a number followed by KiB, MiB or GiB (512MiB)",
+    )
 }
 
 fn parse_listen(address: &str) -> Result<std::net::SocketAddr, String> {
@@ -215,7 +231,7 @@ struct StoreArgs {
     /// store-table-full. The default is Spin's (its store table's capacity, 256), well below wasmtime's own limit
     /// of live handles (100,000 per store), which would otherwise trap a guest that opens without end.
     #[arg(long, value_name = "N|none", default_value = "256", value_parser = open_bound)]
-    max_open_stores: OpenBound,
+    max_open_stores: Limit<u32>,
     /// What a granted label that no runtime config defines does: refuse to load the application (as Spin
     /// does), or load it and answer `open` with no-such-store.
     #[arg(long, value_name = "ANSWER", default_value = "refuse-load")]
@@ -310,19 +326,6 @@ impl WasiView for Host {
             table: &mut self.table,
         }
     }
-}
-
-/// `--max-open-stores`: a bound, or none.
-#[derive(Clone, Copy, Debug)]
-struct OpenBound(Option<u32>);
-
-fn open_bound(text: &str) -> Result<OpenBound, String> {
-    if text == "none" {
-        return Ok(OpenBound(None));
-    }
-    text.parse()
-        .map(|n| OpenBound(Some(n)))
-        .map_err(|_| format!("{text:?} is not a number of stores: give one such as 256, or none"))
 }
 
 fn main() -> ExitCode {

@@ -163,12 +163,6 @@ impl InstanceLimits {
         request_timeout: Some(Duration::from_secs(60)),
         max_memory: Some(512 << 20),
     };
-
-    /// No deadline and no memory limit, as Spin by default.
-    pub const NONE: InstanceLimits = InstanceLimits {
-        request_timeout: None,
-        max_memory: None,
-    };
 }
 
 impl Default for InstanceLimits {

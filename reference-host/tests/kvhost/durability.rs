@@ -13,11 +13,10 @@
 //! `crashes_lose_no_acknowledged_write_soak` (ignored) runs a hundred. `KVHOST_CRASH_SEED` sets the seed.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::rng::Rng;
-use crate::serve::{AppDir, OPEN_DEFAULT, Server, get, script, set, value_of};
+use crate::serve::{AppDir, OPEN_DEFAULT, Server, get, script, set, try_post, value_of};
 
 /// Writers per crash, each with a key prefix and a counter of its own.
 const WRITERS: usize = 4;
@@ -67,22 +66,10 @@ fn increment(slot: u32, key: &str) -> String {
 /// POSTs `body` to `url`: the lines received whole (a line is whole once its newline arrived), or none if the
 /// server could not be reached.
 fn post_lines(url: &str, body: &str) -> Vec<String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let Ok(mut response) = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .send(body)
-    else {
+    let Ok((status, text, _)) = try_post(url, body.as_bytes()) else {
         return Vec::new();
     };
-    assert_eq!(response.status().as_u16(), 200, "{url}");
-    let mut text = Vec::new();
-    let _ = response.body_mut().as_reader().read_to_end(&mut text);
-    let text = String::from_utf8_lossy(&text);
+    assert_eq!(status, 200, "{url}");
     let whole = text.rfind('\n').map_or("", |end| &text[..end]);
     whole.lines().map(str::to_owned).collect()
 }
@@ -169,10 +156,9 @@ fn check_writer(
     server: &Server,
     w: usize,
     acked: &mut Acknowledged,
-    keys: Vec<String>,
+    mut keys: Vec<String>,
     crash: usize,
 ) {
-    let mut keys = keys;
     if let Some(Write::Set(key, _)) = &acked.in_flight {
         keys.push(key.clone());
     }

@@ -2,8 +2,8 @@
 //! (200,000 key listings), one that allocates without end, one that writes values at the limit (and past it) as
 //! fast as it can, one that starts v3 key listings and never reads them, one that traps mid-request, and one that
 //! opens stores without end. Each gets a clear failure (or answer) for its own request; meanwhile a well-behaved
-//! client's requests to another route keep succeeding within a second, and the server's peak resident memory stays
-//! under 1 GiB.
+//! client's requests to another route keep succeeding within half a second, and the server's peak resident
+//! memory stays under 1 GiB.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ fn repeated(op: &str, n: usize) -> String {
 
 /// Serves an application of every driver (the guests' routes) and a well-behaved component on `/ok/...`, with
 /// `args`, after filling "default" with 1000 keys and a value at the SIP 010 limit; runs `guest` while a
-/// well-behaved client asks `/ok/run` for a key every 20 ms, each answer checked and the slowest under a second;
+/// well-behaved client asks `/ok/run` for a key every 20 ms, each answer checked and the slowest under half a second;
 /// then checks the server's peak memory is under 1 GiB and its stderr says `reason`, if the server stops the guest.
 fn hostile(args: &[&str], guest: impl FnOnce(&Server) + Send, reason: Option<&str>) {
     let _alone = crate::alone();
@@ -71,7 +71,7 @@ fn hostile(args: &[&str], guest: impl FnOnce(&Server) + Send, reason: Option<&st
     );
     assert!(served >= 3, "{served} requests");
     assert!(
-        slowest < Duration::from_secs(1),
+        slowest < Duration::from_millis(500),
         "a well-behaved request took {slowest:?}"
     );
     assert!(peak < 1 << 30, "peak resident memory {peak} bytes");
@@ -130,14 +130,18 @@ fn a_guest_that_opens_without_end_gets_store_table_full() {
 /// Lists the thousand keys again and again: stopped at the 2 s deadline, its response cut off.
 fn loops_without_end(server: &Server) {
     let started = Instant::now();
-    let (status, _, complete) =
+    let (status, body, complete) =
         server.post_partial("/v2/run", repeated(r#"{"GetKeys":0}"#, 200_000));
     assert_eq!(status, 200);
     assert!(!complete, "cut off at the deadline");
     assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
+        body.lines().count() > 1,
+        "some listings were answered before it"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+        "{took:?}"
     );
 }
 

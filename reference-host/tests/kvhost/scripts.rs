@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::rng::Rng;
-use crate::serve::{AppDir, Server};
+use crate::serve::{AppDir, EVERY_DRIVER, Server};
 
 /// Inputs in all, spread over the five drivers.
 const INPUTS: usize = 10_000;
@@ -117,25 +117,8 @@ fn every_bad_script_is_answered_400_naming_the_fault_and_never_traps_a_driver() 
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    let app = AppDir::new(&[
-        ("driver-v1", "http-driver-v1", "/v1/...", &["default"]),
-        ("driver-v2", "http-driver-v2", "/v2/...", &["default"]),
-        ("driver-v3", "http-driver-v3", "/v3/...", &["default"]),
-        (
-            "driver-wasi",
-            "http-driver-wasi-keyvalue",
-            "/wasi/...",
-            &["default"],
-        ),
-        (
-            "driver-draft",
-            "http-driver-wasi-keyvalue-draft",
-            "/draft/...",
-            &["default"],
-        ),
-    ]);
+    let app = AppDir::every_driver();
     let server: Server = app.serve(&["--memory"]);
-    let routes = ["/v1/run", "/v2/run", "/v3/run", "/wasi/run", "/draft/run"];
     let started = Instant::now();
     let counts = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..CLIENTS)
@@ -146,7 +129,7 @@ fn every_bad_script_is_answered_400_naming_the_fault_and_never_traps_a_driver() 
                     let (mut refused, mut ran) = (0, 0);
                     for n in 0..INPUTS / CLIENTS {
                         let input = mutate(&mut rng);
-                        let route = routes[n % routes.len()];
+                        let route = EVERY_DRIVER[n % EVERY_DRIVER.len()];
                         let answer = server.post_partial(route, &input);
                         if let Err(problem) = check(route, &input, &answer) {
                             panic!(
