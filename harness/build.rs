@@ -1,6 +1,7 @@
-//! Computes the hash of the WIT files this build is compiled against (`../wit`), for reports to name them:
-//! `KVCONF_WIT_SHA256`, the SHA-256 of a manifest with one line `<sha256 of the file>  <path>\n` per file
-//! under `wit/`, paths relative to it with `/` separators, sorted by their bytes. It is what
+//! Computes the hash of the WIT files this build is compiled against (`wit/`, a link to the repository's `wit/`
+//! that `cargo package` follows), for reports to name them: `KVCONF_WIT_SHA256`, the SHA-256 of a manifest with
+//! one line `<sha256 of the file>  <path>\n` per file under `wit/`, paths relative to it with `/` separators,
+//! sorted by their bytes. It is what
 //! `cd wit && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum | sha256sum` prints.
 
 use sha2::{Digest, Sha256};
@@ -12,7 +13,7 @@ fn main() {
     // copy of the source tree elsewhere.
     let manifest_dir =
         std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let wit = Path::new(&manifest_dir).join("../wit");
+    let wit = Path::new(&manifest_dir).join("wit");
     // A directory here is scanned for changes to any file under it.
     println!("cargo::rerun-if-changed={}", wit.display());
     let mut files = Vec::new();

@@ -14,7 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "kvconf:driver/driver",
         // The HTTP drivers' protocol (wit/http-driver.wit) is these types in serde's JSON form, derived the same
         // way inside the guests.
@@ -25,7 +25,7 @@ mod bindings {
 /// The v3 driver's world: the same types and observer, and an async `run` called through `run_concurrent`.
 mod async_bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "kvconf:driver/async-driver",
         exports: { default: async | store },
         with: {
@@ -53,27 +53,27 @@ pub const FIXTURES: &[Fixture] = &[
     Fixture {
         interface: Interface::V1,
         name: "driver-v1",
-        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v1.wasm"),
+        bytes: include_bytes!("../prebuilt/driver-v1.wasm"),
     },
     Fixture {
         interface: Interface::V2,
         name: "driver-v2",
-        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v2.wasm"),
+        bytes: include_bytes!("../prebuilt/driver-v2.wasm"),
     },
     Fixture {
         interface: Interface::V3,
         name: "driver-v3",
-        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-v3.wasm"),
+        bytes: include_bytes!("../prebuilt/driver-v3.wasm"),
     },
     Fixture {
         interface: Interface::WasiKeyvalue,
         name: "driver-wasi-keyvalue",
-        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-wasi-keyvalue.wasm"),
+        bytes: include_bytes!("../prebuilt/driver-wasi-keyvalue.wasm"),
     },
     Fixture {
         interface: Interface::WasiKeyvalueDraft,
         name: "driver-wasi-keyvalue-draft",
-        bytes: include_bytes!("../../guest-fixtures/prebuilt/driver-wasi-keyvalue-draft.wasm"),
+        bytes: include_bytes!("../prebuilt/driver-wasi-keyvalue-draft.wasm"),
     },
 ];
 

@@ -1,6 +1,6 @@
 //! The conformance suite as a libtest-mimic test binary: every case on every runnable interface version,
 //! against the reference host on memory and SQLite, with each case's transcript checked against its insta
-//! snapshot under `snapshots/<interface>/` (one snapshot per case, shared by every backend: a backend whose
+//! snapshot under `harness/snapshots/<interface>/` (one snapshot per case, shared by every backend: a backend whose
 //! transcript differs fails).
 //!
 //! Trials are named `<interface>/<backend>/<case-id>`; `cargo test -p kvconf --test conformance -- v2/sqlite`
@@ -95,7 +95,7 @@ fn check_snapshot(
     transcript: &str,
 ) -> Result<(), Failed> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../snapshots")
+        .join("snapshots")
         .join(interface.name());
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(dir);
@@ -108,7 +108,7 @@ fn check_snapshot(
     }))
     .map_err(|_| {
         Failed::from(format!(
-            "the transcript differs from snapshots/{interface}/{name}.snap (see above)"
+            "the transcript differs from harness/snapshots/{interface}/{name}.snap (see above)"
         ))
     })
 }

@@ -24,7 +24,7 @@ mod bindings {
     // As for v2: the package defines an interface but no world, so a one-line world imports it.
     wasmtime::component::bindgen!({
         inline: "package kvhost:bindings; world v1 { import fermyon:spin/key-value; }",
-        path: "../wit/deps/fermyon-spin-v1",
+        path: "wit/deps/fermyon-spin-v1",
         world: "kvhost:bindings/v1",
         imports: { default: trappable },
         trappable_error_type: {

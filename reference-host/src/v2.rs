@@ -58,7 +58,7 @@ mod bindings {
     // interface itself is read from the project's WIT directory unchanged.
     wasmtime::component::bindgen!({
         inline: "package kvhost:bindings; world v2 { import fermyon:spin/key-value@2.0.0; }",
-        path: "../wit/deps/fermyon-spin-v2",
+        path: "wit/deps/fermyon-spin-v2",
         world: "kvhost:bindings/v2",
         imports: { default: trappable },
         with: {

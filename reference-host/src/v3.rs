@@ -53,7 +53,7 @@ mod bindings {
     // async (the WIT says so), has the store (to create streams and futures), and may trap (a host fault).
     wasmtime::component::bindgen!({
         inline: "package kvhost:bindings; world v3 { import spin:key-value/key-value@3.0.0; }",
-        path: "../wit/deps/spin-key-value-v3",
+        path: "wit/deps/spin-key-value-v3",
         world: "kvhost:bindings/v3",
         imports: { default: async | store | trappable },
         with: {

@@ -36,7 +36,7 @@ use crate::state::KeyValueState;
 #[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit/deps/wasi-keyvalue-0.2.0-draft2",
+        path: "wit/deps/wasi-keyvalue-0.2.0-draft2",
         world: "wasi:keyvalue/imports",
         imports: { default: trappable },
         with: {

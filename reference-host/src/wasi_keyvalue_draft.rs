@@ -47,7 +47,7 @@ use crate::wasi_keyvalue::key_page;
 #[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit/deps/wasi-keyvalue-0.2.0-draft",
+        path: "wit/deps/wasi-keyvalue-0.2.0-draft",
         world: "wasi:keyvalue/imports",
         imports: { default: trappable },
         with: {

@@ -88,29 +88,27 @@ pub const HTTP_FIXTURES: &[Fixture] = &[
     Fixture {
         interface: Interface::V1,
         name: "http-driver-v1",
-        bytes: include_bytes!("../../../guest-fixtures/prebuilt/http-driver-v1.wasm"),
+        bytes: include_bytes!("../../prebuilt/http-driver-v1.wasm"),
     },
     Fixture {
         interface: Interface::V2,
         name: "http-driver-v2",
-        bytes: include_bytes!("../../../guest-fixtures/prebuilt/http-driver-v2.wasm"),
+        bytes: include_bytes!("../../prebuilt/http-driver-v2.wasm"),
     },
     Fixture {
         interface: Interface::V3,
         name: "http-driver-v3",
-        bytes: include_bytes!("../../../guest-fixtures/prebuilt/http-driver-v3.wasm"),
+        bytes: include_bytes!("../../prebuilt/http-driver-v3.wasm"),
     },
     Fixture {
         interface: Interface::WasiKeyvalue,
         name: "http-driver-wasi-keyvalue",
-        bytes: include_bytes!("../../../guest-fixtures/prebuilt/http-driver-wasi-keyvalue.wasm"),
+        bytes: include_bytes!("../../prebuilt/http-driver-wasi-keyvalue.wasm"),
     },
     Fixture {
         interface: Interface::WasiKeyvalueDraft,
         name: "http-driver-wasi-keyvalue-draft",
-        bytes: include_bytes!(
-            "../../../guest-fixtures/prebuilt/http-driver-wasi-keyvalue-draft.wasm"
-        ),
+        bytes: include_bytes!("../../prebuilt/http-driver-wasi-keyvalue-draft.wasm"),
     },
 ];
 

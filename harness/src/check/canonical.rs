@@ -16,7 +16,7 @@ pub type Source = (&'static str, &'static str);
 
 macro_rules! sources {
     ($dir:literal: $($file:literal),+ $(,)?) => {
-        &[$(($file, include_str!(concat!("../../../wit/deps/", $dir, "/", $file)))),+]
+        &[$(($file, include_str!(concat!("../../wit/deps/", $dir, "/", $file)))),+]
     };
 }
 
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn the_sources_are_every_file_of_each_package_directory() {
-        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/deps");
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wit/deps");
         for interface in Interface::ALL {
             let mut on_disk: Vec<String> = std::fs::read_dir(wit.join(directory(interface)))
                 .unwrap()
