@@ -10,6 +10,14 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$repo"
 
+# cargo package verifies each package against the others through a local registry whose packages it unpacks under
+# $CARGO_HOME/registry/src/, and it reuses a directory already there for the same name and version: a second run on
+# one machine would build the first run's kvconf and kvhost. Remove what an earlier run unpacked (no crates.io
+# package of these names is a dependency here).
+for crate in kvhost kvconf kvconf-workspace validate-a-host; do
+  version="$(cargo pkgid -p "$crate" | sed 's/.*[@#]//')"
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$crate-$version"
+done
 # --allow-dirty: the check can run before a change is committed; CI runs it on a clean checkout anyway.
 cargo package --workspace --locked --allow-dirty \
   --config 'profile.dev.package."*".opt-level = 2' --config 'profile.dev.package."*".debug = false'
@@ -27,6 +35,12 @@ cp -R .ci/packaged-consumer "$work/consumer"
 # The versions kvconf's own lock file (packaged with it) pins, so the consumer builds what was tested.
 cp "$unpacked/Cargo.lock" "$work/consumer/Cargo.lock"
 cd "$work/consumer"
+# An in-process user does not build kvhost serve's HTTP stack (kvconf depends on kvhost without `serve`).
+if cargo tree "${patches[@]}" --edges normal,build,dev --invert hyper >/dev/null 2>&1; then
+  echo "packaged-consumer: the consumer builds hyper; kvhost's serve feature leaked into kvconf's dependencies" >&2
+  cargo tree "${patches[@]}" --edges normal,build,dev --invert hyper >&2
+  exit 1
+fi
 output="$(CARGO_TARGET_DIR="$repo/target" cargo test "${patches[@]}" --test kvconf 2>&1)" || {
   echo "$output"
   echo "packaged-consumer: the consumer crate failed against the packaged crates (above)" >&2

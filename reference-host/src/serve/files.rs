@@ -22,6 +22,10 @@
 //! or `..` (Spin refuses those too), an absolute path or one leaving the application's directory, and a
 //! destination with `..` in it.
 
+// Without the `serve` feature only the manifest's side is used (`FilesMount` and its checks): the copying is the
+// server's.
+#![cfg_attr(not(feature = "serve"), allow(dead_code))]
+
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
