@@ -156,18 +156,7 @@ impl Expectations {
                 (Verdict::Skip(_), Some(Outcome::Skip)) => applied.declared_skips.push(name),
                 (Verdict::Skip(_), None) => applied.undeclared_skips.push(name),
                 (Verdict::Pass, None) => {}
-                (verdict, Some(outcome)) => {
-                    let actual = match verdict {
-                        Verdict::Pass => "passed",
-                        Verdict::Skip(_) => "was skipped",
-                        Verdict::Fail(_) => "failed",
-                    };
-                    applied.stale.push(format!(
-                        "{name}: listed as expected to {}, but it {actual}: remove or change its entry in {} (or run with --bless)",
-                        outcome.name(),
-                        self.path.display()
-                    ));
-                }
+                (verdict, Some(outcome)) => applied.stale.push(self.stale(&name, outcome, verdict)),
             }
         }
         applied.not_run = self
@@ -177,6 +166,49 @@ impl Expectations {
             .cloned()
             .collect();
         applied
+    }
+
+    /// One result as it is reported under the expectations, the one place a listed trial's verdict changes (the
+    /// tallies are [`Expectations::apply`]'s): a listed failure that failed is skipped with the entry's reason
+    /// (a known gap: neither a regression nor a pass), a listed skip that was skipped is skipped with the entry's
+    /// reason, a listed skip that failed fails, and a listed trial that did otherwise fails as a stale
+    /// expectation. A trial not listed keeps its verdict.
+    pub fn judge(&self, result: &CaseResult) -> Verdict {
+        let name = result.trial_name();
+        let Some(entry) = self.entries.get(&name) else {
+            return result.verdict.clone();
+        };
+        let path = self.path.display();
+        match (&result.verdict, entry.outcome) {
+            (Verdict::Fail(_), Outcome::Fail) => Verdict::Skip(format!(
+                "expected failure, listed in {path}: {}",
+                entry.reason
+            )),
+            (Verdict::Skip(_), Outcome::Skip) => {
+                Verdict::Skip(format!("declared skip, listed in {path}: {}", entry.reason))
+            }
+            (Verdict::Fail(detail), Outcome::Skip) => Verdict::Fail(format!(
+                "listed in {path} as expected to be skipped, but it ran and failed:\n{detail}"
+            )),
+            (verdict, outcome) => Verdict::Fail(format!(
+                "stale expectation: {}",
+                self.stale(&name, outcome, verdict)
+            )),
+        }
+    }
+
+    /// What a stale entry is, and what to do.
+    fn stale(&self, name: &str, outcome: Outcome, verdict: &Verdict) -> String {
+        let actual = match verdict {
+            Verdict::Pass => "passed",
+            Verdict::Skip(_) => "was skipped",
+            Verdict::Fail(_) => "failed",
+        };
+        format!(
+            "{name}: listed as expected to {}, but it {actual}: remove or change its entry in {} (or run with --bless)",
+            outcome.name(),
+            self.path.display()
+        )
     }
 }
 

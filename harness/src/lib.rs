@@ -34,4 +34,5 @@ pub mod profile;
 pub mod reference;
 pub mod report;
 pub mod runner;
+pub mod suite;
 pub mod value;

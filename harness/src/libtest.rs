@@ -38,14 +38,14 @@
 //! ([`crate::expectations`]), a listed failure passes (it is a known gap), a listed trial that no longer fails
 //! fails as a stale expectation, and a listed skip is ignored with its reason.
 
-use crate::case::{self, Case};
+use crate::case;
 use crate::catalogue::Catalogue;
-use crate::expectations::{self, Expectations};
-use crate::fuzz::{self, FuzzConfig};
-use crate::history::{self, HistoryConfig};
+use crate::expectations::Expectations;
+use crate::fuzz::FuzzConfig;
 use crate::host::HostUnderTest;
 use crate::interface::Interface;
 use crate::runner::{CaseResult, Runner, Verdict};
+use crate::suite::{self, Selection};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,7 +61,11 @@ pub struct Suite<H: HostUnderTest> {
     seed: u64,
     save: Option<PathBuf>,
     timeout: Duration,
+    check_passed: Option<PassedCheck>,
 }
+
+/// An extra check of a case trial that passed ([`Suite::check_passed`]).
+type PassedCheck = Arc<dyn Fn(&CaseResult) -> Result<(), String> + Send + Sync>;
 
 /// The environment variable that overrides [`Suite::seed`].
 pub const SEED_VARIABLE: &str = "KVCONF_SEED";
@@ -81,6 +85,7 @@ impl<H: HostUnderTest> Suite<H> {
             seed: FuzzConfig::default().seed,
             save: None,
             timeout: Duration::from_secs(60),
+            check_passed: None,
         }
     }
 
@@ -130,6 +135,16 @@ impl<H: HostUnderTest> Suite<H> {
         self
     }
 
+    /// An extra check of every case trial that passes, given its result (kvconf's own conformance test compares
+    /// the transcript with a snapshot): an `Err` fails the trial with its message.
+    pub fn check_passed(
+        mut self,
+        check: impl Fn(&CaseResult) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.check_passed = Some(Arc::new(check));
+        self
+    }
+
     /// The trials, one per case and version the host provides, one of concurrent histories and one of generated
     /// sequences per version.
     ///
@@ -173,70 +188,41 @@ impl<H: HostUnderTest> Suite<H> {
             .into_iter()
             .filter(|i| runner.host().profile().interfaces.contains(i))
             .collect();
-        let mut trials = Vec::new();
-        let cases: Vec<Case> = cases;
-        for (case, interface) in runner.trials(&cases, &interfaces) {
-            let name = expectations::trial_name(interface, &backend, case.id());
-            let (runner, case, work, x) = (
-                runner.clone(),
-                case.clone(),
-                work.clone(),
-                expectations.clone(),
-            );
-            // A case for a claim the host does not make is known to be skipped before it runs: flag it ignored,
-            // so that every harness (cargo-nextest included) reports it as ignored, never as passed.
-            let profile = runner.host().profile();
-            let skipped = case.unmet(profile).is_some()
-                || case
-                    .file
-                    .steps
-                    .iter()
-                    .filter_map(|s| s.interface)
-                    .any(|i| !profile.interfaces.contains(&i));
-            trials.push(
-                Trial::ignorable_test(name, move || {
-                    let _work = work;
-                    judge(runner.run_case(&case, interface), x.as_deref())
-                })
-                .with_ignored_flag(skipped),
-            );
-        }
-        for interface in interfaces.iter().copied().filter(|_| self.histories > 0) {
-            let name = expectations::trial_name(interface, &backend, history::TRIAL_ID);
-            let (runner, work, x) = (runner.clone(), work.clone(), expectations.clone());
-            let count = self.histories;
-            trials.push(Trial::ignorable_test(name, move || {
-                let _work = work;
-                let result = history::check_histories(
-                    &runner,
-                    interface,
-                    1,
-                    count,
-                    &HistoryConfig::default(),
-                );
-                judge(result, x.as_deref())
-            }));
-        }
-        for interface in interfaces.into_iter().filter(|_| self.sequences > 0) {
-            let name = expectations::trial_name(interface, &backend, fuzz::TRIAL_ID);
+        let selection = Selection {
+            interfaces,
+            histories: self.histories,
+            history_seed: 1,
+            sequences: Some(FuzzConfig {
+                sequences: self.sequences,
+                seed,
+                ..FuzzConfig::default()
+            }),
+        };
+        let planned = suite::trials(&backend, runner.host().profile(), &cases, &selection);
+        let trials = planned.into_iter().map(|trial| {
             let (runner, work, x, save) = (
                 runner.clone(),
                 work.clone(),
                 expectations.clone(),
                 save.clone(),
             );
-            let config = FuzzConfig {
-                sequences: self.sequences,
-                seed,
-                ..FuzzConfig::default()
-            };
-            trials.push(Trial::ignorable_test(name, move || {
+            let check = self.check_passed.clone().filter(|_| trial.case().is_some());
+            let (name, skipped) = (trial.name.clone(), trial.skipped);
+            // A case for a claim the host does not make is known to be skipped before it runs: flagged ignored,
+            // so that every harness (cargo-nextest included) reports it as ignored, never as passed.
+            Trial::ignorable_test(name, move || {
                 let _work = work;
-                let result = fuzz::check_sequences(&*runner, interface, &config, save.as_deref());
+                let mut result = trial.run(&*runner, save.as_deref());
+                if let (Verdict::Pass, Some(check)) = (&result.verdict, check)
+                    && let Err(detail) = check(&result)
+                {
+                    result.verdict = Verdict::Fail(detail);
+                }
                 judge(result, x.as_deref())
-            }));
-        }
-        Ok(trials)
+            })
+            .with_ignored_flag(skipped)
+        });
+        Ok(trials.collect())
     }
 
     /// Runs the suite as the test binary's `main`, with libtest's command line, and exits with its status.
@@ -252,43 +238,16 @@ impl<H: HostUnderTest> Suite<H> {
     }
 }
 
-/// A result as a trial's outcome, with the expectations file's word on it.
+/// A result as a trial's outcome, with the expectations file's word on it ([`Expectations::judge`]).
 fn judge(result: CaseResult, expectations: Option<&Expectations>) -> Result<Completion, Failed> {
-    let listed = expectations.and_then(|x| x.entries.get(&result.trial_name()));
-    match (result.verdict, listed) {
-        (Verdict::Pass, None) => Ok(Completion::Completed),
-        (Verdict::Fail(detail), None) => Err(Failed::from(detail)),
-        (Verdict::Skip(reason), None) => Ok(Completion::ignored_with(reason)),
-        (verdict, Some(e)) => {
-            let result = CaseResult { verdict, ..result };
-            let applied = expectations
-                .map(|x| x.apply(std::slice::from_ref(&result)))
-                .unwrap_or_default();
-            if let Some(stale) = applied.stale.first() {
-                return Err(Failed::from(format!("stale expectation: {stale}")));
-            }
-            // Listed as a skip, but it ran and failed: a failure like any other, never a pass.
-            if let (false, Verdict::Fail(detail)) =
-                (applied.unexpected_failures.is_empty(), &result.verdict)
-            {
-                return Err(Failed::from(format!(
-                    "listed as expected to be skipped, but it ran and failed:\n{detail}"
-                )));
-            }
-            if applied.declared_skips.is_empty() {
-                // A failure listed as expected: a known gap, not a regression, and never shown as a pass (as
-                // `kvconf run` shows it: skipped, with its reason).
-                Ok(Completion::ignored_with(format!(
-                    "expected failure: {}",
-                    e.reason
-                )))
-            } else {
-                Ok(Completion::ignored_with(format!(
-                    "declared skip: {}",
-                    e.reason
-                )))
-            }
-        }
+    let verdict = match expectations {
+        Some(x) => x.judge(&result),
+        None => result.verdict,
+    };
+    match verdict {
+        Verdict::Pass => Ok(Completion::Completed),
+        Verdict::Fail(detail) => Err(Failed::from(detail)),
+        Verdict::Skip(reason) => Ok(Completion::ignored_with(reason)),
     }
 }
 

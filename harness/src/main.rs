@@ -8,7 +8,8 @@ use kvconf::catalogue::Catalogue;
 use kvconf::interface::Interface;
 use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::report::Report;
-use kvconf::runner::{CaseResult, Runner};
+use kvconf::runner::{CaseResult, Executor as _, Runner};
+use kvconf::suite::{self, Selection};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -481,119 +482,136 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let (work_dir, _temp) = work_dir(&args.work_dir)?;
-    let timeout = Duration::from_secs(args.timeout.unwrap_or(30));
-    // The seed of the generated concurrent histories; the JUnit and Markdown reports name it.
-    let seed = 1;
-    let mut results: Vec<CaseResult> = Vec::new();
-    if let Some(adapter) = &adapter {
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let histories = if args.histories > 0 {
-            interfaces.len()
-        } else {
-            0
-        };
-        let total = adapter.trials(&cases, &interfaces) + histories;
-        let progress = |r: &CaseResult| {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if matches!(r.verdict, kvconf::runner::Verdict::Fail(_)) {
-                eprintln!("kvconf: [{n}/{total}] {} FAILED", r.trial_name());
-            }
-        };
-        eprintln!(
-            "kvconf: validating {} out-of-process ({}), {total} trial(s)",
-            adapter.name,
-            adapter.path.display()
-        );
-        let started = std::time::Instant::now();
-        let session = adapter.session(&work_dir);
-        results.extend(session.run(&cases, &interfaces, &progress));
-        if args.histories > 0 {
-            // Through the same session: each operation one request, timed at the client.
-            let config = kvconf::history::HistoryConfig::default();
-            for interface in &interfaces {
-                let result = kvconf::history::check_histories(
-                    &session,
-                    *interface,
-                    seed,
-                    args.histories,
-                    &config,
-                );
-                progress(&result);
-                results.push(result);
-            }
-        }
-        eprintln!(
-            "kvconf: {} trial(s) out-of-process in {:.1} s, {} runtime start(s)",
-            total,
-            started.elapsed().as_secs_f64(),
-            session.starts()
-        );
-    }
-    for backend in &backends {
-        let runner = Runner::new(
-            ReferenceHost::new(*backend, profile.clone()),
-            work_dir.clone(),
-            timeout,
-        );
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(8);
-        results.extend(runner.run_all(&cases, &interfaces, threads));
-        if args.histories > 0 {
-            let config = kvconf::history::HistoryConfig::default();
-            for interface in &interfaces {
-                results.push(kvconf::history::check_histories(
-                    &runner,
-                    *interface,
-                    seed,
-                    args.histories,
-                    &config,
-                ));
-            }
-        }
-    }
-    let host_name = match &adapter {
-        Some(adapter) => format!(
-            "{} (out-of-process, {})",
-            adapter.name,
-            adapter.path.display()
+    let selection = Selection {
+        interfaces: interfaces.clone(),
+        histories: args.histories,
+        history_seed: HISTORY_SEED,
+        sequences: None,
+    };
+    let (results, host_name) = match &adapter {
+        Some(adapter) => (
+            run_out_of_process(adapter, &cases, &selection, &work_dir),
+            format!(
+                "{} (out-of-process, {})",
+                adapter.name,
+                adapter.path.display()
+            ),
         ),
-        None => "the kvconf reference host (kvhost)".to_string(),
-    };
-    let judged = results.clone();
-    // Judged once; in the reports, each expected failure is shown as skipped with its reason (never as a pass),
-    // so that the report's counts, a JUnit dashboard and the exit status agree.
-    let applied = match (&expectations, args.bless) {
-        (Some(x), false) => Some(x.apply(&judged)),
-        _ => None,
-    };
-    if let (Some(x), Some(applied)) = (&expectations, &applied) {
-        for r in &mut results {
-            let name = r.trial_name();
-            if let Some(e) = x.entries.get(&name)
-                && applied.expected_failures.contains(&name)
-            {
-                r.verdict = kvconf::runner::Verdict::Skip(format!(
-                    "expected failure, listed in {}: {}",
-                    x.path.display(),
-                    e.reason
-                ));
-            }
+        None => {
+            let timeout = Duration::from_secs(args.timeout.unwrap_or(30));
+            (
+                run_in_process(&backends, &profile, &cases, &selection, &work_dir, timeout),
+                "the kvconf reference host (kvhost)".to_string(),
+            )
         }
-    }
+    };
     let (report_profile, note) = match &adapter {
         Some(_) => (profile.clone(), None),
         None => as_run(&profile, &backends),
     };
-    let mut report = Report::new(&host_name, &report_profile, &interfaces, results);
+    conclude(
+        &args,
+        &host_name,
+        (&report_profile, note),
+        &interfaces,
+        &cases,
+        expectations.as_ref(),
+        results,
+    )
+}
+
+/// The seed of `kvconf run`'s concurrent histories; the JUnit and Markdown reports name it.
+const HISTORY_SEED: u64 = 1;
+
+/// Runs the trials against the reference host on each of `backends`.
+fn run_in_process(
+    backends: &[Backend],
+    profile: &kvconf::profile::Profile,
+    cases: &[Case],
+    selection: &Selection,
+    work_dir: &std::path::Path,
+    timeout: Duration,
+) -> Vec<CaseResult> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let mut results = Vec::new();
+    for backend in backends {
+        let runner = Runner::new(
+            ReferenceHost::new(*backend, profile.clone()),
+            work_dir.to_path_buf(),
+            timeout,
+        );
+        let trials = suite::trials(runner.host_name(), profile, cases, selection);
+        results.extend(suite::run_all(&runner, &trials, threads, None, &|_| {}));
+    }
+    results
+}
+
+/// Runs the trials against the runtime `adapter` starts, saying on standard error how many, each failure as it
+/// happens, and how long it took.
+fn run_out_of_process(
+    adapter: &kvconf::adapter::Adapter,
+    cases: &[Case],
+    selection: &Selection,
+    work_dir: &std::path::Path,
+) -> Vec<CaseResult> {
+    let trials = suite::trials(&adapter.name, &adapter.profile, cases, selection);
+    let total = trials.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let progress = |r: &CaseResult| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if matches!(r.verdict, kvconf::runner::Verdict::Fail(_)) {
+            eprintln!("kvconf: [{n}/{total}] {} FAILED", r.trial_name());
+        }
+    };
+    eprintln!(
+        "kvconf: validating {} out-of-process ({}), {total} trial(s)",
+        adapter.name,
+        adapter.path.display()
+    );
+    let started = std::time::Instant::now();
+    // The histories go through the same session: each operation one request, timed at the client.
+    let session = adapter.session(work_dir);
+    let results = session.run_trials(&trials, None, &progress);
+    eprintln!(
+        "kvconf: {} trial(s) out-of-process in {:.1} s, {} runtime start(s)",
+        total,
+        started.elapsed().as_secs_f64(),
+        session.starts()
+    );
+    results
+}
+
+/// Judges the results against the expectations (if any), prints the report, blesses the expectations file when
+/// asked, and gives the exit status.
+fn conclude(
+    args: &RunArgs,
+    host_name: &str,
+    (profile, note): (&kvconf::profile::Profile, Option<String>),
+    interfaces: &[Interface],
+    cases: &[Case],
+    expectations: Option<&kvconf::expectations::Expectations>,
+    mut results: Vec<CaseResult>,
+) -> anyhow::Result<ExitCode> {
+    let judged = results.clone();
+    // Judged once; in the reports, each trial listed in the expectations file shows what the file makes of it (an
+    // expected failure as skipped with its reason, never as a pass), so that the report's counts, a JUnit
+    // dashboard and the exit status agree.
+    if let (Some(x), false) = (expectations, args.bless) {
+        for r in &mut results {
+            r.verdict = x.judge(r);
+        }
+    }
+    let mut report = Report::new(host_name, profile, interfaces, results);
     if let Some(note) = note {
         report = report.with_profile_note(note);
     }
-    let mut meta = kvconf::report::Meta::new(seed, expectations.as_ref().map(|x| x.hash.clone()));
+    let mut meta = kvconf::report::Meta::new(HISTORY_SEED, expectations.map(|x| x.hash.clone()));
     if matches!(args.format, Format::Markdown) {
         // The cases are those of the run. The catalogue's items resolve (a test checks it), so an error here is
         // kvconf's own: said, and the report goes out without the section.
-        match kvconf::coverage::Coverage::compute(Catalogue::builtin(), &cases) {
+        match kvconf::coverage::Coverage::compute(Catalogue::builtin(), cases) {
             Ok(coverage) => meta.coverage = Some(coverage),
             Err(errors) => eprintln!(
                 "kvconf: the report leaves out its WIT coverage section: {}",
@@ -608,7 +626,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Markdown => print!("{}", report.markdown(&meta)),
     }
     if let (true, Some(path)) = (args.bless, &args.expectations) {
-        let text = kvconf::expectations::bless(expectations.as_ref(), &judged, &host_name);
+        let text = kvconf::expectations::bless(expectations, &judged, host_name);
         std::fs::write(path, &text)
             .with_context(|| format!("writing the expectations file {}", path.display()))?;
         eprintln!(
@@ -625,18 +643,19 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    let expectations = expectations.unwrap_or_else(|| kvconf::expectations::Expectations {
+    let none = kvconf::expectations::Expectations {
         path: PathBuf::from("(no expectations file)"),
         entries: Default::default(),
         hash: String::new(),
-    });
-    let applied = applied.unwrap_or_else(|| expectations.apply(&judged));
+    };
+    let expectations = expectations.unwrap_or(&none);
+    let applied = expectations.apply(&judged);
     let passed = applied.passed(args.strict);
     let summary = applied.summary(&expectations.path, args.strict);
     let verdict = if passed {
-        "kvconf: ok under the expectations".to_string()
+        "kvconf: ok under the expectations"
     } else {
-        "kvconf: FAILED under the expectations".to_string()
+        "kvconf: FAILED under the expectations"
     };
     // The summary goes after a human report; machine formats keep standard output to themselves.
     match args.format {

@@ -7,7 +7,6 @@
 //! generated sequences and histories through the same code as their suite.
 
 use crate::case::{Case, LoadExpectation, Plan, PlannedStep};
-use crate::catalogue::Catalogue;
 use crate::driver::{Driver, complete};
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
@@ -286,46 +285,19 @@ impl<H: HostUnderTest> Runner<H> {
             .clone()
     }
 
-    /// The pairs (case, interface) this run covers: each case on each runnable version it applies to.
-    pub fn trials<'a>(
-        &self,
-        cases: &'a [Case],
-        interfaces: &[Interface],
-    ) -> Vec<(&'a Case, Interface)> {
-        trials(cases, interfaces)
-    }
-
     /// Runs every case on every interface version in `interfaces` that it applies to, on `threads` threads
-    /// (each case is isolated, so their order does not matter), and returns the results sorted by trial name.
+    /// (each case is isolated, so their order does not matter), and returns the results sorted by trial name:
+    /// [`crate::suite::run_all`] of the cases' [`crate::suite::trials`].
     pub fn run_all(
         &self,
         cases: &[Case],
         interfaces: &[Interface],
         threads: usize,
     ) -> Vec<CaseResult> {
-        let next = Mutex::new(self.trials(cases, interfaces).into_iter());
-        let results = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..threads.max(1) {
-                scope.spawn(|| {
-                    loop {
-                        let Some((case, interface)) =
-                            next.lock().unwrap_or_else(|e| e.into_inner()).next()
-                        else {
-                            break;
-                        };
-                        let result = self.run_case(case, interface);
-                        results
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(result);
-                    }
-                });
-            }
-        });
-        let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-        results.sort_by_key(|r| r.trial_name());
-        results
+        let selection = crate::suite::Selection::cases_on(interfaces);
+        let trials =
+            crate::suite::trials(self.host.backend(), self.host.profile(), cases, &selection);
+        crate::suite::run_all(self, &trials, threads, None, &|_| {})
     }
 
     /// Runs one case on one interface version.
@@ -457,23 +429,6 @@ fn empty_dir(dir: &std::path::Path) -> std::io::Result<()> {
 /// Whether `dir` is a directory with nothing in it.
 fn is_empty_dir(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
-}
-
-/// The pairs (case, interface) a run of `cases` on `interfaces` covers: each case on each version it applies to.
-pub(crate) fn trials<'a>(
-    cases: &'a [Case],
-    interfaces: &[Interface],
-) -> Vec<(&'a Case, Interface)> {
-    let catalogue = Catalogue::builtin();
-    let mut out = Vec::new();
-    for interface in interfaces {
-        for case in cases {
-            if case.interfaces(catalogue).contains(interface) {
-                out.push((case, *interface));
-            }
-        }
-    }
-    out
 }
 
 /// The plan of `case` on `interface` for a host claiming `profile`, or the verdict it gets without running: a
@@ -786,6 +741,7 @@ fn render_step(step: &PlannedStep, outcomes: &[Outcome], matched: &[bool], out: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::Catalogue;
     use crate::reference::ReferenceHost;
 
     /// The plan of a case that opens "default", sets `k` and reads it back, on v2.

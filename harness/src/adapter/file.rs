@@ -204,7 +204,8 @@ impl Adapter {
 
     /// How many trials a run of `cases` on `interfaces` has.
     pub fn trials(&self, cases: &[Case], interfaces: &[Interface]) -> usize {
-        trials(cases, interfaces).len()
+        let selection = crate::suite::Selection::cases_on(interfaces);
+        crate::suite::trials(&self.name, &self.profile, cases, &selection).len()
     }
 
     /// Runs `cases` on `interfaces` (those the profile claims run; the others are skipped), starting the runtime

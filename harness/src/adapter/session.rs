@@ -51,18 +51,39 @@ impl<'a> Session<'a> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `cases` on `interfaces` (those the profile claims run; the others are skipped), the cases of one
-    /// application configuration one after another on one runtime, which is stopped after the configuration's
-    /// last case. `progress` is told each result as it is known.
+    /// Runs `cases` on `interfaces` (those the profile claims run; the others are skipped): [`Session::run_trials`]
+    /// of the cases' [`crate::suite::trials`].
     pub fn run(
         &self,
         cases: &[Case],
         interfaces: &[Interface],
         progress: &dyn Fn(&CaseResult),
     ) -> Vec<CaseResult> {
+        let selection = crate::suite::Selection::cases_on(interfaces);
+        let trials =
+            crate::suite::trials(&self.adapter.name, &self.adapter.profile, cases, &selection);
+        self.run_trials(&trials, None, progress)
+    }
+
+    /// Runs `trials`: the cases of one application configuration one after another on one runtime, which is
+    /// stopped after the configuration's last case, then the histories and sequences one at a time (a difference
+    /// the sequences find saved under `save` if given). `progress` is told each result as it is known. The
+    /// results are the cases' sorted by trial name, then the others in their order.
+    pub fn run_trials(
+        &self,
+        trials: &[Trial],
+        save: Option<&Path>,
+        progress: &dyn Fn(&CaseResult),
+    ) -> Vec<CaseResult> {
         let mut results = Vec::new();
         let mut groups: BTreeMap<AppConfig, Vec<(&Case, Interface, Plan)>> = BTreeMap::new();
-        for (case, interface) in trials(cases, interfaces) {
+        let mut others = Vec::new();
+        for trial in trials {
+            let Some(case) = trial.case() else {
+                others.push(trial);
+                continue;
+            };
+            let interface = trial.interface;
             match plan_case(case, interface, &self.adapter.profile) {
                 Ok(plan) => groups
                     .entry(AppConfig::of(&plan))
@@ -98,6 +119,11 @@ impl<'a> Session<'a> {
             self.retire(&config);
         }
         results.sort_by_key(|r| r.trial_name());
+        for trial in others {
+            let result = trial.run(self, save);
+            progress(&result);
+            results.push(result);
+        }
         results
     }
 
