@@ -41,18 +41,13 @@ fn every_prebuilt_fixture_is_one_the_suite_runs() {
         })
         .collect();
     prebuilt.sort();
-    let mut known: Vec<String> = kvconf::driver::FIXTURES
-        .iter()
+    let mut known: Vec<String> = kvconf::driver::fixtures()
         .map(|f| f.name.to_string())
-        .chain(
-            kvconf::adapter::HTTP_FIXTURES
-                .iter()
-                .map(|f| f.name.to_string()),
-        )
+        .chain(kvconf::adapter::http_fixtures().map(|f| f.name.to_string()))
         .collect();
     known.sort();
     assert_eq!(
         prebuilt, known,
-        "guest-fixtures/prebuilt/ and kvconf::driver::FIXTURES + kvconf::adapter::HTTP_FIXTURES disagree"
+        "guest-fixtures/prebuilt/ and kvconf::driver::fixtures() + kvconf::adapter::http_fixtures() disagree"
     );
 }

@@ -4,7 +4,7 @@
 use crate::host::HostUnderTest;
 use crate::interface::Interface;
 use crate::outcome::{ErrorKind, KvError, Operation, Outcome};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -37,49 +37,16 @@ mod async_bindings {
 
 use bindings::kvconf::driver::types as wit;
 
-/// A prebuilt driver component, committed under `guest-fixtures/prebuilt/`.
-#[derive(Clone, Copy, Debug)]
-pub struct Fixture {
-    /// The interface version it drives.
-    pub interface: Interface,
-    /// Its file name without `.wasm`.
-    pub name: &'static str,
-    /// The component.
-    pub bytes: &'static [u8],
+pub use crate::interface::Fixture;
+
+/// Every driver fixture this build carries, one per interface version ([`crate::interface::SPECS`]).
+pub fn fixtures() -> impl Iterator<Item = &'static Fixture> {
+    crate::interface::SPECS.iter().map(|spec| &spec.driver)
 }
 
-/// Every driver fixture this build carries.
-pub const FIXTURES: &[Fixture] = &[
-    Fixture {
-        interface: Interface::V1,
-        name: "driver-v1",
-        bytes: include_bytes!("../prebuilt/driver-v1.wasm"),
-    },
-    Fixture {
-        interface: Interface::V2,
-        name: "driver-v2",
-        bytes: include_bytes!("../prebuilt/driver-v2.wasm"),
-    },
-    Fixture {
-        interface: Interface::V3,
-        name: "driver-v3",
-        bytes: include_bytes!("../prebuilt/driver-v3.wasm"),
-    },
-    Fixture {
-        interface: Interface::WasiKeyvalue,
-        name: "driver-wasi-keyvalue",
-        bytes: include_bytes!("../prebuilt/driver-wasi-keyvalue.wasm"),
-    },
-    Fixture {
-        interface: Interface::WasiKeyvalueDraft,
-        name: "driver-wasi-keyvalue-draft",
-        bytes: include_bytes!("../prebuilt/driver-wasi-keyvalue-draft.wasm"),
-    },
-];
-
-/// The fixture for `interface`, if this build has one.
-pub fn fixture(interface: Interface) -> Option<&'static Fixture> {
-    FIXTURES.iter().find(|f| f.interface == interface)
+/// The fixture for `interface`.
+pub fn fixture(interface: Interface) -> &'static Fixture {
+    &interface.spec().driver
 }
 
 /// How often the engine's epoch advances; a guest's deadline is counted in these ticks.
@@ -201,9 +168,7 @@ pub struct ScriptRun {
 impl<H: HostUnderTest> Driver<H> {
     /// Links the fixture for `interface` against `host`.
     pub fn new(host: &H, interface: Interface) -> anyhow::Result<Self> {
-        let Some(fixture) = fixture(interface) else {
-            bail!("kvconf has no driver fixture for {interface}");
-        };
+        let fixture = fixture(interface);
         let component = component(fixture)?;
         let mut linker: Linker<Ctx<H::Data>> = Linker::new(engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)

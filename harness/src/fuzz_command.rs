@@ -137,7 +137,7 @@ fn run_adapter(args: &FuzzArgs, path: &Path) -> anyhow::Result<ExitCode> {
 /// Generated sequences and histories against the reference host in-process, every version and backend on its own
 /// thread.
 fn run_in_process(args: &FuzzArgs) -> anyhow::Result<ExitCode> {
-    let (profile, backends, interfaces) = args.host.resolve(&[Backend::Memory, Backend::Sqlite])?;
+    let (profile, backends, interfaces) = args.host.resolve(&Backend::ALL)?;
     create_save_dir(args)?;
     let (work_dir, _temp) = work_dir(&args.work_dir)?;
     let timeout = Duration::from_secs(args.timeout.unwrap_or(30));

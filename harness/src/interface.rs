@@ -1,4 +1,7 @@
-//! The key-value interface versions kvconf knows, and which of them it can run today.
+//! The key-value interface versions kvconf knows, and what it holds about each as data: one [`InterfaceSpec`] per
+//! version in [`SPECS`] (its names, its WIT, its driver components). What a version *does* differently lives where
+//! the behaviour is: how its outcomes map in the model ([`crate::model`]), which operations the generator draws
+//! ([`crate::fuzz`]).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -33,31 +36,24 @@ impl Interface {
     /// The versions this build of kvconf has a driver fixture for, and so can check.
     pub const RUNNABLE: [Interface; 5] = Interface::ALL;
 
+    /// What kvconf holds about this version.
+    pub fn spec(self) -> &'static InterfaceSpec {
+        &SPECS[self as usize]
+    }
+
     /// The short name used in trial names, case files and reports (`v2`, `wasi-keyvalue`).
     pub fn name(self) -> &'static str {
-        match self {
-            Interface::V1 => "v1",
-            Interface::V2 => "v2",
-            Interface::V3 => "v3",
-            Interface::WasiKeyvalue => "wasi-keyvalue",
-            Interface::WasiKeyvalueDraft => "wasi-keyvalue-draft",
-        }
+        self.spec().name
     }
 
     /// The WIT name of the interface the host must provide.
     pub fn wit_name(self) -> &'static str {
-        match self {
-            Interface::V1 => "fermyon:spin/key-value",
-            Interface::V2 => "fermyon:spin/key-value@2.0.0",
-            Interface::V3 => "spin:key-value/key-value@3.0.0",
-            Interface::WasiKeyvalue => "wasi:keyvalue@0.2.0-draft2",
-            Interface::WasiKeyvalueDraft => "wasi:keyvalue@0.2.0-draft",
-        }
+        self.spec().wit_name
     }
 
     /// Whether this is an edition of wasi:keyvalue (either), whose error variant has no `store-table-full`.
     pub fn is_wasi(self) -> bool {
-        matches!(self, Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft)
+        self.spec().wasi
     }
 
     /// Parses a short name as [`Interface::name`] gives it.
@@ -69,5 +65,100 @@ impl Interface {
 impl fmt::Display for Interface {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A prebuilt driver component, committed under `guest-fixtures/prebuilt/` (inside the crate: `prebuilt/`).
+#[derive(Clone, Copy, Debug)]
+pub struct Fixture {
+    /// The interface version it drives.
+    pub interface: Interface,
+    /// Its file name without `.wasm`.
+    pub name: &'static str,
+    /// The component.
+    pub bytes: &'static [u8],
+}
+
+/// One WIT file of a version's package: its name in the package's directory and its text.
+pub type WitFile = (&'static str, &'static str);
+
+/// What kvconf holds about one interface version as data.
+#[derive(Debug)]
+pub struct InterfaceSpec {
+    /// The version.
+    pub interface: Interface,
+    /// The short name used in trial names, case files, reports and on the command line.
+    pub name: &'static str,
+    /// The WIT name of the interface the host must provide.
+    pub wit_name: &'static str,
+    /// The directory under `wit/deps/` that holds its package.
+    pub wit_dir: &'static str,
+    /// The files of its package there, byte for byte (`include_str!`): the canonical WIT `kvconf check` compares
+    /// with ([`crate::check::canonical`]).
+    pub wit_files: &'static [WitFile],
+    /// The driver component run in-process ([`crate::driver`]).
+    pub driver: Fixture,
+    /// The same driver as a Spin HTTP component, for the out-of-process route ([`crate::adapter`]).
+    pub http_driver: Fixture,
+    /// Whether it is an edition of wasi:keyvalue.
+    pub wasi: bool,
+}
+
+macro_rules! spec {
+    (
+        $interface:ident, $name:literal, $wit_name:literal, $wasi:literal,
+        $dir:literal: [$($file:literal),+ $(,)?]
+    ) => {
+        InterfaceSpec {
+            interface: Interface::$interface,
+            name: $name,
+            wit_name: $wit_name,
+            wit_dir: $dir,
+            wit_files: &[$(($file, include_str!(concat!("../wit/deps/", $dir, "/", $file)))),+],
+            driver: Fixture {
+                interface: Interface::$interface,
+                name: concat!("driver-", $name),
+                bytes: include_bytes!(concat!("../prebuilt/driver-", $name, ".wasm")),
+            },
+            http_driver: Fixture {
+                interface: Interface::$interface,
+                name: concat!("http-driver-", $name),
+                bytes: include_bytes!(concat!("../prebuilt/http-driver-", $name, ".wasm")),
+            },
+            wasi: $wasi,
+        }
+    };
+}
+
+/// Every version's [`InterfaceSpec`], in [`Interface::ALL`]'s order. A new version is one entry here (and its
+/// variant of [`Interface`]).
+pub const SPECS: [InterfaceSpec; 5] = [
+    spec!(V1, "v1", "fermyon:spin/key-value", false, "fermyon-spin-v1": ["key-value.wit"]),
+    spec!(V2, "v2", "fermyon:spin/key-value@2.0.0", false, "fermyon-spin-v2": ["key-value.wit"]),
+    spec!(V3, "v3", "spin:key-value/key-value@3.0.0", false, "spin-key-value-v3": ["key-value.wit"]),
+    spec!(
+        WasiKeyvalue, "wasi-keyvalue", "wasi:keyvalue@0.2.0-draft2", true,
+        "wasi-keyvalue-0.2.0-draft2": ["atomics.wit", "batch.wit", "store.wit", "world.wit"]
+    ),
+    spec!(
+        WasiKeyvalueDraft, "wasi-keyvalue-draft", "wasi:keyvalue@0.2.0-draft", true,
+        "wasi-keyvalue-0.2.0-draft": ["atomic.wit", "batch.wit", "store.wit", "watch.wit", "world.wit"]
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_version_has_its_own_spec_in_order() {
+        for (i, interface) in Interface::ALL.into_iter().enumerate() {
+            let spec = interface.spec();
+            assert_eq!(spec.interface, interface);
+            assert_eq!(SPECS[i].interface, interface);
+            assert_eq!(spec.driver.interface, interface);
+            assert_eq!(spec.http_driver.interface, interface);
+            assert_eq!(Interface::from_name(spec.name), Some(interface));
+        }
     }
 }

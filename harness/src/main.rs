@@ -117,14 +117,29 @@ enum Format {
     Markdown,
 }
 
+/// `--backend`'s values: each backend of the reference host, and `all`.
+fn backend_names() -> clap::builder::PossibleValuesParser {
+    Backend::ALL
+        .map(Backend::name)
+        .into_iter()
+        .chain(["all"])
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// `--interface`'s values: each interface version ([`kvconf::interface::SPECS`]).
+fn interface_names() -> clap::builder::PossibleValuesParser {
+    Interface::ALL.map(Interface::name).into()
+}
+
 /// Which reference host to check, and on what: shared by `run` and `fuzz`.
 #[derive(clap::Args)]
 struct HostArgs {
     /// Backends of the reference host to run on (repeat, or `all`); default sqlite for `run`, both for `fuzz`.
-    #[arg(long = "backend", value_parser = ["memory", "sqlite", "all"])]
+    #[arg(long = "backend", value_parser = backend_names())]
     backends: Vec<String>,
     /// Interface versions to run (repeat); default every one the profile provides.
-    #[arg(long = "interface", value_parser = ["v1", "v2", "v3", "wasi-keyvalue", "wasi-keyvalue-draft"])]
+    #[arg(long = "interface", value_parser = interface_names())]
     interfaces: Vec<String>,
     /// The reference host's profile: `sip010` (SIP 010's figures as hard limits), `unbounded`, or the path of a
     /// profile file (TOML: name, interfaces, limits, open-stores, unconfigured-label, v1-invalid-handle,
@@ -297,7 +312,7 @@ fn backends(names: &[String], default: &[Backend]) -> Vec<Backend> {
     let mut backends: Vec<Backend> = Vec::new();
     for b in names {
         match b.as_str() {
-            "all" => backends.extend([Backend::Memory, Backend::Sqlite]),
+            "all" => backends.extend(Backend::ALL),
             name => backends.extend(Backend::from_name(name)),
         }
     }
@@ -464,7 +479,7 @@ fn run_suite(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let host_names: Vec<&str> = match &adapter {
         Some(adapter) => vec![adapter.name.as_str()],
-        None => vec!["memory", "sqlite"],
+        None => Backend::ALL.map(Backend::name).to_vec(),
     };
     let mut cases = load(&args.cases)?;
     // Checked before anything runs: an unknown trial in the file is a mistake to fix first. Blessing may start

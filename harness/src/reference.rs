@@ -26,6 +26,9 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Every backend of the reference host.
+    pub const ALL: [Backend; 2] = [Backend::Memory, Backend::Sqlite];
+
     /// The name used in trial names and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -42,9 +45,7 @@ impl Backend {
 
     /// Parses a name as [`Backend::name`] gives it.
     pub fn from_name(name: &str) -> Option<Backend> {
-        [Backend::Memory, Backend::Sqlite]
-            .into_iter()
-            .find(|b| b.name() == name)
+        Backend::ALL.into_iter().find(|b| b.name() == name)
     }
 }
 

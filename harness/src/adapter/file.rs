@@ -153,16 +153,6 @@ impl Adapter {
         }
         let profile = profile(&file.profile, &dir)
             .with_context(|| format!("the profile of the adapter file {}", path.display()))?;
-        if let Some(missing) = profile
-            .interfaces
-            .iter()
-            .find(|i| http_fixture(**i).is_none())
-        {
-            return Err(problem(format!(
-                "the profile claims {}, for which kvconf has no HTTP driver",
-                missing.wit_name()
-            )));
-        }
         Ok(Adapter {
             name: file.name.clone(),
             profile,

@@ -83,39 +83,15 @@ pub use file::*;
 use runtime::*;
 pub use session::*;
 
-/// Every HTTP driver fixture this build carries (committed under `guest-fixtures/prebuilt/`): the driver of each
-/// interface version as a Spin HTTP component.
-pub const HTTP_FIXTURES: &[Fixture] = &[
-    Fixture {
-        interface: Interface::V1,
-        name: "http-driver-v1",
-        bytes: include_bytes!("../../prebuilt/http-driver-v1.wasm"),
-    },
-    Fixture {
-        interface: Interface::V2,
-        name: "http-driver-v2",
-        bytes: include_bytes!("../../prebuilt/http-driver-v2.wasm"),
-    },
-    Fixture {
-        interface: Interface::V3,
-        name: "http-driver-v3",
-        bytes: include_bytes!("../../prebuilt/http-driver-v3.wasm"),
-    },
-    Fixture {
-        interface: Interface::WasiKeyvalue,
-        name: "http-driver-wasi-keyvalue",
-        bytes: include_bytes!("../../prebuilt/http-driver-wasi-keyvalue.wasm"),
-    },
-    Fixture {
-        interface: Interface::WasiKeyvalueDraft,
-        name: "http-driver-wasi-keyvalue-draft",
-        bytes: include_bytes!("../../prebuilt/http-driver-wasi-keyvalue-draft.wasm"),
-    },
-];
+/// Every HTTP driver fixture this build carries: the driver of each interface version as a Spin HTTP component
+/// ([`crate::interface::SPECS`]).
+pub fn http_fixtures() -> impl Iterator<Item = &'static Fixture> {
+    crate::interface::SPECS.iter().map(|spec| &spec.http_driver)
+}
 
-/// The HTTP driver fixture for `interface`, if this build has one.
-pub fn http_fixture(interface: Interface) -> Option<&'static Fixture> {
-    HTTP_FIXTURES.iter().find(|f| f.interface == interface)
+/// The HTTP driver fixture for `interface`.
+pub fn http_fixture(interface: Interface) -> &'static Fixture {
+    &interface.spec().http_driver
 }
 
 #[cfg(test)]

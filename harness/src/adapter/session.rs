@@ -342,14 +342,9 @@ impl App {
         std::fs::create_dir_all(&state_dir)?;
         let app_dir = std::path::absolute(&app_dir)?;
         let state_dir = std::path::absolute(&state_dir)?;
-        let interfaces: Vec<Interface> = profile
-            .interfaces
-            .iter()
-            .copied()
-            .filter(|i| http_fixture(*i).is_some())
-            .collect();
+        let interfaces: Vec<Interface> = profile.interfaces.iter().copied().collect();
         for interface in &interfaces {
-            let fixture = http_fixture(*interface).expect("filtered above");
+            let fixture = http_fixture(*interface);
             std::fs::write(
                 app_dir.join(format!("{}.wasm", fixture.name)),
                 fixture.bytes,
@@ -399,7 +394,7 @@ impl App {
             ));
         }
         for (id, route, interface, labels) in &components {
-            let fixture = http_fixture(*interface).expect("filtered above");
+            let fixture = http_fixture(*interface);
             let _ = write!(
                 manifest,
                 "\n[[trigger.http]]\nroute = {route:?}\ncomponent = {id:?}\n\n[component.{id}]\nsource = \"{}.wasm\"\nkey_value_stores = {}\n",

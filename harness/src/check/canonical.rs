@@ -12,38 +12,16 @@ use std::sync::OnceLock;
 use wit_parser::{InterfaceId, PackageId, PackageName, Resolve};
 
 /// One WIT file of a version: its name under the package's directory and its text.
-pub type Source = (&'static str, &'static str);
-
-macro_rules! sources {
-    ($dir:literal: $($file:literal),+ $(,)?) => {
-        &[$(($file, include_str!(concat!("../../wit/deps/", $dir, "/", $file)))),+]
-    };
-}
+pub type Source = crate::interface::WitFile;
 
 /// The WIT files of `interface`'s package, as kvconf vendors them under `wit/deps/<directory>`.
 pub fn sources(interface: Interface) -> &'static [Source] {
-    match interface {
-        Interface::V1 => sources!("fermyon-spin-v1": "key-value.wit"),
-        Interface::V2 => sources!("fermyon-spin-v2": "key-value.wit"),
-        Interface::V3 => sources!("spin-key-value-v3": "key-value.wit"),
-        Interface::WasiKeyvalue => sources!(
-            "wasi-keyvalue-0.2.0-draft2": "atomics.wit", "batch.wit", "store.wit", "world.wit"
-        ),
-        Interface::WasiKeyvalueDraft => sources!(
-            "wasi-keyvalue-0.2.0-draft": "atomic.wit", "batch.wit", "store.wit", "watch.wit", "world.wit"
-        ),
-    }
+    interface.spec().wit_files
 }
 
 /// The directory under `wit/deps/` that holds `interface`'s package.
 pub fn directory(interface: Interface) -> &'static str {
-    match interface {
-        Interface::V1 => "fermyon-spin-v1",
-        Interface::V2 => "fermyon-spin-v2",
-        Interface::V3 => "spin-key-value-v3",
-        Interface::WasiKeyvalue => "wasi-keyvalue-0.2.0-draft2",
-        Interface::WasiKeyvalueDraft => "wasi-keyvalue-0.2.0-draft",
-    }
+    interface.spec().wit_dir
 }
 
 /// The SHA-256 (hex) of one version's WIT: of a manifest with one line `<sha256 of the file>  <file>` per file
