@@ -342,8 +342,8 @@ impl App {
         std::fs::create_dir_all(&state_dir)?;
         let app_dir = std::path::absolute(&app_dir)?;
         let state_dir = std::path::absolute(&state_dir)?;
-        let interfaces: Vec<Interface> = profile.interfaces.iter().copied().collect();
-        for interface in &interfaces {
+        let interfaces = &profile.interfaces;
+        for interface in interfaces {
             let fixture = http_fixture(*interface);
             std::fs::write(
                 app_dir.join(format!("{}.wasm", fixture.name)),
@@ -364,7 +364,7 @@ impl App {
             } else {
                 format!("component-{n}")
             };
-            for interface in &interfaces {
+            for interface in interfaces {
                 let route = format!("/{id}/{}", interface.name());
                 routes.insert((component.clone(), *interface), route.clone());
                 components.push((
