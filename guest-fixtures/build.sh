@@ -15,19 +15,6 @@
 # version gives other bytes and a comparison across compilers would prove nothing.
 set -euo pipefail
 
-# Each fixture: the name of its file in prebuilt/ and the cargo package that builds it.
-fixtures=(
-  "driver-v1:kvconf-driver-v1"
-  "driver-v2:kvconf-driver-v2"
-  "driver-v3:kvconf-driver-v3"
-  "driver-wasi-keyvalue:kvconf-driver-wasi-keyvalue"
-  "driver-wasi-keyvalue-draft:kvconf-driver-wasi-keyvalue-draft"
-  "http-driver-v1:kvconf-http-driver-v1"
-  "http-driver-v2:kvconf-http-driver-v2"
-  "http-driver-v3:kvconf-http-driver-v3"
-  "http-driver-wasi-keyvalue:kvconf-http-driver-wasi-keyvalue"
-  "http-driver-wasi-keyvalue-draft:kvconf-http-driver-wasi-keyvalue-draft"
-)
 target=wasm32-wasip2
 
 usage() {
@@ -49,6 +36,15 @@ fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 repo="$(cd "$here/.." && pwd -P)"
 prebuilt="$here/prebuilt"
+
+# Each fixture: the name of its file in prebuilt/ and the cargo package that builds it. They are the workspace's
+# members (Cargo.toml: `driver-*` and `http-driver-*`), each directory `<name>/` the package `kvconf-<name>`, so a
+# new driver is a new directory and nothing here changes.
+fixtures=()
+for manifest in "$here"/driver-*/Cargo.toml "$here"/http-driver-*/Cargo.toml; do
+  name="$(basename "$(dirname "$manifest")")"
+  fixtures+=("$name:kvconf-$name")
+done
 
 if $check; then
   if [[ -n "${KVCONF_GUEST_TARGET_DIR-}" ]]; then
