@@ -181,27 +181,8 @@ impl ModelApp {
         }
         match op {
             Operation::Open { slot, label } => self.open(inst, *slot, label),
-            Operation::Close { slot } => match inst.slots.get(slot) {
-                Some(Slot::Open(_)) if inst.interface == Interface::V1 => {
-                    // v1 keeps the closed number in the slot, so later operations use a closed handle.
-                    inst.slots.insert(*slot, Slot::Stale);
-                    Expected::Done
-                }
-                Some(Slot::Open(_)) => {
-                    inst.slots.remove(slot);
-                    Expected::Done
-                }
-                // HANDLE-V1-CLOSE: closing a handle that is not open has no effect and no error.
-                Some(Slot::Stale) => Expected::Done,
-                None => empty_slot(*slot),
-            },
-            Operation::ForgeHandle { slot, .. } => {
-                if matches!(inst.slots.get(slot), Some(Slot::Open(_))) {
-                    return Expected::ScriptError(format!("slot {slot} holds an open store"));
-                }
-                inst.slots.insert(*slot, Slot::Stale);
-                Expected::Done
-            }
+            Operation::Close { slot } => close(inst, *slot),
+            Operation::ForgeHandle { slot, .. } => forge(inst, *slot),
             Operation::Concurrently { .. } => Expected::Done,
             Operation::Get { slot, key } => {
                 self.read_store(inst, *slot, |_, store| match store.get(key.as_str()) {
@@ -222,24 +203,7 @@ impl ModelApp {
                     count: store.len().min(*take as usize),
                 })
             }
-            Operation::ListKeys { slot, cursor } => {
-                let draft = inst.interface == Interface::WasiKeyvalueDraft;
-                self.read_store(inst, *slot, |profile, store| match cursor {
-                    None => Expected::FirstPage(
-                        store.keys().map(|k| k.to_string()).collect(),
-                        profile.page_rule(store.len()),
-                    ),
-                    // The draft's cursor is a u64 whose meaning is the host's: any number may be a valid
-                    // position to some conforming host (an offset, say), so a number a case makes up has no
-                    // single conforming answer; and text that is not a number cannot be sent at all.
-                    Some(_) if draft => Expected::ScriptError(
-                        "a cursor a case makes up has no single conforming outcome in wasi:keyvalue@0.2.0-draft (a u64 cursor means what its host makes it mean)"
-                            .into(),
-                    ),
-                    // Cases pass only cursors no host issued; KEYS-WASI-CURSOR: an unsupported cursor is `other`.
-                    Some(_) => Expected::Error(ErrorKind::Other),
-                })
-            }
+            Operation::ListKeys { slot, cursor } => self.list_keys(inst, *slot, cursor.is_some()),
             Operation::Delete { slot, key } => self.with_store(inst, *slot, |_, store| {
                 store.remove(key.as_str());
                 Expected::Done
@@ -260,143 +224,179 @@ impl ModelApp {
                     Expected::Done
                 })
             }
-            Operation::SetMany { slot, entries } => {
-                self.with_store(inst, *slot, |profile, store| {
-                    // LIMIT-BEYOND: a batch of one pair is a single write, refused as `set` is. A longer batch that
-                    // crosses a limit may have written some of its pairs ("as a sequence of sets would", in any
-                    // order): no single outcome.
-                    if let [(key, value)] = entries.as_slice()
-                        && breaks_limits(profile, store, key, Some(value))
-                    {
-                        return Expected::Error(ErrorKind::Other);
-                    }
-                    let mut after = store.clone();
-                    for (key, value) in entries {
-                        if breaks_limits(profile, &after, key, Some(value)) {
-                            return Expected::ScriptError(
-                                "a batch that crosses a limit has no single conforming outcome"
-                                    .into(),
-                            );
-                        }
-                        after.insert(key.as_str().into(), Stored::Bytes(value.as_slice().into()));
-                    }
-                    *store = after;
-                    Expected::Done
-                })
+            Operation::SetMany { slot, entries } => self.set_many(inst, *slot, entries),
+            Operation::GetMany { slot, keys } => self.get_many(inst, *slot, keys),
+            Operation::Increment { slot, key, delta } => self.increment(inst, *slot, key, *delta),
+            Operation::CasNew { slot, key, cas } => self.cas_new(inst, *slot, key, *cas),
+            Operation::CasCurrent { cas } => cas_current(inst, *cas),
+            Operation::CasSwap { cas, value } => self.cas_swap(inst, *cas, value),
+        }
+    }
+
+    /// wasi `list-keys` from the start (`cursor` false) or from a cursor no host issued.
+    fn list_keys(&mut self, inst: &mut ModelInstance, slot: u32, cursor: bool) -> Expected {
+        let draft = inst.interface == Interface::WasiKeyvalueDraft;
+        self.read_store(inst, slot, |profile, store| match cursor {
+            false => Expected::FirstPage(
+                store.keys().map(|k| k.to_string()).collect(),
+                profile.page_rule(store.len()),
+            ),
+            // The draft's cursor is a u64 whose meaning is the host's: any number may be a valid
+            // position to some conforming host (an offset, say), so a number a case makes up has no
+            // single conforming answer; and text that is not a number cannot be sent at all.
+            true if draft => Expected::ScriptError(
+                "a cursor a case makes up has no single conforming outcome in wasi:keyvalue@0.2.0-draft (a u64 cursor means what its host makes it mean)"
+                    .into(),
+            ),
+            // Cases pass only cursors no host issued; KEYS-WASI-CURSOR: an unsupported cursor is `other`.
+            true => Expected::Error(ErrorKind::Other),
+        })
+    }
+
+    /// wasi `set-many`.
+    fn set_many(
+        &mut self,
+        inst: &mut ModelInstance,
+        slot: u32,
+        entries: &[(String, Vec<u8>)],
+    ) -> Expected {
+        self.with_store(inst, slot, |profile, store| {
+            // LIMIT-BEYOND: a batch of one pair is a single write, refused as `set` is. A longer batch that
+            // crosses a limit may have written some of its pairs ("as a sequence of sets would", in any
+            // order): no single outcome.
+            if let [(key, value)] = entries
+                && breaks_limits(profile, store, key, Some(value))
+            {
+                return Expected::Error(ErrorKind::Other);
             }
-            Operation::GetMany { slot, keys } => self.read_store(inst, *slot, |_, store| {
-                let mut entries = Vec::new();
-                for key in keys {
-                    let value = match store.get(key.as_str()) {
-                        Some(Stored::Bytes(v)) => Some(ExpectedValue::of(v)),
-                        Some(Stored::Counter(_)) => {
-                            return Expected::ScriptError(
-                                "get-many of a counter: its bytes are the host's business".into(),
-                            );
-                        }
-                        None => None,
-                    };
-                    entries.push((key.clone(), value));
+            let mut after = store.clone();
+            for (key, value) in entries {
+                if breaks_limits(profile, &after, key, Some(value)) {
+                    return Expected::ScriptError(
+                        "a batch that crosses a limit has no single conforming outcome".into(),
+                    );
                 }
-                Expected::Entries(entries)
-            }),
-            Operation::Increment { slot, key, delta } => {
-                let draft = inst.interface == Interface::WasiKeyvalueDraft;
-                if draft && *delta < 0 {
-                    return Expected::ScriptError(format!(
-                        "increment by {delta}: wasi:keyvalue@0.2.0-draft increments by a u64, so a delta below zero cannot be sent"
-                    ));
-                }
-                self.with_store(inst, *slot, |profile, store| {
-                    let current = match store.get(key.as_str()) {
-                        None => {
-                            if breaks_limits(profile, store, key, None) {
-                                return Expected::Error(ErrorKind::Other);
-                            }
-                            0
-                        }
-                        Some(Stored::Counter(n)) => *n,
-                        // ATOMIC-INCREMENT-BAD: a value that is not a counter is an error, never a crash.
-                        Some(Stored::Bytes(_)) => return Expected::Error(ErrorKind::Other),
-                    };
-                    match current.checked_add(*delta) {
-                        // Only a counter made negative through another edition gets here.
-                        Some(next) if draft && next < 0 => Expected::ScriptError(format!(
-                            "a counter of {next} has no u64 to answer with in wasi:keyvalue@0.2.0-draft: no single conforming outcome"
-                        )),
-                        Some(next) => {
-                            store.insert(key.as_str().into(), Stored::Counter(next));
-                            Expected::Counter(next)
-                        }
-                        // A host counting in the draft's u64 accepts a sum past i64::MAX; one keeping the other
-                        // edition's s64 counters refuses it.
-                        None if draft => Expected::ScriptError(
-                            "a counter past i64::MAX in wasi:keyvalue@0.2.0-draft has no single conforming outcome (a u64 counter holds it, an s64 one refuses it)"
-                                .into(),
-                        ),
-                        None => Expected::Error(ErrorKind::Other),
-                    }
-                })
+                after.insert(key.as_str().into(), Stored::Bytes(value.as_slice().into()));
             }
-            Operation::CasNew { slot, key, cas } => {
-                if inst.cas.contains_key(cas) {
-                    return Expected::ScriptError(format!("cas slot {cas} is already in use"));
-                }
-                let Some(Slot::Open(label)) = inst.slots.get(slot).cloned() else {
-                    return empty_slot(*slot);
-                };
-                let seen = self
-                    .stores
-                    .get(&label)
-                    .and_then(|store| store.get(key.as_str()))
-                    .cloned();
-                inst.cas.insert(
-                    *cas,
-                    Cas {
-                        label,
-                        key: key.clone(),
-                        seen,
-                    },
-                );
-                Expected::Opened
-            }
-            Operation::CasCurrent { cas } => match inst.cas.get(cas) {
-                Some(Cas {
-                    seen: Some(Stored::Bytes(v)),
-                    ..
-                }) => Expected::Value(Some(ExpectedValue::of(v))),
-                Some(Cas {
-                    seen: Some(Stored::Counter(_)),
-                    ..
-                }) => Expected::SomeValue,
-                Some(Cas { seen: None, .. }) => Expected::Value(None),
-                None => Expected::ScriptError(format!("cas slot {cas} holds no cas")),
-            },
-            Operation::CasSwap { cas, value } => {
-                let Some(cas) = inst.cas.remove(cas) else {
-                    return Expected::ScriptError(format!("cas slot {cas} holds no cas"));
-                };
-                let store = Arc::make_mut(store_of(&mut self.stores, &cas.label));
-                // ATOMIC-CAS: the swap happens only if nothing was written since the cas was made.
-                let stale = store.get(cas.key.as_str()) != cas.seen.as_ref();
-                // LIMIT-BEYOND: a value past a limit is refused with `other`.
-                let refused = breaks_limits(&self.profile, store, &cas.key, Some(value));
-                match (stale, refused) {
-                    // A host may check either first: both errors conform, so no case can expect one.
-                    (true, true) => {
+            *store = after;
+            Expected::Done
+        })
+    }
+
+    /// wasi `get-many`.
+    fn get_many(&mut self, inst: &mut ModelInstance, slot: u32, keys: &[String]) -> Expected {
+        self.read_store(inst, slot, |_, store| {
+            let mut entries = Vec::new();
+            for key in keys {
+                let value = match store.get(key.as_str()) {
+                    Some(Stored::Bytes(v)) => Some(ExpectedValue::of(v)),
+                    Some(Stored::Counter(_)) => {
                         return Expected::ScriptError(
-                            "a swap that is both stale and past a limit has no single conforming outcome (cas-failed or other)"
-                                .into(),
+                            "get-many of a counter: its bytes are the host's business".into(),
                         );
                     }
-                    (true, false) => return Expected::Error(ErrorKind::CasFailed),
-                    (false, true) => return Expected::Error(ErrorKind::Other),
-                    (false, false) => {}
-                }
-                store.insert(cas.key.into(), Stored::Bytes(value.as_slice().into()));
-                Expected::Done
+                    None => None,
+                };
+                entries.push((key.clone(), value));
             }
+            Expected::Entries(entries)
+        })
+    }
+
+    /// wasi `increment`.
+    fn increment(
+        &mut self,
+        inst: &mut ModelInstance,
+        slot: u32,
+        key: &str,
+        delta: i64,
+    ) -> Expected {
+        let draft = inst.interface == Interface::WasiKeyvalueDraft;
+        if draft && delta < 0 {
+            return Expected::ScriptError(format!(
+                "increment by {delta}: wasi:keyvalue@0.2.0-draft increments by a u64, so a delta below zero cannot be sent"
+            ));
         }
+        self.with_store(inst, slot, |profile, store| {
+            let current = match store.get(key) {
+                None => {
+                    if breaks_limits(profile, store, key, None) {
+                        return Expected::Error(ErrorKind::Other);
+                    }
+                    0
+                }
+                Some(Stored::Counter(n)) => *n,
+                // ATOMIC-INCREMENT-BAD: a value that is not a counter is an error, never a crash.
+                Some(Stored::Bytes(_)) => return Expected::Error(ErrorKind::Other),
+            };
+            match current.checked_add(delta) {
+                // Only a counter made negative through another edition gets here.
+                Some(next) if draft && next < 0 => Expected::ScriptError(format!(
+                    "a counter of {next} has no u64 to answer with in wasi:keyvalue@0.2.0-draft: no single conforming outcome"
+                )),
+                Some(next) => {
+                    store.insert(key.into(), Stored::Counter(next));
+                    Expected::Counter(next)
+                }
+                // A host counting in the draft's u64 accepts a sum past i64::MAX; one keeping the other
+                // edition's s64 counters refuses it.
+                None if draft => Expected::ScriptError(
+                    "a counter past i64::MAX in wasi:keyvalue@0.2.0-draft has no single conforming outcome (a u64 counter holds it, an s64 one refuses it)"
+                        .into(),
+                ),
+                None => Expected::Error(ErrorKind::Other),
+            }
+        })
+    }
+
+    /// wasi: a `cas` for `key` of the bucket in `slot`, kept in cas slot `cas`.
+    fn cas_new(&mut self, inst: &mut ModelInstance, slot: u32, key: &str, cas: u32) -> Expected {
+        if inst.cas.contains_key(&cas) {
+            return Expected::ScriptError(format!("cas slot {cas} is already in use"));
+        }
+        let Some(Slot::Open(label)) = inst.slots.get(&slot).cloned() else {
+            return empty_slot(slot);
+        };
+        let seen = self
+            .stores
+            .get(&label)
+            .and_then(|store| store.get(key))
+            .cloned();
+        inst.cas.insert(
+            cas,
+            Cas {
+                label,
+                key: key.to_string(),
+                seen,
+            },
+        );
+        Expected::Opened
+    }
+
+    /// wasi `swap` of the cas in cas slot `cas`, consuming it.
+    fn cas_swap(&mut self, inst: &mut ModelInstance, cas: u32, value: &[u8]) -> Expected {
+        let Some(cas) = inst.cas.remove(&cas) else {
+            return Expected::ScriptError(format!("cas slot {cas} holds no cas"));
+        };
+        let store = Arc::make_mut(store_of(&mut self.stores, &cas.label));
+        // ATOMIC-CAS: the swap happens only if nothing was written since the cas was made.
+        let stale = store.get(cas.key.as_str()) != cas.seen.as_ref();
+        // LIMIT-BEYOND: a value past a limit is refused with `other`.
+        let refused = breaks_limits(&self.profile, store, &cas.key, Some(value));
+        match (stale, refused) {
+            // A host may check either first: both errors conform, so no case can expect one.
+            (true, true) => {
+                return Expected::ScriptError(
+                        "a swap that is both stale and past a limit has no single conforming outcome (cas-failed or other)"
+                            .into(),
+                    );
+            }
+            (true, false) => return Expected::Error(ErrorKind::CasFailed),
+            (false, true) => return Expected::Error(ErrorKind::Other),
+            (false, false) => {}
+        }
+        store.insert(cas.key.into(), Stored::Bytes(value.into()));
+        Expected::Done
     }
 
     /// The keys the store with `label` holds, in order (none when there is no such store).
@@ -534,7 +534,7 @@ fn store_of<'a>(
 }
 
 /// Whether writing `value` (or a counter, for `None`) under `key` breaks the profile's declared limits.
-fn breaks_limits(profile: &Profile, store: &Contents, key: &str, value: Option<&Vec<u8>>) -> bool {
+fn breaks_limits(profile: &Profile, store: &Contents, key: &str, value: Option<&[u8]>) -> bool {
     let limits = profile.limits;
     let too_long = limits.key_bytes.is_some_and(|l| key.len() as u64 > l);
     let too_big = value.is_some_and(|v| limits.value_bytes.is_some_and(|l| v.len() as u64 > l));
@@ -542,6 +542,49 @@ fn breaks_limits(profile: &Profile, store: &Contents, key: &str, value: Option<&
         .tuples
         .is_some_and(|l| !store.contains_key(key) && store.len() as u64 >= l);
     too_long || too_big || too_many
+}
+
+/// `close` of the store in `slot`: v1 keeps the closed number in the slot, so later operations use a closed handle.
+fn close(inst: &mut ModelInstance, slot: u32) -> Expected {
+    match inst.slots.get(&slot) {
+        Some(Slot::Open(_)) if inst.interface == Interface::V1 => {
+            // v1 keeps the closed number in the slot, so later operations use a closed handle.
+            inst.slots.insert(slot, Slot::Stale);
+            Expected::Done
+        }
+        Some(Slot::Open(_)) => {
+            inst.slots.remove(&slot);
+            Expected::Done
+        }
+        // HANDLE-V1-CLOSE: closing a handle that is not open has no effect and no error.
+        Some(Slot::Stale) => Expected::Done,
+        None => empty_slot(slot),
+    }
+}
+
+/// v1: a handle number no host issued, put in `slot`.
+fn forge(inst: &mut ModelInstance, slot: u32) -> Expected {
+    if matches!(inst.slots.get(&slot), Some(Slot::Open(_))) {
+        return Expected::ScriptError(format!("slot {slot} holds an open store"));
+    }
+    inst.slots.insert(slot, Slot::Stale);
+    Expected::Done
+}
+
+/// wasi `current` of the cas in cas slot `cas`.
+fn cas_current(inst: &ModelInstance, cas: u32) -> Expected {
+    match inst.cas.get(&cas) {
+        Some(Cas {
+            seen: Some(Stored::Bytes(v)),
+            ..
+        }) => Expected::Value(Some(ExpectedValue::of(v))),
+        Some(Cas {
+            seen: Some(Stored::Counter(_)),
+            ..
+        }) => Expected::SomeValue,
+        Some(Cas { seen: None, .. }) => Expected::Value(None),
+        None => Expected::ScriptError(format!("cas slot {cas} holds no cas")),
+    }
 }
 
 /// Why `op` is not part of `interface`, if it is not.
