@@ -139,6 +139,76 @@ pub(super) fn execute_in<H: HostUnderTest>(
     dir: &Path,
     timeout: Duration,
 ) -> Result<Recorded, Violation> {
+    let (app, data) = load_instances(host, scripts.len(), dir)?;
+    let gate = Arc::new(Gate::default());
+    let lineup = Arc::new(Lineup::default());
+    let (done_tx, done_rx) = mpsc::channel::<Finished>();
+    let mut observed = Vec::new();
+    let mut times = Vec::new();
+    for (instance, (ops, data)) in scripts.iter().zip(data).enumerate() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let when = Arc::new(Mutex::new(Vec::new()));
+        observed.push(seen.clone());
+        times.push(when.clone());
+        let thread = InstanceThread {
+            instance,
+            instances: scripts.len(),
+            ops: ops.clone(),
+            data,
+            driver: driver.clone(),
+            app: app.clone(),
+            gate: gate.clone(),
+            lineup: lineup.clone(),
+            done: done_tx.clone(),
+            seen,
+            when,
+            timeout,
+        };
+        if let Err(e) = thread.spawn() {
+            // Let the instances already started run to completion rather than wait for ever.
+            gate.open();
+            return Err(setup(format!("cannot start an instance's thread: {e}")));
+        }
+    }
+    drop(done_tx);
+
+    let start = Instant::now();
+    gate.open();
+    let deadline = start + timeout + GRACE;
+    let mut finished: Vec<Option<(Vec<Outcome>, String)>> = vec![None; scripts.len()];
+    let mut pending = scripts.len();
+    while pending > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match done_rx.recv_timeout(left) {
+            Ok((instance, outcomes, stderr)) => {
+                finished[instance] = Some((outcomes, stderr));
+                pending -= 1;
+            }
+            Err(_) => break,
+        }
+    }
+
+    let mut recorded = Recorded::default();
+    for (instance, ops) in scripts.iter().enumerate() {
+        recorded.instances.push(record_instance(
+            instance,
+            ops,
+            (&observed[instance], &times[instance]),
+            finished[instance].take(),
+            start,
+            timeout,
+        ));
+    }
+    Ok(recorded)
+}
+
+/// The application of a history loaded on `host` (component [`COMPONENT`] granted [`LABEL`], in `dir`), and the
+/// state of its `instances` instances.
+fn load_instances<H: HostUnderTest>(
+    host: &H,
+    instances: usize,
+    dir: &Path,
+) -> Result<Loaded<H>, Violation> {
     let grants = BTreeMap::from([(COMPONENT.to_string(), vec![LABEL.to_string()])]);
     let spec = AppSpec {
         grants: &grants,
@@ -160,7 +230,7 @@ pub(super) fn execute_in<H: HostUnderTest>(
         })?;
     let app = Arc::new(app);
     let mut data = Vec::new();
-    for _ in scripts {
+    for _ in 0..instances {
         let made = catch_unwind(AssertUnwindSafe(|| host.instance_data(&app, COMPONENT)))
             .map_err(|p| Violation {
                 statement: TRAP,
@@ -172,27 +242,52 @@ pub(super) fn execute_in<H: HostUnderTest>(
             .map_err(|e| setup(format!("the host could not make an instance: {e:#}")))?;
         data.push(made);
     }
+    Ok((app, data))
+}
 
-    let gate = Arc::new(Gate::default());
-    let lineup = Arc::new(Lineup::default());
-    let instances = scripts.len();
-    let (done_tx, done_rx) = mpsc::channel::<Finished>();
-    let mut observed = Vec::new();
-    let mut times = Vec::new();
-    for (instance, (ops, data)) in scripts.iter().zip(data).enumerate() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let when = Arc::new(Mutex::new(Vec::new()));
-        observed.push(seen.clone());
-        times.push(when.clone());
-        let (gate_in, lineup, done, driver, app, ops) = (
-            gate.clone(),
-            lineup.clone(),
-            done_tx.clone(),
-            driver.clone(),
-            app.clone(),
-            ops.clone(),
-        );
-        let spawned = std::thread::Builder::new()
+/// A history's application, loaded, and the state of each of its instances.
+type Loaded<H> = (
+    Arc<<H as HostUnderTest>::App>,
+    Vec<<H as HostUnderTest>::Data>,
+);
+
+/// One instance of a history, to run on a thread of its own.
+struct InstanceThread<H: HostUnderTest> {
+    instance: usize,
+    instances: usize,
+    ops: Vec<Operation>,
+    data: H::Data,
+    driver: Arc<crate::driver::Driver<H>>,
+    app: Arc<H::App>,
+    gate: Arc<Gate>,
+    lineup: Arc<Lineup>,
+    done: mpsc::Sender<Finished>,
+    /// The outcomes as the driver observes them.
+    seen: Arc<Mutex<Vec<Outcome>>>,
+    /// When each operation returned.
+    when: Arc<Mutex<Vec<Instant>>>,
+    timeout: Duration,
+}
+
+impl<H: HostUnderTest> InstanceThread<H> {
+    /// Starts the thread: it waits at the gate, runs the script (holding after its `open` until every instance
+    /// has opened), and sends what it gave.
+    fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let InstanceThread {
+            instance,
+            instances,
+            ops,
+            data,
+            driver,
+            app,
+            gate: gate_in,
+            lineup,
+            done,
+            seen,
+            when,
+            timeout,
+        } = self;
+        std::thread::Builder::new()
             .name(format!("kvconf-history-{instance}"))
             .spawn(move || {
                 // The application stays loaded while any of its instances runs.
@@ -235,88 +330,70 @@ pub(super) fn execute_in<H: HostUnderTest>(
                     }
                 };
                 let _ = done.send((instance, outcomes, stderr));
-            });
-        if let Err(e) = spawned {
-            // Let the instances already started run to completion rather than wait for ever.
-            gate.open();
-            return Err(setup(format!("cannot start an instance's thread: {e}")));
-        }
-    }
-    drop(done_tx);
-
-    let start = Instant::now();
-    gate.open();
-    let deadline = start + timeout + GRACE;
-    let mut finished: Vec<Option<(Vec<Outcome>, String)>> = vec![None; scripts.len()];
-    let mut pending = scripts.len();
-    while pending > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match done_rx.recv_timeout(left) {
-            Ok((instance, outcomes, stderr)) => {
-                finished[instance] = Some((outcomes, stderr));
-                pending -= 1;
-            }
-            Err(_) => break,
-        }
-    }
-
-    let mut recorded = Recorded::default();
-    for (instance, ops) in scripts.iter().enumerate() {
-        // Outcomes before times: the observer records the time first, so every outcome read has its time.
-        let so_far = observed[instance]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let when: Vec<Duration> = times[instance]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|t| t.saturating_duration_since(start))
-            .collect();
-        let (outcomes, stderr, timed_out) = match finished[instance].take() {
-            Some((outcomes, stderr)) => (outcomes, stderr, false),
-            None => {
-                let fault = format!(
-                    "timed out after {:.1} s: the host did not return",
-                    timeout.as_secs_f64()
-                );
-                (
-                    complete(so_far, ops.len(), Some(fault)),
-                    String::new(),
-                    true,
-                )
-            }
-        };
-        let events = ops
-            .iter()
-            .zip(outcomes)
-            .enumerate()
-            .map(|(index, (op, outcome))| {
-                let invoked = match index {
-                    0 => Duration::ZERO,
-                    _ => when
-                        .get(index - 1)
-                        .or(when.last())
-                        .copied()
-                        .unwrap_or_default(),
-                };
-                Event {
-                    instance,
-                    index,
-                    op: op.clone(),
-                    outcome,
-                    invoked,
-                    returned: when.get(index).copied(),
-                }
             })
-            .collect();
-        recorded.instances.push(InstanceRecord {
-            events,
-            stderr,
-            timed_out,
-        });
     }
-    Ok(recorded)
+}
+
+/// What instance `instance` (running `ops`) did, from what its driver observed and when (`observed`), what its
+/// thread sent if it finished in time (`finished`), and when the instances were released (`start`).
+fn record_instance(
+    instance: usize,
+    ops: &[Operation],
+    (observed, times): (&Mutex<Vec<Outcome>>, &Mutex<Vec<Instant>>),
+    finished: Option<(Vec<Outcome>, String)>,
+    start: Instant,
+    timeout: Duration,
+) -> InstanceRecord {
+    // Outcomes before times: the observer records the time first, so every outcome read has its time.
+    let so_far = observed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let when: Vec<Duration> = times
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|t| t.saturating_duration_since(start))
+        .collect();
+    let (outcomes, stderr, timed_out) = match finished {
+        Some((outcomes, stderr)) => (outcomes, stderr, false),
+        None => {
+            let fault = format!(
+                "timed out after {:.1} s: the host did not return",
+                timeout.as_secs_f64()
+            );
+            (
+                complete(so_far, ops.len(), Some(fault)),
+                String::new(),
+                true,
+            )
+        }
+    };
+    let events = ops
+        .iter()
+        .zip(outcomes)
+        .enumerate()
+        .map(|(index, (op, outcome))| {
+            let invoked = match index {
+                0 => Duration::ZERO,
+                _ => when
+                    .get(index - 1)
+                    .or(when.last())
+                    .copied()
+                    .unwrap_or_default(),
+            };
+            Event {
+                instance,
+                index,
+                op: op.clone(),
+                outcome,
+                invoked,
+                returned: when.get(index).copied(),
+            }
+        })
+        .collect();
+    InstanceRecord {
+        events,
+        stderr,
+        timed_out,
+    }
 }
 
 /// How one request of an out-of-process history ended: the outcomes of its script (the `open`, then the
