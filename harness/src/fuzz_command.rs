@@ -240,9 +240,56 @@ fn report(
         mut histories,
     } = found;
     outcomes.sort_by_key(|o| (o.backend.clone(), o.interface));
+    histories.sort_by_key(|(interface, backend, _)| (backend.clone(), *interface));
+    let (sequences, ops) = sequence_table(&outcomes);
+    let (history_count, history_ops) = history_table(args, &histories);
     let mut failed = false;
-    let (mut sequences, mut ops) = (0u64, 0u64);
+    for (interface, backend, h) in &histories {
+        if let Some(v) = &h.violation {
+            failed = true;
+            println!(
+                "\n{interface}/{backend}: a concurrent history breaks {}:\n{}",
+                v.statement, v.detail
+            );
+        }
+    }
     for o in &outcomes {
+        if let Some(error) = &o.error {
+            failed = true;
+            println!(
+                "\n{}/{}: kvconf itself failed: {error}",
+                o.interface, o.backend
+            );
+        }
+        if let Some(finding) = &o.finding {
+            failed = true;
+            show_finding(args, o, finding, host_flags)?;
+        }
+    }
+    println!(
+        "\nkvconf fuzz: {sequences} sequences ({ops} operations) and {history_count} concurrent histories ({history_ops} operations) in {:.1} s{summary}: {}",
+        start.elapsed().as_secs_f64(),
+        if failed {
+            "differences found"
+        } else {
+            "no difference, no violation"
+        }
+    );
+    // A fault in kvconf itself is not a finding about the host: exit 2, as for any error of the tool.
+    if outcomes.iter().any(|o| o.error.is_some()) {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One line per version and backend of generated sequences; the sequences and operations in all.
+fn sequence_table(outcomes: &[FuzzOutcome]) -> (u64, u64) {
+    let (mut sequences, mut ops) = (0u64, 0u64);
+    for o in outcomes {
         sequences += o.sequences;
         ops += o.operations;
         let verdict = match (&o.finding, &o.error) {
@@ -257,7 +304,12 @@ fn report(
             o.operations
         );
     }
-    histories.sort_by_key(|(interface, backend, _)| (backend.clone(), *interface));
+    (sequences, ops)
+}
+
+/// One line per version and backend of concurrent histories (if any were asked for); the histories and
+/// operations in all.
+fn history_table(args: &FuzzArgs, histories: &[(Interface, String, Histories)]) -> (u64, u64) {
     let (mut history_count, mut history_ops) = (0u64, 0u64);
     let history_config = HistoryConfig::default();
     if args.histories > 0 {
@@ -282,74 +334,47 @@ fn report(
                 ))
         );
     }
-    for (interface, backend, h) in &histories {
-        if let Some(v) = &h.violation {
-            failed = true;
-            println!(
-                "\n{interface}/{backend}: a concurrent history breaks {}:\n{}",
-                v.statement, v.detail
-            );
-        }
-    }
-    for o in &outcomes {
-        if let Some(error) = &o.error {
-            failed = true;
-            println!(
-                "\n{}/{}: kvconf itself failed: {error}",
-                o.interface, o.backend
-            );
-        }
-        let Some(finding) = &o.finding else { continue };
-        failed = true;
-        println!(
-            "\n{}/{}: sequence {} differs from the model; shrunk in {} runs to {} operation(s) ({} after repeats):\n{}",
-            o.interface,
-            o.backend,
-            finding.sequence,
-            finding.shrink_runs,
-            finding.generated.entries,
-            finding.generated.operations,
-            finding.detail.trim_end()
-        );
-        println!("\n  as a case file:\n");
-        for line in finding.text.lines() {
-            println!("    {line}");
-        }
-        println!(
-            "\n  reproduce: kvconf fuzz --interface {} {} --seed {} --max-moves {} --sequences {}",
-            o.interface.name(),
-            host_flags(&o.backend),
-            args.seed,
-            args.max_moves,
-            finding.sequence
-        );
-        if let Some(dir) = &args.save {
-            let path = dir.join(finding.file_name());
-            std::fs::write(&path, &finding.text)
-                .with_context(|| format!("saving the case to {}", path.display()))?;
-            println!(
-                "  saved: {} (run it with `kvconf run --cases {}`)",
-                path.display(),
-                dir.display()
-            );
-        }
+    (history_count, history_ops)
+}
+
+/// A difference the sequences found: what differed, the case file, how to reproduce it, and where it was saved.
+fn show_finding(
+    args: &FuzzArgs,
+    o: &FuzzOutcome,
+    finding: &kvconf::fuzz::Finding,
+    host_flags: &dyn Fn(&str) -> String,
+) -> anyhow::Result<()> {
+    println!(
+        "\n{}/{}: sequence {} differs from the model; shrunk in {} runs to {} operation(s) ({} after repeats):\n{}",
+        o.interface,
+        o.backend,
+        finding.sequence,
+        finding.shrink_runs,
+        finding.generated.entries,
+        finding.generated.operations,
+        finding.detail.trim_end()
+    );
+    println!("\n  as a case file:\n");
+    for line in finding.text.lines() {
+        println!("    {line}");
     }
     println!(
-        "\nkvconf fuzz: {sequences} sequences ({ops} operations) and {history_count} concurrent histories ({history_ops} operations) in {:.1} s{summary}: {}",
-        start.elapsed().as_secs_f64(),
-        if failed {
-            "differences found"
-        } else {
-            "no difference, no violation"
-        }
+        "\n  reproduce: kvconf fuzz --interface {} {} --seed {} --max-moves {} --sequences {}",
+        o.interface.name(),
+        host_flags(&o.backend),
+        args.seed,
+        args.max_moves,
+        finding.sequence
     );
-    // A fault in kvconf itself is not a finding about the host: exit 2, as for any error of the tool.
-    if outcomes.iter().any(|o| o.error.is_some()) {
-        return Ok(ExitCode::from(2));
+    if let Some(dir) = &args.save {
+        let path = dir.join(finding.file_name());
+        std::fs::write(&path, &finding.text)
+            .with_context(|| format!("saving the case to {}", path.display()))?;
+        println!(
+            "  saved: {} (run it with `kvconf run --cases {}`)",
+            path.display(),
+            dir.display()
+        );
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
