@@ -367,6 +367,21 @@ pub(super) fn wasi_arms(
             })
             .boxed(),
     ));
+    cas_arms(state, draws, open, arms);
+    batch_arms(draws, open, arms);
+}
+
+/// wasi draft2's compare-and-swap: a `cas` (mostly of a key an open store holds), a write over a key a cas was
+/// made for, and `current` and `swap` of a cas.
+fn cas_arms(
+    state: &GenState,
+    draws: &Draws,
+    open: &[u32],
+    arms: &mut Vec<(u32, BoxedStrategy<Move>)>,
+) {
+    let draft = state.setup.interface == Interface::WasiKeyvalueDraft;
+    let slots = || select(open.to_vec());
+    let key = || draws.key.clone();
     let cas_slots = state.inst.cas_slots();
     if !draft && cas_slots.len() < 3 {
         // Mostly of a key an open store holds, so that an overwrite keeps it present (the race a swap that checks
@@ -438,6 +453,12 @@ pub(super) fn wasi_arms(
                 .boxed(),
         ));
     }
+}
+
+/// wasi's batches: `get-many`, `delete-many` and `set-many` of one to three distinct keys.
+fn batch_arms(draws: &Draws, open: &[u32], arms: &mut Vec<(u32, BoxedStrategy<Move>)>) {
+    let slots = || select(open.to_vec());
+    let key = || draws.key.clone();
     let distinct = |keys: Vec<KeySpec>| {
         let mut seen = BTreeSet::new();
         keys.into_iter()
