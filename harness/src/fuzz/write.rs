@@ -105,57 +105,14 @@ pub(super) fn write(
 ) -> Result<Generated, String> {
     let profile = &setup.profile;
     let interface = setup.interface;
-    // Each move's concrete entries and their outcomes, step by step.
-    struct Written<'a> {
-        step: usize,
-        index: usize,
-        entry: &'a OpEntry,
-        outcomes: &'a [Expected],
-        held: Option<bool>,
-    }
     let moves = logged(log);
     let closed_after_open = moves.last().is_some_and(|l| l.closed_after_open);
-    let mut written: Vec<Written> = Vec::new();
-    let mut step = 0;
-    for (index, l) in moves.iter().enumerate() {
-        if let Move::NewInstance = l.mv {
-            step += 1;
-        }
-        for applied in &l.applied {
-            written.push(Written {
-                step,
-                index,
-                entry: &applied.entry,
-                outcomes: &applied.outcomes,
-                held: applied.held,
-            });
-        }
-    }
+    let (written, step) = written_of(&moves);
     let mut registry = Registry::new(profile, written.iter().map(|w| w.entry));
     if closed_after_open {
         registry.dimensions.insert("fresh-handles");
     }
-    // A refusal depends on the profile's limits even when no size in the case is named after them (a small
-    // declared limit reached by plain operations): the case then requires the claims behind it.
-    for w in &written {
-        match (w.entry.op, &w.outcomes[0]) {
-            (OpKind::Open, Expected::Error(ErrorKind::StoreTableFull | ErrorKind::Other)) => {
-                registry.dimensions.insert("open");
-            }
-            (
-                OpKind::Set | OpKind::SetMany | OpKind::CasSwap,
-                Expected::Error(ErrorKind::Other),
-            ) => {
-                registry.dimensions.extend(["key", "value", "tuples"]);
-            }
-            // An increment may also fail for a value that is no counter, or an overflow; a new key past the
-            // tuple limit is the one refusal that depends on the profile.
-            (OpKind::Increment, Expected::Error(ErrorKind::Other)) => {
-                registry.dimensions.insert("tuples");
-            }
-            _ => {}
-        }
-    }
+    note_refusals(&mut registry, &written);
     let mut steps: Vec<StepSection> = (0..=step)
         .map(|_| StepSection {
             component: None,
@@ -197,30 +154,7 @@ pub(super) fn write(
     if closed_after_open {
         cited.push((None, "HANDLE-REUSE"));
     }
-    // The statements of the move at the focus first, then the rest in order of appearance.
-    let catalogue = Catalogue::builtin();
-    let focus_move = focus.and_then(|(step, op)| move_of.get(step)?.get(op).copied());
-    let mut statements: Vec<String> = Vec::new();
-    let mut push = |s: &str| {
-        let applies = catalogue
-            .get(s)
-            .is_some_and(|st| st.interfaces.contains(&interface));
-        if applies && !statements.iter().any(|x| x == s) {
-            statements.push(s.to_string());
-        }
-    };
-    if let Some(mv) = focus_move {
-        for (at, s) in &cited {
-            if let Some((st, op)) = at
-                && move_of[*st].get(*op) == Some(&mv)
-            {
-                push(s);
-            }
-        }
-    }
-    for (_, s) in &cited {
-        push(s);
-    }
+    let statements = order_statements(&cited, &move_of, focus, interface);
     let operations = move_of.iter().map(Vec::len).sum();
     let file = CaseFile {
         id: id.to_string(),
@@ -241,6 +175,96 @@ pub(super) fn write(
         entries: written.len(),
         operations,
     })
+}
+
+/// One concrete entry a move came to, with its outcomes.
+struct Written<'a> {
+    /// The step (instance) it runs in.
+    step: usize,
+    /// The move it came from.
+    index: usize,
+    entry: &'a OpEntry,
+    outcomes: &'a [Expected],
+    held: Option<bool>,
+}
+
+/// Each move's concrete entries and their outcomes, step by step, and the last step.
+fn written_of<'a>(moves: &[&'a Logged]) -> (Vec<Written<'a>>, usize) {
+    let mut written: Vec<Written> = Vec::new();
+    let mut step = 0;
+    for (index, l) in moves.iter().enumerate() {
+        if let Move::NewInstance = l.mv {
+            step += 1;
+        }
+        for applied in &l.applied {
+            written.push(Written {
+                step,
+                index,
+                entry: &applied.entry,
+                outcomes: &applied.outcomes,
+                held: applied.held,
+            });
+        }
+    }
+    (written, step)
+}
+
+/// A refusal depends on the profile's limits even when no size in the case is named after them (a small declared
+/// limit reached by plain operations): the case then requires the claims behind it.
+fn note_refusals(registry: &mut Registry, written: &[Written<'_>]) {
+    for w in written {
+        match (w.entry.op, &w.outcomes[0]) {
+            (OpKind::Open, Expected::Error(ErrorKind::StoreTableFull | ErrorKind::Other)) => {
+                registry.dimensions.insert("open");
+            }
+            (
+                OpKind::Set | OpKind::SetMany | OpKind::CasSwap,
+                Expected::Error(ErrorKind::Other),
+            ) => {
+                registry.dimensions.extend(["key", "value", "tuples"]);
+            }
+            // An increment may also fail for a value that is no counter, or an overflow; a new key past the
+            // tuple limit is the one refusal that depends on the profile.
+            (OpKind::Increment, Expected::Error(ErrorKind::Other)) => {
+                registry.dimensions.insert("tuples");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The statements a case cites, each once and only those of `interface`: the statements of the move at the
+/// focus first, then the rest in order of appearance.
+fn order_statements(
+    cited: &[(Option<(usize, usize)>, &'static str)],
+    move_of: &[Vec<usize>],
+    focus: Option<(usize, usize)>,
+    interface: Interface,
+) -> Vec<String> {
+    let catalogue = Catalogue::builtin();
+    let focus_move = focus.and_then(|(step, op)| move_of.get(step)?.get(op).copied());
+    let mut statements: Vec<String> = Vec::new();
+    let mut push = |s: &str| {
+        let applies = catalogue
+            .get(s)
+            .is_some_and(|st| st.interfaces.contains(&interface));
+        if applies && !statements.iter().any(|x| x == s) {
+            statements.push(s.to_string());
+        }
+    };
+    if let Some(mv) = focus_move {
+        for (at, s) in cited {
+            if let Some((st, op)) = at
+                && move_of[*st].get(*op) == Some(&mv)
+            {
+                push(s);
+            }
+        }
+    }
+    for (_, s) in cited {
+        push(s);
+    }
+    statements
 }
 
 /// The statements an entry with this outcome checks.
