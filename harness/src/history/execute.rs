@@ -419,9 +419,6 @@ pub(crate) fn record_requests(
 ) -> Result<Recorded, Violation> {
     let gate = Gate::default();
     let start: OnceLock<Instant> = OnceLock::new();
-    // Per instance: its record, and the first request whose `open` failed (the operation's index and the open's
-    // event).
-    type Ran = (InstanceRecord, Option<Event>);
     let ran = std::thread::scope(|scope| {
         let threads: Vec<_> = scripts
             .iter()
@@ -431,79 +428,7 @@ pub(crate) fn record_requests(
                 scope.spawn(move || -> Ran {
                     gate.wait();
                     let start = *start.get().expect("set before the gate opens");
-                    let mut record = InstanceRecord::default();
-                    let Some((open, rest)) = ops.split_first() else {
-                        return (record, None);
-                    };
-                    let mut stopped = false;
-                    let mut n = 0;
-                    while n < rest.len() {
-                        // A cas does not outlive its request either: a `cas.new` goes with the operations up to its
-                        // `swap`, in one request.
-                        let group = match &rest[n] {
-                            Operation::CasNew { cas, .. } => rest[n..]
-                                .iter()
-                                .position(|op| matches!(op, Operation::CasSwap { cas: c, .. } if c == cas))
-                                .map_or(rest.len() - n, |end| end + 1),
-                            _ => 1,
-                        };
-                        let ops = &rest[n..n + group];
-                        let first = n + 1;
-                        n += group;
-                        if stopped {
-                            for (index, op) in (first..).zip(ops) {
-                                record.events.push(Event {
-                                    instance,
-                                    index,
-                                    op: op.clone(),
-                                    outcome: Outcome::NotRun,
-                                    invoked: start.elapsed(),
-                                    returned: None,
-                                });
-                            }
-                            continue;
-                        }
-                        let invoked = start.elapsed();
-                        let script: Vec<Operation> =
-                            std::iter::once(open).chain(ops).cloned().collect();
-                        let answer = send(&script);
-                        let returned = start.elapsed();
-                        let mut outcomes = answer.outcomes.into_iter();
-                        let opened = outcomes.next().unwrap_or(Outcome::NotRun);
-                        let open_event = Event {
-                            instance,
-                            index: first,
-                            op: open.clone(),
-                            outcome: opened,
-                            invoked,
-                            returned: (!answer.timed_out).then_some(returned),
-                        };
-                        if open_event.outcome != Outcome::Opened {
-                            record.timed_out = answer.timed_out;
-                            return (record, Some(open_event));
-                        }
-                        if first == 1 {
-                            // The instance's `open` as the check sees it: that of its first request.
-                            record.events.push(Event {
-                                index: 0,
-                                ..open_event
-                            });
-                        }
-                        record.timed_out |= answer.timed_out;
-                        for (index, op) in (first..).zip(ops) {
-                            let outcome = outcomes.next().unwrap_or(Outcome::NotRun);
-                            stopped |= matches!(outcome, Outcome::Trapped(_) | Outcome::NotRun);
-                            record.events.push(Event {
-                                instance,
-                                index,
-                                op: op.clone(),
-                                outcome,
-                                invoked,
-                                returned: (!answer.timed_out).then_some(returned),
-                            });
-                        }
-                    }
-                    (record, None)
+                    run_requests(instance, ops, start, send)
                 })
             })
             .collect();
@@ -540,4 +465,90 @@ pub(crate) fn record_requests(
     Ok(Recorded {
         instances: ran.into_iter().map(|(record, _)| record).collect(),
     })
+}
+
+/// Per instance: its record, and the first request whose `open` failed (the operation's index and the open's
+/// event).
+type Ran = (InstanceRecord, Option<Event>);
+
+/// Instance `instance`'s operations `ops` (its `open` first), each sent as a request of its own through `send`
+/// (a `cas.new` with the operations up to its `swap`), timed from `start`; after a trap the rest are not run.
+fn run_requests(
+    instance: usize,
+    ops: &[Operation],
+    start: Instant,
+    send: &(dyn Fn(&[Operation]) -> Answer + Sync),
+) -> Ran {
+    let mut record = InstanceRecord::default();
+    let Some((open, rest)) = ops.split_first() else {
+        return (record, None);
+    };
+    let mut stopped = false;
+    let mut n = 0;
+    while n < rest.len() {
+        // A cas does not outlive its request either: a `cas.new` goes with the operations up to its
+        // `swap`, in one request.
+        let group = match &rest[n] {
+            Operation::CasNew { cas, .. } => rest[n..]
+                .iter()
+                .position(|op| matches!(op, Operation::CasSwap { cas: c, .. } if c == cas))
+                .map_or(rest.len() - n, |end| end + 1),
+            _ => 1,
+        };
+        let ops = &rest[n..n + group];
+        let first = n + 1;
+        n += group;
+        if stopped {
+            for (index, op) in (first..).zip(ops) {
+                record.events.push(Event {
+                    instance,
+                    index,
+                    op: op.clone(),
+                    outcome: Outcome::NotRun,
+                    invoked: start.elapsed(),
+                    returned: None,
+                });
+            }
+            continue;
+        }
+        let invoked = start.elapsed();
+        let script: Vec<Operation> = std::iter::once(open).chain(ops).cloned().collect();
+        let answer = send(&script);
+        let returned = start.elapsed();
+        let mut outcomes = answer.outcomes.into_iter();
+        let opened = outcomes.next().unwrap_or(Outcome::NotRun);
+        let open_event = Event {
+            instance,
+            index: first,
+            op: open.clone(),
+            outcome: opened,
+            invoked,
+            returned: (!answer.timed_out).then_some(returned),
+        };
+        if open_event.outcome != Outcome::Opened {
+            record.timed_out = answer.timed_out;
+            return (record, Some(open_event));
+        }
+        if first == 1 {
+            // The instance's `open` as the check sees it: that of its first request.
+            record.events.push(Event {
+                index: 0,
+                ..open_event
+            });
+        }
+        record.timed_out |= answer.timed_out;
+        for (index, op) in (first..).zip(ops) {
+            let outcome = outcomes.next().unwrap_or(Outcome::NotRun);
+            stopped |= matches!(outcome, Outcome::Trapped(_) | Outcome::NotRun);
+            record.events.push(Event {
+                instance,
+                index,
+                op: op.clone(),
+                outcome,
+                invoked,
+                returned: (!answer.timed_out).then_some(returned),
+            });
+        }
+    }
+    (record, None)
 }
