@@ -351,7 +351,13 @@ pub(super) fn statements_of(
         (OpKind::Concurrently, _) => out.push("CONCURRENT-VISIBLE"),
         _ => {}
     }
-    // Sizes at the limits.
+    size_statements(e, expected, &mut out);
+    out
+}
+
+/// The statements an entry's sizes and key text check: keys and values at (or past) the limits, a fill up to
+/// the tuple figure, keys that are not plain ASCII letters and digits, the empty key.
+fn size_statements(e: &OpEntry, expected: &Expected, out: &mut Vec<&'static str>) {
     if let Some(KeySpec::Generated { fill, .. }) = &e.key {
         out.push(if matches!(expected, Expected::Error(_)) {
             "LIMIT-BEYOND"
@@ -387,7 +393,6 @@ pub(super) fn statements_of(
     if e.repeat.is_some() && e.op == OpKind::Set {
         out.push("LIMIT-CAPACITY");
     }
-    out
 }
 
 /// The keys and values a sequence uses, so that expectations are written the way the sequence wrote them
