@@ -22,7 +22,7 @@ use wasmtime_wasi_http::handler::ProxyHandler;
 use wasmtime_wasi_http::io::TokioIo;
 
 use super::host::{self, ComponentHandler, EpochTicker, Fate, HttpWorld, InstanceSetup, Stores};
-use super::{ManagerContext, Manifest, Router, ServeOptions, files, source};
+use super::{ManagerContext, Manifest, RouteMatch, Router, ServeOptions, files, source};
 use crate::{Application, LoadError, UndefinedLabels};
 
 /// A loaded application listening on its address, not yet serving.
@@ -345,54 +345,8 @@ impl LoadedApp {
             );
         };
         let (mut parts, body) = request.into_parts();
-        let host = parts
-            .headers
-            .get(HOST)
-            .and_then(|host| host.to_str().ok())
-            .map_or_else(|| self.local_addr.to_string(), str::to_owned);
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |path_and_query| path_and_query.as_str());
-        let full_url = format!("http://{host}{path_and_query}");
-        match full_url.parse::<Uri>() {
-            Ok(uri) => parts.uri = uri,
-            Err(_) => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    format!("kvhost: the request's host {host:?} does not make a valid URL\n"),
-                );
-            }
-        }
-        if !parts.headers.contains_key(HOST)
-            && let Ok(value) = HeaderValue::from_str(&host)
-        {
-            parts.headers.insert(HOST, value);
-        }
-        let spin_headers = [
-            ("spin-full-url", full_url.clone()),
-            ("spin-path-info", route.path_info.clone()),
-            ("spin-matched-route", route.matched_route.clone()),
-            ("spin-raw-component-route", route.raw_route.clone()),
-            ("spin-component-route", route.component_route.clone()),
-            ("spin-base-path", self.router.base().to_owned()),
-            ("spin-client-addr", peer.to_string()),
-        ];
-        let named = route
-            .named
-            .iter()
-            .map(|(name, value)| (format!("spin-path-match-{name}"), value.clone()));
-        for (name, value) in spin_headers
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .chain(named)
-        {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                parts.headers.insert(name, value);
-            }
+        if let Err(refusal) = self.spin_request(&mut parts, &route, peer) {
+            return *refusal;
         }
         let method = parts.method.clone();
         let request = hyper::Request::from_parts(
@@ -428,37 +382,118 @@ impl LoadedApp {
             }),
             Err(error) => {
                 watch.done = true;
-                if let Some(timeout) = watch.fate.timed_out() {
-                    eprintln!(
-                        "kvhost: request {number} ({method} {path}) to the component {:?} ran past the deadline of \
-                         {} s and was stopped",
-                        route.component,
-                        timeout.as_secs_f64()
-                    );
-                    return text(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        format!(
-                            "kvhost: the component {:?} did not answer within the request deadline of {} s \
-                             (kvhost serve --request-timeout)\n",
-                            route.component,
-                            timeout.as_secs_f64()
-                        ),
-                    );
-                }
-                eprintln!(
-                    "kvhost: request {number} ({method} {path}) to the component {:?} failed: {error:#}",
-                    route.component
-                );
-                text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!(
-                        "kvhost: the component {:?} failed before it answered; the server's stderr says why\n",
-                        route.component
-                    ),
+                failed(
+                    number,
+                    &method,
+                    &path,
+                    &route.component,
+                    &watch.fate,
+                    &error,
                 )
             }
         }
     }
+
+    /// The request as Spin gives it to a component: its URI made absolute (from the `host` header, or the
+    /// server's address), a `host` header, and Spin's `spin-*` headers for `route`. Refused (a 400) when the host
+    /// does not make a valid URL.
+    fn spin_request(
+        &self,
+        parts: &mut http::request::Parts,
+        route: &RouteMatch,
+        peer: SocketAddr,
+    ) -> Result<(), Box<Response<WasiBody>>> {
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .map_or_else(|| self.local_addr.to_string(), str::to_owned);
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |path_and_query| path_and_query.as_str());
+        let full_url = format!("http://{host}{path_and_query}");
+        match full_url.parse::<Uri>() {
+            Ok(uri) => parts.uri = uri,
+            Err(_) => {
+                return Err(Box::new(text(
+                    StatusCode::BAD_REQUEST,
+                    format!("kvhost: the request's host {host:?} does not make a valid URL\n"),
+                )));
+            }
+        }
+        if !parts.headers.contains_key(HOST)
+            && let Ok(value) = HeaderValue::from_str(&host)
+        {
+            parts.headers.insert(HOST, value);
+        }
+        let spin_headers = [
+            ("spin-full-url", full_url.clone()),
+            ("spin-path-info", route.path_info.clone()),
+            ("spin-matched-route", route.matched_route.clone()),
+            ("spin-raw-component-route", route.raw_route.clone()),
+            ("spin-component-route", route.component_route.clone()),
+            ("spin-base-path", self.router.base().to_owned()),
+            ("spin-client-addr", peer.to_string()),
+        ];
+        let named = route
+            .named
+            .iter()
+            .map(|(name, value)| (format!("spin-path-match-{name}"), value.clone()));
+        for (name, value) in spin_headers
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .chain(named)
+        {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                parts.headers.insert(name, value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The answer to request `number` whose component failed (`error`) before it answered: a 504 when it ran past
+/// its deadline, else a 500; the server's stderr says which and why.
+fn failed(
+    number: u64,
+    method: &http::Method,
+    path: &str,
+    component: &str,
+    fate: &Fate,
+    error: &wasmtime::Error,
+) -> Response<WasiBody> {
+    if let Some(timeout) = fate.timed_out() {
+        eprintln!(
+            "kvhost: request {number} ({method} {path}) to the component {:?} ran past the deadline of \
+             {} s and was stopped",
+            component,
+            timeout.as_secs_f64()
+        );
+        return text(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "kvhost: the component {:?} did not answer within the request deadline of {} s \
+                 (kvhost serve --request-timeout)\n",
+                component,
+                timeout.as_secs_f64()
+            ),
+        );
+    }
+    eprintln!(
+        "kvhost: request {number} ({method} {path}) to the component {:?} failed: {error:#}",
+        component
+    );
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!(
+            "kvhost: the component {:?} failed before it answered; the server's stderr says why\n",
+            component
+        ),
+    )
 }
 
 /// The runtime the instances run on, apart from the one serving the connections.
