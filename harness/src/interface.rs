@@ -4,7 +4,8 @@
 //! ([`crate::fuzz`]).
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use sha2::{Digest, Sha256};
+use std::fmt::{self, Write as _};
 
 /// One version of the Spin key-value interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,6 +57,22 @@ impl Interface {
         self.spec().wasi
     }
 
+    /// The SHA-256 (hex) of this version's WIT: of a manifest with one line `<sha256 of the file>  <file>` per file
+    /// of its package directory, sorted by name, as `cd wit/deps/<dir> && sha256sum * | sha256sum` prints it.
+    pub fn wit_sha256(self) -> String {
+        let mut files: Vec<WitFile> = self.spec().wit_files.to_vec();
+        files.sort_by_key(|(name, _)| *name);
+        let mut manifest = String::new();
+        for (name, text) in files {
+            let _ = writeln!(
+                manifest,
+                "{}  {name}",
+                hex(&Sha256::digest(text.as_bytes()))
+            );
+        }
+        hex(&Sha256::digest(manifest.as_bytes()))
+    }
+
     /// Parses a short name as [`Interface::name`] gives it.
     pub fn from_name(name: &str) -> Option<Interface> {
         Interface::ALL.into_iter().find(|i| i.name() == name)
@@ -66,6 +83,13 @@ impl fmt::Display for Interface {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// A prebuilt driver component, committed under `guest-fixtures/prebuilt/` (inside the crate: `prebuilt/`).

@@ -28,6 +28,7 @@ pub mod history;
 pub mod host;
 pub mod interface;
 pub mod libtest;
+mod markup;
 pub mod model;
 pub mod outcome;
 pub mod profile;

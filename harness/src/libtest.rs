@@ -67,10 +67,7 @@ pub struct Suite<H: HostUnderTest> {
 /// An extra check of a case trial that passed ([`Suite::check_passed`]).
 type PassedCheck = Arc<dyn Fn(&CaseResult) -> Result<(), String> + Send + Sync>;
 
-/// The environment variable that overrides [`Suite::seed`].
-pub const SEED_VARIABLE: &str = "KVCONF_SEED";
-/// The environment variable that sets (or overrides) [`Suite::save`].
-pub const SAVE_VARIABLE: &str = "KVCONF_SAVE";
+pub use crate::fuzz::{SAVE_VARIABLE, SEED_VARIABLE};
 
 impl<H: HostUnderTest> Suite<H> {
     /// The suite against `host`: kvconf's own cases, 8 concurrent histories and 256 generated sequences per

@@ -29,7 +29,7 @@ pub struct Meta {
     pub expectations_hash: Option<String>,
     /// The SHA-256 (hex) of the WIT files the suite was built against: [`WIT_SHA256`] unless a test fixes it.
     pub wit_hash: String,
-    /// The SHA-256 (hex) of each version's canonical WIT ([`crate::check::canonical::sha256`]), so that two
+    /// The SHA-256 (hex) of each version's canonical WIT ([`Interface::wit_sha256`](crate::interface::Interface::wit_sha256)), so that two
     /// reports can be compared version by version.
     pub version_hashes: BTreeMap<Interface, String>,
     /// The suite's coverage of the WIT by the cases of the run, for the Markdown report's "WIT coverage"
@@ -47,7 +47,7 @@ impl Meta {
             wit_hash: WIT_SHA256.to_string(),
             version_hashes: Interface::ALL
                 .into_iter()
-                .map(|i| (i, crate::check::canonical::sha256(i)))
+                .map(|i| (i, i.wit_sha256()))
                 .collect(),
             coverage: None,
         }
@@ -118,7 +118,7 @@ pub struct Report {
     /// The SHA-256 (hex) of the WIT files the suite was built against ([`WIT_SHA256`]).
     pub wit_sha256: String,
     /// The SHA-256 (hex) of the canonical WIT of each interface version run
-    /// ([`crate::check::canonical::sha256`]): what the JUnit report gives as each suite's
+    /// ([`Interface::wit_sha256`](crate::interface::Interface::wit_sha256)): what the JUnit report gives as each suite's
     /// `interface-wit-sha256` and the Markdown header lists.
     pub interface_wit_sha256: BTreeMap<Interface, String>,
     /// The host's name.
@@ -198,10 +198,7 @@ impl Report {
         Report {
             suite_version: env!("CARGO_PKG_VERSION"),
             wit_sha256: WIT_SHA256.to_string(),
-            interface_wit_sha256: interfaces
-                .iter()
-                .map(|i| (*i, crate::check::canonical::sha256(*i)))
-                .collect(),
+            interface_wit_sha256: interfaces.iter().map(|i| (*i, i.wit_sha256())).collect(),
             host: host.to_string(),
             profile: profile.clone(),
             profile_note: None,
@@ -346,15 +343,6 @@ impl Report {
         );
         out
     }
-}
-
-/// The first line of a failure's detail that is not blank, trimmed: what one line can say of it.
-pub(crate) fn first_line(detail: &str) -> &str {
-    detail
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
 }
 
 fn join(items: impl Iterator<Item = String>) -> String {

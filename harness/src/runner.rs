@@ -285,21 +285,6 @@ impl<H: HostUnderTest> Runner<H> {
             .clone()
     }
 
-    /// Runs every case on every interface version in `interfaces` that it applies to, on `threads` threads
-    /// (each case is isolated, so their order does not matter), and returns the results sorted by trial name:
-    /// [`crate::suite::run_all`] of the cases' [`crate::suite::trials`].
-    pub fn run_all(
-        &self,
-        cases: &[Case],
-        interfaces: &[Interface],
-        threads: usize,
-    ) -> Vec<CaseResult> {
-        let selection = crate::suite::Selection::cases_on(interfaces);
-        let trials =
-            crate::suite::trials(self.host.backend(), self.host.profile(), cases, &selection);
-        crate::suite::run_all(self, &trials, threads, None, &|_| {})
-    }
-
     /// Runs one case on one interface version.
     pub fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         let start = Instant::now();

@@ -11,9 +11,10 @@ use crate::catalogue::Catalogue;
 use crate::expectations::trial_name;
 use crate::fuzz::{self, FuzzConfig};
 use crate::history::{self, HistoryConfig};
+use crate::host::HostUnderTest;
 use crate::interface::Interface;
 use crate::profile::Profile;
-use crate::runner::{CaseResult, Executor};
+use crate::runner::{CaseResult, Executor, Runner};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -153,6 +154,27 @@ pub fn trials(host: &str, profile: &Profile, cases: &[Case], selection: &Selecti
         }
     }
     out
+}
+
+impl<H: HostUnderTest> Runner<H> {
+    /// Runs every case on every interface version in `interfaces` that it applies to, on `threads` threads
+    /// (each case is isolated, so their order does not matter), and returns the results sorted by trial name:
+    /// [`run_all`] of the cases' [`trials`].
+    pub fn run_all(
+        &self,
+        cases: &[Case],
+        interfaces: &[Interface],
+        threads: usize,
+    ) -> Vec<CaseResult> {
+        let selection = Selection::cases_on(interfaces);
+        let trials = trials(
+            self.host().backend(),
+            self.host().profile(),
+            cases,
+            &selection,
+        );
+        run_all(self, &trials, threads, None, &|_| {})
+    }
 }
 
 /// Runs `trials` through `executor`: the cases on `threads` threads (each case is isolated, so their order does

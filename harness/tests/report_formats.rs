@@ -279,7 +279,7 @@ fn markdown_names_this_build_and_no_expectations() {
     assert_eq!(WIT_SHA256.len(), 64);
     assert!(WIT_SHA256.bytes().all(|b| b.is_ascii_hexdigit()));
     // This build's hash of each version's WIT.
-    let v3 = kvconf::check::canonical::sha256(Interface::V3);
+    let v3 = Interface::V3.wit_sha256();
     assert!(markdown.contains(&format!(
         "  - v3 (spin:key-value/key-value@3.0.0): sha256 `{v3}`\n"
     )));
@@ -293,11 +293,7 @@ fn json_names_this_builds_wit_and_each_run_versions() {
     // The versions run (v1 and v2), each its own hash, the one JUnit and Markdown give.
     assert_eq!(versions.keys().collect::<Vec<_>>(), ["v1", "v2"]);
     for (name, interface) in [("v1", Interface::V1), ("v2", Interface::V2)] {
-        assert_eq!(
-            versions[name],
-            kvconf::check::canonical::sha256(interface),
-            "{name}"
-        );
+        assert_eq!(versions[name], interface.wit_sha256(), "{name}");
     }
     assert_ne!(versions["v1"], versions["v2"]);
 }

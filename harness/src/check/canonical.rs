@@ -6,8 +6,6 @@
 //! here restates an interface.
 
 use crate::interface::Interface;
-use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 use wit_parser::{InterfaceId, PackageId, PackageName, Resolve};
 
@@ -22,29 +20,6 @@ pub fn sources(interface: Interface) -> &'static [Source] {
 /// The directory under `wit/deps/` that holds `interface`'s package.
 pub fn directory(interface: Interface) -> &'static str {
     interface.spec().wit_dir
-}
-
-/// The SHA-256 (hex) of one version's WIT: of a manifest with one line `<sha256 of the file>  <file>` per file
-/// of its package directory, sorted by name, as `cd wit/deps/<dir> && sha256sum * | sha256sum` prints it.
-pub fn sha256(interface: Interface) -> String {
-    let mut files: Vec<Source> = sources(interface).to_vec();
-    files.sort_by_key(|(name, _)| *name);
-    let mut manifest = String::new();
-    for (name, text) in files {
-        let _ = writeln!(
-            manifest,
-            "{}  {name}",
-            hex(&Sha256::digest(text.as_bytes()))
-        );
-    }
-    hex(&Sha256::digest(manifest.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// The five canonical packages, resolved into one [`Resolve`].
@@ -145,7 +120,7 @@ mod tests {
             let mut compiled: Vec<&str> = sources(interface).iter().map(|(n, _)| *n).collect();
             compiled.sort();
             assert_eq!(on_disk, compiled, "{interface}");
-            assert_eq!(sha256(interface).len(), 64);
+            assert_eq!(interface.wit_sha256().len(), 64);
         }
     }
 }

@@ -18,7 +18,7 @@ use super::wit::{BadInput, compatible, is_key_value};
 use super::{Code, Finding, Severity};
 use crate::interface::Interface;
 use crate::profile::Profile;
-use crate::report::first_line;
+use crate::markup::first_line;
 use std::collections::BTreeMap;
 use std::path::Path;
 use wit_parser::decoding::{DecodedWasm, decode};

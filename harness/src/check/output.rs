@@ -5,7 +5,7 @@
 //! command's, not the printer's.
 
 use super::{Finding, Severity, has_errors};
-use crate::report::junit::{attr, text};
+use crate::markup::{attr, text};
 use serde::Serialize;
 use std::fmt::Write as _;
 

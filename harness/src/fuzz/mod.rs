@@ -154,6 +154,13 @@ impl Setup {
     }
 }
 
+/// The environment variable that overrides the seed of the generated sequences of a test binary
+/// ([`crate::libtest::Suite::seed`]).
+pub const SEED_VARIABLE: &str = "KVCONF_SEED";
+/// The environment variable that says where a test binary saves a difference its generated sequences find
+/// ([`crate::libtest::Suite::save`]).
+pub const SAVE_VARIABLE: &str = "KVCONF_SAVE";
+
 /// The ID of the trial of generated sequences, in reports and the libtest suite ([`crate::libtest::Suite`]).
 pub const TRIAL_ID: &str = "generated/sequences";
 
@@ -474,7 +481,6 @@ pub fn check_sequences<E: Executor + ?Sized>(
     config: &FuzzConfig,
     save: Option<&Path>,
 ) -> crate::runner::CaseResult {
-    use crate::libtest::{SAVE_VARIABLE, SEED_VARIABLE};
     let start = std::time::Instant::now();
     let outcome = fuzz(runner, interface, config, &|_| {});
     let mut statements = Vec::new();

@@ -2,9 +2,10 @@
 //! a column per interface version and backend, then the failures. Deterministic (no times, no dates), so it can
 //! be kept and compared.
 
-use super::{Meta, Report, Summary, first_line, join};
+use super::{Meta, Report, Summary, join};
 use crate::catalogue::{Catalogue, Statement};
 use crate::interface::Interface;
+use crate::markup::first_line;
 use crate::runner::{CaseResult, Verdict};
 use std::fmt::Write as _;
 
