@@ -10,7 +10,7 @@ use crate::case::{Case, LoadExpectation, Plan, PlannedStep};
 use crate::driver::{Driver, complete};
 use crate::host::{AppSpec, HostUnderTest};
 use crate::interface::Interface;
-use crate::outcome::{Operation, Outcome};
+use crate::outcome::Outcome;
 use crate::profile::Profile;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -103,9 +103,9 @@ impl CaseResult {
     }
 }
 
-/// A route to a host: how cases and concurrent histories reach it. Implemented by [`Runner`] (in-process) and
-/// [`crate::adapter::Session`] (a runtime started from an adapter file, over HTTP); [`crate::fuzz::fuzz`],
-/// [`crate::history::run_history`] and [`crate::history::check_histories`] take either.
+/// A route to a host: how cases reach it. Implemented by [`Runner`] (in-process) and
+/// [`crate::adapter::Session`] (a runtime started from an adapter file, over HTTP); [`crate::fuzz::fuzz`] takes
+/// either, and both also run concurrent histories ([`crate::history::Recorder`]).
 pub trait Executor {
     /// The host's name in trial names and reports: the backend in-process, the adapter's name out-of-process.
     fn host_name(&self) -> &str;
@@ -119,18 +119,6 @@ pub trait Executor {
 
     /// Runs one case on one interface version and judges it, as the suite does on this route.
     fn run_case(&self, case: &Case, interface: Interface) -> CaseResult;
-
-    /// Runs the scripts of one concurrent history (each an `open` of [`crate::history::LABEL`] into slot 0, then
-    /// operations on it) as instances of one application at once, and records each operation with an interval
-    /// that contains the moment it took effect. `seed` and `index` name the history (for its directory). An
-    /// `Err` is a history that could not be run, with what went wrong.
-    fn record_history(
-        &self,
-        interface: Interface,
-        scripts: &[Vec<Operation>],
-        seed: u64,
-        index: u64,
-    ) -> Result<crate::history::Recorded, crate::history::Violation>;
 }
 
 /// A shared executor is one too (callers that keep their [`Runner`] in an [`Arc`] pass it as before).
@@ -150,16 +138,6 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
     fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         (**self).run_case(case, interface)
     }
-
-    fn record_history(
-        &self,
-        interface: Interface,
-        scripts: &[Vec<Operation>],
-        seed: u64,
-        index: u64,
-    ) -> Result<crate::history::Recorded, crate::history::Violation> {
-        (**self).record_history(interface, scripts, seed, index)
-    }
 }
 
 impl<H: HostUnderTest> Executor for Runner<H> {
@@ -177,16 +155,6 @@ impl<H: HostUnderTest> Executor for Runner<H> {
 
     fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         Runner::run_case(self, case, interface)
-    }
-
-    fn record_history(
-        &self,
-        interface: Interface,
-        scripts: &[Vec<Operation>],
-        seed: u64,
-        index: u64,
-    ) -> Result<crate::history::Recorded, crate::history::Violation> {
-        crate::history::record_in_process(self, interface, scripts, seed, index)
     }
 }
 

@@ -10,11 +10,11 @@ use crate::case::Case;
 use crate::catalogue::Catalogue;
 use crate::expectations::trial_name;
 use crate::fuzz::{self, FuzzConfig};
-use crate::history::{self, HistoryConfig};
+use crate::history::{self, HistoryConfig, Recorder};
 use crate::host::HostUnderTest;
 use crate::interface::Interface;
 use crate::profile::Profile;
-use crate::runner::{CaseResult, Executor, Runner};
+use crate::runner::{CaseResult, Runner};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -51,7 +51,7 @@ pub struct Trial {
 impl Trial {
     /// Runs the trial through `executor`; a difference the generated sequences find is saved under `save` if
     /// given.
-    pub fn run<E: Executor + ?Sized>(&self, executor: &E, save: Option<&Path>) -> CaseResult {
+    pub fn run<E: Recorder + ?Sized>(&self, executor: &E, save: Option<&Path>) -> CaseResult {
         match &self.check {
             Check::Case(case) => executor.run_case(case, self.interface),
             Check::Histories { seed, count } => history::check_histories(
@@ -181,7 +181,7 @@ impl<H: HostUnderTest> Runner<H> {
 /// not matter), then the histories and sequences one at a time (each runs instances at once of its own).
 /// `progress` is told each result as it is known. The results are the cases' sorted by trial name, then the
 /// others in their order.
-pub fn run_all<E: Executor + Sync + ?Sized>(
+pub fn run_all<E: Recorder + Sync + ?Sized>(
     executor: &E,
     trials: &[Trial],
     threads: usize,

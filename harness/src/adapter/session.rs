@@ -212,7 +212,9 @@ impl Executor for Session<'_> {
         };
         CaseResult::new(case, interface, &self.adapter.name, judgement, start)
     }
+}
 
+impl history::Recorder for Session<'_> {
     /// Each operation is a request of its own (`open`, then the operation) to the route of the history's
     /// component on `interface`, sent through `Runtime::post` like a case's script, from one thread per instance
     /// at once (`history::record_requests`), on the runtime of the histories' application (component

@@ -25,7 +25,7 @@ pub(crate) struct InstanceRecord {
     pub(super) timed_out: bool,
 }
 
-/// A recorded history: each instance's operations, outcomes and intervals, as [`Executor::record_history`]
+/// A recorded history: each instance's operations, outcomes and intervals, as [`Recorder::record_history`]
 /// gives it to the check. Made only by kvconf's own routes.
 #[derive(Clone, Debug, Default)]
 pub struct Recorded {
@@ -83,7 +83,7 @@ pub(crate) fn setup(detail: String) -> Violation {
     }
 }
 
-/// The in-process route's [`Executor::record_history`]: runs the scripts in a fresh directory of their own,
+/// The in-process route's [`Recorder::record_history`]: runs the scripts in a fresh directory of their own,
 /// removed afterwards.
 pub(crate) fn record_in_process<H: HostUnderTest>(
     runner: &Runner<H>,

@@ -100,6 +100,48 @@ mod generate;
 use check::*;
 
 pub use execute::Recorded;
+
+/// A route to a host that runs concurrent histories as well as cases: the in-process [`Runner`] and the
+/// out-of-process [`crate::adapter::Session`]. [`run_history`] and [`check_histories`] take either.
+pub trait Recorder: Executor {
+    /// Runs the scripts of one concurrent history (each an `open` of [`LABEL`] into slot 0, then operations on it)
+    /// as instances of one application at once, and records each operation with an interval that contains the
+    /// moment it took effect. `seed` and `index` name the history (for its directory). An `Err` is a history that
+    /// could not be run, with what went wrong.
+    fn record_history(
+        &self,
+        interface: Interface,
+        scripts: &[Vec<Operation>],
+        seed: u64,
+        index: u64,
+    ) -> Result<Recorded, Violation>;
+}
+
+/// A shared recorder is one too.
+impl<E: Recorder + ?Sized> Recorder for Arc<E> {
+    fn record_history(
+        &self,
+        interface: Interface,
+        scripts: &[Vec<Operation>],
+        seed: u64,
+        index: u64,
+    ) -> Result<Recorded, Violation> {
+        (**self).record_history(interface, scripts, seed, index)
+    }
+}
+
+/// In-process, each history runs in a fresh directory of its own, removed afterwards.
+impl<H: HostUnderTest> Recorder for Runner<H> {
+    fn record_history(
+        &self,
+        interface: Interface,
+        scripts: &[Vec<Operation>],
+        seed: u64,
+        index: u64,
+    ) -> Result<Recorded, Violation> {
+        record_in_process(self, interface, scripts, seed, index)
+    }
+}
 pub(crate) use execute::{
     Answer, Event, InstanceRecord, record_in_process, record_requests, setup,
 };
@@ -209,7 +251,7 @@ pub struct Histories {
 
 /// Runs histories `0..count` of `seed` on `interface`, one at a time, calling `progress` with the operations of
 /// each, and stops at the first violation.
-pub fn run_histories<E: Executor + ?Sized>(
+pub fn run_histories<E: Recorder + ?Sized>(
     runner: &E,
     interface: Interface,
     seed: u64,
@@ -239,7 +281,7 @@ pub fn run_histories<E: Executor + ?Sized>(
 /// both concurrency statements, for the suite's report: a pass when every history is linearisable, a failure
 /// with the first violation otherwise, a skip when the host does not provide `interface`. In-process (a
 /// [`Runner`]) or out-of-process (an [`adapter::Session`](crate::adapter::Session)), the trial is the same.
-pub fn check_histories<E: Executor + ?Sized>(
+pub fn check_histories<E: Recorder + ?Sized>(
     runner: &E,
     interface: Interface,
     seed: u64,
@@ -294,7 +336,7 @@ pub fn check_histories<E: Executor + ?Sized>(
 /// Never panics because of the host: a host that panics, traps or hangs (past [`Runner::timeout`], or the
 /// adapter's request timeout) fails the history. In-process, a hung instance's thread is left behind, as the
 /// runner does with a hung case.
-pub fn run_history<E: Executor + ?Sized>(
+pub fn run_history<E: Recorder + ?Sized>(
     runner: &E,
     interface: Interface,
     seed: u64,
