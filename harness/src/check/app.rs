@@ -18,9 +18,10 @@
 use super::component::inspect;
 use super::wit::BadInput;
 use super::{Code, Finding, Severity};
+use crate::interface::Interface;
 use crate::profile::{Profile, UnconfiguredLabel};
 use kvhost::config::{RuntimeConfig, SPIN_TYPES};
-use kvhost::serve::manifest::{Manifest, Purpose};
+use kvhost::serve::manifest::{ComponentSpec, Manifest, Purpose};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -36,39 +37,8 @@ pub fn check_app(
 ) -> Result<Vec<Finding>, BadInput> {
     let manifest =
         Manifest::read(manifest, Purpose::Check).map_err(|e| BadInput(format!("{e:#}")))?;
-    let stores = match runtime_config {
-        None => BTreeMap::new(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                BadInput(format!(
-                    "{}: cannot read the runtime config file: {e}",
-                    path.display()
-                ))
-            })?;
-            RuntimeConfig::declared(&text).map_err(|e| {
-                BadInput(format!(
-                    "in the runtime config file {}: {e}",
-                    path.display()
-                ))
-            })?
-        }
-    };
-    let defined = match runtime_config {
-        None => "no runtime config (only \"default\" can be granted)".to_owned(),
-        Some(path) if stores.is_empty() => format!(
-            "the runtime config {} defines no store (only \"default\" can be granted)",
-            path.display()
-        ),
-        Some(path) => format!(
-            "the runtime config {} defines {}",
-            path.display(),
-            stores
-                .keys()
-                .map(|l| format!("{l:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let stores = read_stores(runtime_config)?;
+    let defined = defined(runtime_config, &stores);
 
     let mut findings = vec![Finding::new(
         Code::Found,
@@ -92,91 +62,180 @@ pub fn check_app(
     }
 
     for (id, component) in &manifest.components {
-        let path = format!("component.{id}");
-        if let Err(why) = spin_id(id, &['-']) {
+        check_spec(id, component, &stores, profile, &mut findings);
+    }
+    Ok(findings)
+}
+
+/// The stores the runtime configuration file `runtime_config` declares, by label, with their types.
+fn read_stores(
+    runtime_config: Option<&Path>,
+) -> Result<BTreeMap<String, Option<String>>, BadInput> {
+    Ok(match runtime_config {
+        None => BTreeMap::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                BadInput(format!(
+                    "{}: cannot read the runtime config file: {e}",
+                    path.display()
+                ))
+            })?;
+            RuntimeConfig::declared(&text).map_err(|e| {
+                BadInput(format!(
+                    "in the runtime config file {}: {e}",
+                    path.display()
+                ))
+            })?
+        }
+    })
+}
+
+/// What the application's note says the runtime configuration defines.
+fn defined(runtime_config: Option<&Path>, stores: &BTreeMap<String, Option<String>>) -> String {
+    match runtime_config {
+        None => "no runtime config (only \"default\" can be granted)".to_owned(),
+        Some(path) if stores.is_empty() => format!(
+            "the runtime config {} defines no store (only \"default\" can be granted)",
+            path.display()
+        ),
+        Some(path) => format!(
+            "the runtime config {} defines {}",
+            path.display(),
+            stores
+                .keys()
+                .map(|l| format!("{l:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Checks component `id` of the application: its names, its source, and its grants against its imports.
+fn check_spec(
+    id: &str,
+    component: &ComponentSpec,
+    stores: &BTreeMap<String, Option<String>>,
+    profile: Option<&Profile>,
+    findings: &mut Vec<Finding>,
+) {
+    let path = format!("component.{id}");
+    check_names(id, component, stores, profile, &path, findings);
+    // A source that cannot be read or checked has its error; without its imports, its grants are not judged.
+    let Some(imported) = inspect_source(id, component, profile, &path, findings) else {
+        return;
+    };
+    check_grants(id, &component.key_value_stores, &imported, &path, findings);
+}
+
+/// Checks the component ID `id` and the labels the component is granted: names Spin accepts, labels defined.
+fn check_names(
+    id: &str,
+    component: &ComponentSpec,
+    stores: &BTreeMap<String, Option<String>>,
+    profile: Option<&Profile>,
+    path: &str,
+    findings: &mut Vec<Finding>,
+) {
+    if let Err(why) = spin_id(id, &['-']) {
+        findings.push(Finding::new(
+            Code::NameInvalid,
+            Severity::Error,
+            path,
+            format!(
+                "the component ID {id:?} is not one Spin accepts ({why}): write it in kebab-case, such as \
+                 \"my-component\""
+            ),
+        ));
+    }
+    for label in &component.key_value_stores {
+        if let Err(why) = spin_id(label, &['-', '_']) {
             findings.push(Finding::new(
                 Code::NameInvalid,
                 Severity::Error,
-                &path,
+                path,
                 format!(
-                    "the component ID {id:?} is not one Spin accepts ({why}): write it in kebab-case, such as \
-                     \"my-component\""
+                    "component {id:?} is granted the label {label:?}, which Spin does not accept ({why}): \
+                     write it in kebab-case or snake_case"
                 ),
             ));
+        } else if label != DEFAULT_LABEL && !stores.contains_key(label) {
+            findings.push(undefined_label(id, label, path, profile));
         }
-        for label in &component.key_value_stores {
-            if let Err(why) = spin_id(label, &['-', '_']) {
-                findings.push(Finding::new(
-                    Code::NameInvalid,
-                    Severity::Error,
-                    &path,
-                    format!(
-                        "component {id:?} is granted the label {label:?}, which Spin does not accept ({why}): \
-                         write it in kebab-case or snake_case"
-                    ),
-                ));
-            } else if label != DEFAULT_LABEL && !stores.contains_key(label) {
-                findings.push(undefined_label(id, label, &path, profile));
-            }
-        }
+    }
+}
 
-        let source = component.source.display().to_string();
-        let name = format!("component {id:?}");
-        let imported = match std::fs::read(&component.source) {
-            Err(e) => {
+/// Checks the component's source with [`inspect`]: the versions it imports, or `None` (an error) if unreadable.
+fn inspect_source(
+    id: &str,
+    component: &ComponentSpec,
+    profile: Option<&Profile>,
+    path: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<Vec<Interface>> {
+    let source = component.source.display().to_string();
+    let name = format!("component {id:?}");
+    match std::fs::read(&component.source) {
+        Err(e) => {
+            findings.push(Finding::new(
+                Code::SourceUnreadable,
+                Severity::Error,
+                path,
+                format!(
+                    "the source of component {id:?}, {source}, cannot be read ({e}): build the component \
+                     first (`spin build`), or correct `source` (relative to the manifest's directory)"
+                ),
+            ));
+            None
+        }
+        Ok(bytes) => match inspect(&name, &bytes, profile) {
+            Ok((checked, imported)) => {
+                findings.extend(checked);
+                Some(imported)
+            }
+            Err(BadInput(why)) => {
                 findings.push(Finding::new(
                     Code::SourceUnreadable,
                     Severity::Error,
-                    &path,
-                    format!(
-                        "the source of component {id:?}, {source}, cannot be read ({e}): build the component \
-                         first (`spin build`), or correct `source` (relative to the manifest's directory)"
-                    ),
+                    path,
+                    why,
                 ));
-                continue;
+                None
             }
-            Ok(bytes) => match inspect(&name, &bytes, profile) {
-                Ok((checked, imported)) => {
-                    findings.extend(checked);
-                    imported
-                }
-                Err(BadInput(why)) => {
-                    findings.push(Finding::new(
-                        Code::SourceUnreadable,
-                        Severity::Error,
-                        &path,
-                        why,
-                    ));
-                    continue;
-                }
-            },
-        };
-        let granted = &component.key_value_stores;
-        if !imported.is_empty() && granted.is_empty() {
-            findings.push(Finding::new(
-                Code::NoGrant,
-                Severity::Warning,
-                &path,
-                format!(
-                    "component {id:?} imports key-value but is granted no store: every open is access-denied \
-                     (OPEN-GRANT); add key_value_stores = [\"default\"] to [component.{id}]"
-                ),
-            ));
-        }
-        if imported.is_empty() && !granted.is_empty() {
-            findings.push(Finding::new(
-                Code::GrantUnused,
-                Severity::Warning,
-                &path,
-                format!(
-                    "component {id:?} is granted {} but imports no key-value interface: it cannot open them; \
-                     remove key_value_stores, or check that `source` is the component meant",
-                    granted.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
+        },
     }
-    Ok(findings)
+}
+
+/// Warns about a component that imports key-value but is granted nothing, or is granted labels it cannot open.
+fn check_grants(
+    id: &str,
+    granted: &[String],
+    imported: &[Interface],
+    path: &str,
+    findings: &mut Vec<Finding>,
+) {
+    if !imported.is_empty() && granted.is_empty() {
+        findings.push(Finding::new(
+            Code::NoGrant,
+            Severity::Warning,
+            path,
+            format!(
+                "component {id:?} imports key-value but is granted no store: every open is access-denied \
+                 (OPEN-GRANT); add key_value_stores = [\"default\"] to [component.{id}]"
+            ),
+        ));
+    }
+    if imported.is_empty() && !granted.is_empty() {
+        findings.push(Finding::new(
+            Code::GrantUnused,
+            Severity::Warning,
+            path,
+            format!(
+                "component {id:?} is granted {} but imports no key-value interface: it cannot open them; \
+                 remove key_value_stores, or check that `source` is the component meant",
+                granted.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
 }
 
 /// What is wrong with the store type `kind` of `[key_value_store.<label>]`, if Spin does not know it.

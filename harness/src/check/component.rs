@@ -17,12 +17,13 @@ use super::compare::{Mode, compare_interface, item_name};
 use super::wit::{BadInput, compatible, is_key_value};
 use super::{Code, Finding, Severity};
 use crate::interface::Interface;
-use crate::profile::Profile;
 use crate::markup::first_line;
+use crate::profile::Profile;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 use wit_parser::decoding::{DecodedWasm, decode};
-use wit_parser::{Resolve, WorldItem, WorldKey};
+use wit_parser::{InterfaceId, PackageName, Resolve, World, WorldId, WorldItem, WorldKey};
 
 /// The HTTP handler interfaces Spin's HTTP trigger runs, by package and interface name.
 const HTTP_HANDLERS: [(&str, &str); 2] = [("incoming-handler", "0.2"), ("handler", "0.3")];
@@ -52,21 +53,8 @@ pub(crate) fn inspect(
     profile: Option<&Profile>,
 ) -> Result<(Vec<Finding>, Vec<Interface>), BadInput> {
     let mut findings = Vec::new();
-    if !bytes.starts_with(b"\0asm") {
-        return Err(BadInput(format!(
-            "{name} is not WebAssembly (it does not start with the `\\0asm` magic): give a component (.wasm), \
-             such as `cargo build --target wasm32-wasip2` makes"
-        )));
-    }
-    // A component is used as it is; a core module is componentized, as Spin (and kvhost serve) does on load.
-    let component = kvhost::serve::source::componentize_if_necessary(name, Path::new(name), bytes)
-        .map_err(|e| {
-            BadInput(format!(
-                "{name} is a core WebAssembly module, not a component, and cannot be componentized as Spin \
-                 does on load: {e:#}"
-            ))
-        })?;
-    if matches!(component, std::borrow::Cow::Owned(_)) {
+    let component = componentize(name, bytes)?;
+    if matches!(component, Cow::Owned(_)) {
         findings.push(Finding::new(
             Code::Found,
             Severity::Note,
@@ -76,23 +64,55 @@ pub(crate) fn inspect(
             ),
         ));
     }
-    let decoded = decode(&component).map_err(|e| {
+    let (resolve, world) = decode_component(name, &component)?;
+    let world = &resolve.worlds[world];
+    let (used, differences) = key_value_imports(name, &resolve, world);
+    findings.extend(used_versions(name, &used, profile));
+    findings.push(handler(name, &resolve, &world.exports));
+    findings.extend(differences);
+    Ok((findings, used.into_keys().collect()))
+}
+
+/// The component in `bytes`: as it is, or componentized if it is a core module; [`BadInput`] if it is neither.
+fn componentize<'a>(name: &str, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>, BadInput> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(BadInput(format!(
+            "{name} is not WebAssembly (it does not start with the `\\0asm` magic): give a component (.wasm), \
+             such as `cargo build --target wasm32-wasip2` makes"
+        )));
+    }
+    // A component is used as it is; a core module is componentized, as Spin (and kvhost serve) does on load.
+    kvhost::serve::source::componentize_if_necessary(name, Path::new(name), bytes).map_err(|e| {
+        BadInput(format!(
+            "{name} is a core WebAssembly module, not a component, and cannot be componentized as Spin \
+             does on load: {e:#}"
+        ))
+    })
+}
+
+/// The component's WIT, decoded: its resolve and its world; [`BadInput`] if it is truncated or a WIT package.
+fn decode_component(name: &str, component: &[u8]) -> Result<(Resolve, WorldId), BadInput> {
+    let decoded = decode(component).map_err(|e| {
         BadInput(format!(
             "{name} is not a valid component ({}); is the file truncated? rebuild it",
             first_line(&format!("{e:#}"))
         ))
     })?;
-    let (resolve, world) = match &decoded {
-        DecodedWasm::Component(resolve, world) => (resolve, *world),
-        DecodedWasm::WitPackage(..) => {
-            return Err(BadInput(format!(
-                "{name} is a WIT package encoded as WebAssembly, not a component: check it with `kvconf check \
-                 wit` as WIT text (`wasm-tools component wit {name}` prints it)"
-            )));
-        }
-    };
-    let world = &resolve.worlds[world];
+    match decoded {
+        DecodedWasm::Component(resolve, world) => Ok((resolve, world)),
+        DecodedWasm::WitPackage(..) => Err(BadInput(format!(
+            "{name} is a WIT package encoded as WebAssembly, not a component: check it with `kvconf check \
+             wit` as WIT text (`wasm-tools component wit {name}` prints it)"
+        ))),
+    }
+}
 
+/// The key-value versions `world` imports, with the functions used of each, and how they differ from kvconf's.
+fn key_value_imports(
+    name: &str,
+    resolve: &Resolve,
+    world: &World,
+) -> (BTreeMap<Interface, Vec<String>>, Vec<Finding>) {
     let canonical = Canonical::get();
     let mut used: BTreeMap<Interface, Vec<String>> = BTreeMap::new();
     let mut differences = Vec::new();
@@ -111,16 +131,7 @@ pub(crate) fn inspect(
             continue;
         }
         let path = resolve.name_world_key(key);
-        let provided = Interface::ALL.into_iter().find_map(|version| {
-            let canonical_iface = canonical
-                .interfaces(version)
-                .into_iter()
-                .find(|(n, _)| *n == iface_name)?
-                .1;
-            compatible(package_name, canonical.package_name(version))
-                .then_some((version, canonical_iface))
-        });
-        let Some((version, canonical_iface)) = provided else {
+        let Some((version, canonical_iface)) = provided(canonical, package_name, iface_name) else {
             differences.push(Finding {
                 breaking: true,
                 ..Finding::new(
@@ -154,7 +165,33 @@ pub(crate) fn inspect(
             Mode::Import,
         ));
     }
+    (used, differences)
+}
 
+/// The version kvconf knows that provides `iface_name` of `package_name` as a linker matches, and its interface.
+fn provided(
+    canonical: &Canonical,
+    package_name: &PackageName,
+    iface_name: &str,
+) -> Option<(Interface, InterfaceId)> {
+    Interface::ALL.into_iter().find_map(|version| {
+        let canonical_iface = canonical
+            .interfaces(version)
+            .into_iter()
+            .find(|(n, _)| *n == iface_name)?
+            .1;
+        compatible(package_name, canonical.package_name(version))
+            .then_some((version, canonical_iface))
+    })
+}
+
+/// The notes naming the versions the component imports, each with an error if `profile` does not provide it.
+fn used_versions(
+    name: &str,
+    used: &BTreeMap<Interface, Vec<String>>,
+    profile: Option<&Profile>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
     if used.is_empty() {
         findings.push(Finding::new(
             Code::Found,
@@ -163,7 +200,7 @@ pub(crate) fn inspect(
             format!("{name} imports no key-value interface"),
         ));
     }
-    for (version, functions) in &used {
+    for (version, functions) in used {
         findings.push(Finding::new(
             Code::Found,
             Severity::Note,
@@ -177,34 +214,35 @@ pub(crate) fn inspect(
         if let Some(profile) = profile
             && !profile.interfaces.contains(version)
         {
-            let why = match version {
-                Interface::V3 => {
-                    " (v3 is async: the host needs the component model's async support)"
-                }
-                Interface::WasiKeyvalueDraft => {
-                    " (the older draft is the edition wasmtime-wasi-keyvalue links; Spin links draft2)"
-                }
-                _ => "",
-            };
-            findings.push(Finding {
-                breaking: true,
-                ..Finding::new(
-                    Code::VersionNotProvided,
-                    Severity::Error,
-                    version.wit_name(),
-                    format!(
-                        "{name} imports {version} ({}), which profile {} does not provide{why}: it would not \
-                         link",
-                        version.wit_name(),
-                        profile.name
-                    ),
-                )
-            });
+            findings.push(not_provided(name, *version, profile));
         }
     }
-    findings.push(handler(name, resolve, &world.exports));
-    findings.extend(differences);
-    Ok((findings, used.into_keys().collect()))
+    findings
+}
+
+/// The error for `version`, imported by the component and not provided by `profile`.
+fn not_provided(name: &str, version: Interface, profile: &Profile) -> Finding {
+    let why = match version {
+        Interface::V3 => " (v3 is async: the host needs the component model's async support)",
+        Interface::WasiKeyvalueDraft => {
+            " (the older draft is the edition wasmtime-wasi-keyvalue links; Spin links draft2)"
+        }
+        _ => "",
+    };
+    Finding {
+        breaking: true,
+        ..Finding::new(
+            Code::VersionNotProvided,
+            Severity::Error,
+            version.wit_name(),
+            format!(
+                "{name} imports {version} ({}), which profile {} does not provide{why}: it would not \
+                 link",
+                version.wit_name(),
+                profile.name
+            ),
+        )
+    }
 }
 
 /// The note naming the HTTP handler the component exports, or saying it exports none (and what it exports).
