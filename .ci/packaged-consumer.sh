@@ -35,8 +35,15 @@ cp -R .ci/packaged-consumer "$work/consumer"
 # The versions kvconf's own lock file (packaged with it) pins, so the consumer builds what was tested.
 cp "$unpacked/Cargo.lock" "$work/consumer/Cargo.lock"
 cd "$work/consumer"
-# An in-process user does not build kvhost serve's HTTP stack (kvconf depends on kvhost without `serve`).
-if cargo tree "${patches[@]}" --edges normal,build,dev --invert hyper >/dev/null 2>&1; then
+# An in-process user does not build kvhost serve's HTTP stack (kvconf depends on kvhost without `serve`). The
+# tree must resolve (set -e stops here if it does not) and name kvhost, so that an empty tree cannot pass.
+tree="$(cargo tree "${patches[@]}" --edges normal,build,dev --prefix none)"
+if ! grep -q '^kvhost v' <<<"$tree"; then
+  echo "packaged-consumer: the consumer's dependency tree does not include kvhost:" >&2
+  echo "$tree" >&2
+  exit 1
+fi
+if grep -q '^hyper v' <<<"$tree"; then
   echo "packaged-consumer: the consumer builds hyper; kvhost's serve feature leaked into kvconf's dependencies" >&2
   cargo tree "${patches[@]}" --edges normal,build,dev --invert hyper >&2
   exit 1
