@@ -186,31 +186,44 @@ impl fmt::Display for Capability {
 }
 
 impl Profile {
-    /// The claims of this profile, as capabilities cases can require.
-    pub fn capabilities(&self) -> BTreeSet<Capability> {
+    /// The limits a profile makes a claim about, by the names [`Profile::limit_claim`] takes.
+    pub const LIMITS: [&'static str; 4] = ["key", "value", "tuples", "open"];
+
+    /// This profile's claim about one of [`Profile::LIMITS`]: that it declares the limit, or that it has none.
+    pub fn limit_claim(&self, limit: &str) -> Option<Capability> {
         let pick = |declared: bool, yes, no| if declared { yes } else { no };
-        let mut caps = BTreeSet::from([
-            pick(
+        Some(match limit {
+            "key" => pick(
                 self.limits.key_bytes.is_some(),
                 Capability::KeyLimit,
                 Capability::NoKeyLimit,
             ),
-            pick(
+            "value" => pick(
                 self.limits.value_bytes.is_some(),
                 Capability::ValueLimit,
                 Capability::NoValueLimit,
             ),
-            pick(
+            "tuples" => pick(
                 self.limits.tuples.is_some(),
                 Capability::TupleLimit,
                 Capability::NoTupleLimit,
             ),
-            pick(
+            "open" => pick(
                 self.open_stores.is_some(),
                 Capability::OpenLimit,
                 Capability::NoOpenLimit,
             ),
-        ]);
+            _ => return None,
+        })
+    }
+
+    /// The claims of this profile, as capabilities cases can require.
+    pub fn capabilities(&self) -> BTreeSet<Capability> {
+        let pick = |declared: bool, yes, no| if declared { yes } else { no };
+        let mut caps: BTreeSet<Capability> = Profile::LIMITS
+            .iter()
+            .filter_map(|limit| self.limit_claim(limit))
+            .collect();
         caps.insert(match self.unconfigured_label {
             UnconfiguredLabel::RefuseLoad => Capability::UnconfiguredRefusesLoad,
             UnconfiguredLabel::NoSuchStore => Capability::UnconfiguredNoSuchStore,

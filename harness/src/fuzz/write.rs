@@ -468,36 +468,12 @@ impl Registry {
         profile: &Profile,
         grants: &BTreeMap<String, Vec<String>>,
     ) -> Vec<Capability> {
-        let mut caps = Vec::new();
-        let claim = |declared: bool, yes, no| if declared { yes } else { no };
-        if self.dimensions.contains("key") {
-            caps.push(claim(
-                profile.limits.key_bytes.is_some(),
-                Capability::KeyLimit,
-                Capability::NoKeyLimit,
-            ));
-        }
-        if self.dimensions.contains("value") {
-            caps.push(claim(
-                profile.limits.value_bytes.is_some(),
-                Capability::ValueLimit,
-                Capability::NoValueLimit,
-            ));
-        }
-        if self.dimensions.contains("tuples") {
-            caps.push(claim(
-                profile.limits.tuples.is_some(),
-                Capability::TupleLimit,
-                Capability::NoTupleLimit,
-            ));
-        }
-        if self.dimensions.contains("open") {
-            caps.push(claim(
-                profile.open_stores.is_some(),
-                Capability::OpenLimit,
-                Capability::NoOpenLimit,
-            ));
-        }
+        // The profile's claim about each limit the sequence reaches (or is refused by).
+        let mut caps: Vec<Capability> = Profile::LIMITS
+            .iter()
+            .filter(|limit| self.dimensions.contains(*limit))
+            .filter_map(|limit| profile.limit_claim(limit))
+            .collect();
         if self.dimensions.contains("empty-key") {
             caps.push(Capability::EmptyKey);
         }
