@@ -37,13 +37,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 repo="$(cd "$here/.." && pwd -P)"
 prebuilt="$here/prebuilt"
 
-# Each fixture: the name of its file in prebuilt/ and the cargo package that builds it. They are the workspace's
-# members (Cargo.toml: `driver-*` and `http-driver-*`), each directory `<name>/` the package `kvconf-<name>`, so a
-# new driver is a new directory and nothing here changes.
-fixtures=()
-for manifest in "$here"/driver-*/Cargo.toml "$here"/http-driver-*/Cargo.toml; do
-  name="$(basename "$(dirname "$manifest")")"
-  fixtures+=("$name:kvconf-$name")
+# Each version's driver: the directory `driver-<name>/`, the package `kvconf-driver-<name>`, built twice, into
+# prebuilt/driver-<name>.wasm as it is and into prebuilt/http-driver-<name>.wasm with its `http` feature (the
+# Spin HTTP component). The drivers are the workspace's members besides `common` (Cargo.toml), so a new driver is
+# a new directory and nothing here changes.
+drivers=()
+for manifest in "$here"/driver-*/Cargo.toml; do
+  drivers+=("$(basename "$(dirname "$manifest")")")
 done
 
 if $check; then
@@ -89,30 +89,41 @@ CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; printf '%s' "${flags[*]}")"
 export CARGO_ENCODED_RUSTFLAGS
 unset RUSTFLAGS
 
-packages=()
-for fixture in "${fixtures[@]}"; do
-  packages+=(--package "${fixture#*:}")
-done
-
-echo "build.sh: building ${#fixtures[@]} fixture(s) for $target in $target_dir" >&2
-(cd "$here" && cargo build --release --locked --target "$target" --target-dir "$target_dir" "${packages[@]}")
+# Two cargo invocations, one per form: cargo unifies features across the packages one invocation builds, and
+# each form's packages must be built with the same features whether one of them is built or all.
+build() { # build <prefix of the fixture's name> [cargo arguments...]
+  local prefix="$1"
+  shift
+  local packages=() features=()
+  for driver in "${drivers[@]}"; do
+    packages+=(--package "kvconf-$driver")
+    if [[ "$prefix" == http- ]]; then
+      features+=("kvconf-$driver/http")
+    fi
+  done
+  if [[ ${#features[@]} -gt 0 ]]; then
+    packages+=(--features "$(IFS=,; echo "${features[*]}")")
+  fi
+  echo "build.sh: building ${#drivers[@]} ${prefix}driver fixture(s) for $target in $target_dir" >&2
+  (cd "$here" && cargo build --release --locked --target "$target" --target-dir "$target_dir" "${packages[@]}")
+  for driver in "${drivers[@]}"; do
+    local output="$target_dir/$target/release/kvconf_${driver//-/_}.wasm"
+    local name="$prefix$driver"
+    if $check; then
+      if ! cmp -s "$output" "$prebuilt/$name.wasm"; then
+        stale+=("guest-fixtures/prebuilt/$name.wasm")
+      fi
+    else
+      mkdir -p "$prebuilt"
+      cp "$output" "$prebuilt/$name.wasm"
+      echo "build.sh: $(sha256sum "$prebuilt/$name.wasm" | cut -d' ' -f1)  guest-fixtures/prebuilt/$name.wasm" >&2
+    fi
+  done
+}
 
 stale=()
-for fixture in "${fixtures[@]}"; do
-  name="${fixture%%:*}"
-  package="${fixture#*:}"
-  output="$target_dir/$target/release/${package//-/_}.wasm"
-  committed="$prebuilt/$name.wasm"
-  if $check; then
-    if ! cmp -s "$output" "$committed"; then
-      stale+=("guest-fixtures/prebuilt/$name.wasm")
-    fi
-  else
-    mkdir -p "$prebuilt"
-    cp "$output" "$committed"
-    echo "build.sh: $(sha256sum "$committed" | cut -d' ' -f1)  guest-fixtures/prebuilt/$name.wasm" >&2
-  fi
-done
+build ""
+build http-
 
 if $check; then
   if [[ ${#stale[@]} -gt 0 ]]; then
@@ -121,7 +132,7 @@ if $check; then
     echo "Run guest-fixtures/build.sh and commit guest-fixtures/prebuilt/." >&2
     exit 1
   fi
-  echo "build.sh --check: all ${#fixtures[@]} committed fixture(s) match their sources" >&2
+  echo "build.sh --check: all $((2 * ${#drivers[@]})) committed fixture(s) match their sources" >&2
 else
   printf '%s\n' "$built_with" >"$prebuilt/BUILT-WITH"
 fi

@@ -10,7 +10,7 @@ use wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 
-use crate::{Operation, Outcome};
+use kvconf_driver_common::{Operation, Outcome};
 
 /// The largest script accepted, in bytes of JSON: far above any case kvconf writes (the biggest values are a
 /// few kilobytes, written as JSON numbers), far below what would exhaust the component's memory.

@@ -6,7 +6,7 @@
 use crate::bindings::exports::wasi::http::handler::Guest;
 use crate::bindings::wasi::http::types::{ErrorCode, Fields, Method, Request, Response};
 use crate::bindings::{wit_future, wit_stream};
-use crate::{Operation, Outcome};
+use kvconf_driver_common::{Operation, Outcome};
 
 /// The largest script accepted, in bytes of JSON (as in `p2.rs`).
 const MAX_SCRIPT_BYTES: usize = 64 * 1024 * 1024;

@@ -5,6 +5,9 @@
 //! operation against the host's v1 interface, and reports what the host answered, exactly and without judging
 //! it: deciding whether an answer conforms is the harness's job, so that one driver serves every profile.
 //!
+//! The script loop and the script errors are the drivers' shared crate's (`kvconf_driver_common`); the slots are
+//! this crate's own, because v1's handle numbers outlive `close` (below).
+//!
 //! Two rules keep the report faithful:
 //! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `io` text, the
 //!   keys in the order the host listed them (the harness compares them as a set).
@@ -22,21 +25,21 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "kvconf:driver/driver-v1",
-        // Every interface this world imports comes from the project's own wit/ directory; no other crate
-        // already provides bindings for them.
+        // The script types are the shared crate's; every other interface of the world comes from the project's
+        // own wit/ directory, and no other crate provides bindings for it.
+        with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
         generate_all,
     });
 }
 
-/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
-/// the JSON protocol; the HTTP export comes from the `wasi` crate (see `http`).
+/// The HTTP driver's bindings: the key-value import alone; the HTTP export comes from the `wasi` crate (see
+/// `http`).
 #[cfg(feature = "http")]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "kvconf:driver/http-driver-v1",
         generate_all,
-        additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }
 
@@ -48,40 +51,21 @@ mod http;
 use std::collections::BTreeMap;
 
 use bindings::fermyon::spin::key_value::{self as kv, Error};
-// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
-#[cfg(feature = "http")]
-use bindings::exports::kvconf::driver::types::{KvError, Operation, Outcome};
-#[cfg(not(feature = "http"))]
-use bindings::kvconf::driver::types::{KvError, Operation, Outcome};
+use kvconf_driver_common::{
+    HostError, KvError, Operation, Outcome, done_or_failed, empty_slot, failed, not_in,
+    script_error,
+};
 
 /// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
 fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
     let mut slots = Slots::default();
-    let mut outcomes = Vec::with_capacity(script.len());
-    for (index, operation) in (0u32..).zip(script) {
-        let outcome = slots.perform(operation);
-        observe(index, &outcome);
-        outcomes.push(outcome);
-    }
+    let outcomes = kvconf_driver_common::run(script, |operation| slots.perform(operation), observe);
     slots.close_opened();
     outcomes
 }
 
-/// The component's export: one `run` per script, no state kept between calls.
 #[cfg(not(feature = "http"))]
-struct Driver;
-
-#[cfg(not(feature = "http"))]
-impl bindings::Guest for Driver {
-    fn run(script: Vec<Operation>) -> Vec<Outcome> {
-        run(script, &mut |index, outcome| {
-            bindings::kvconf::driver::observer::observe(index, outcome)
-        })
-    }
-}
-
-#[cfg(not(feature = "http"))]
-bindings::export!(Driver with_types_in bindings);
+kvconf_driver_common::export_driver!(bindings, run);
 
 /// A handle number held in a slot, and how it got there.
 #[derive(Clone, Copy)]
@@ -160,18 +144,9 @@ impl Slots {
                     handle.state = HandleState::Closed;
                     Outcome::Done
                 }
-                None => empty_slot(slot, "close"),
+                None => empty_slot(slot, "close", "store"),
             },
-            Operation::GetKeysPartial(_) => not_in_v1("get-keys-partial"),
-            Operation::Concurrently(_) => not_in_v1("concurrently"),
-            Operation::ListKeys(_) => not_in_v1("list-keys"),
-            Operation::Increment(_) => not_in_v1("increment"),
-            Operation::CasNew(_) => not_in_v1("cas-new"),
-            Operation::CasCurrent(_) => not_in_v1("cas-current"),
-            Operation::CasSwap(_) => not_in_v1("cas-swap"),
-            Operation::GetMany(_) => not_in_v1("get-many"),
-            Operation::SetMany(_) => not_in_v1("set-many"),
-            Operation::DeleteMany(_) => not_in_v1("delete-many"),
+            other => not_in(&other, "fermyon:spin/key-value (v1)", "v1"),
         }
     }
 
@@ -196,7 +171,7 @@ impl Slots {
     fn with(&self, slot: u32, operation: &str, call: impl FnOnce(kv::Store) -> Outcome) -> Outcome {
         match self.0.get(&slot) {
             Some(handle) => call(handle.number),
-            None => empty_slot(slot, operation),
+            None => empty_slot(slot, operation, "store"),
         }
     }
 
@@ -212,39 +187,15 @@ impl Slots {
     }
 }
 
-/// `done` for an operation with no result, or the host's error.
-fn done_or_failed(result: Result<(), Error>) -> Outcome {
-    result.map_or_else(failed, |()| Outcome::Done)
-}
-
-/// The host's error as the suite's error type: the same variant, and the same text for `io`.
-fn failed(error: Error) -> Outcome {
-    Outcome::Failed(match error {
-        Error::StoreTableFull => KvError::StoreTableFull,
-        Error::NoSuchStore => KvError::NoSuchStore,
-        Error::AccessDenied => KvError::AccessDenied,
-        Error::InvalidStore => KvError::InvalidStore,
-        Error::NoSuchKey => KvError::NoSuchKey,
-        Error::Io(text) => KvError::Io(text),
-    })
-}
-
-/// The script named a slot that holds no handle.
-fn empty_slot(slot: u32, operation: &str) -> Outcome {
-    script_error(format!(
-        "{operation} on slot {slot}, which holds no store; open one there first"
-    ))
-}
-
-/// The script asked for an operation the v1 interface does not have (the protocol is shared by every
-/// version); nothing is sent to the host.
-fn not_in_v1(operation: &str) -> Outcome {
-    script_error(format!(
-        "{operation} is not an operation of fermyon:spin/key-value (v1); the v1 driver does not perform it"
-    ))
-}
-
-/// An operation the driver refused to attempt.
-fn script_error(message: String) -> Outcome {
-    Outcome::ScriptError(message)
+impl HostError for Error {
+    fn into_kv_error(self) -> KvError {
+        match self {
+            Error::StoreTableFull => KvError::StoreTableFull,
+            Error::NoSuchStore => KvError::NoSuchStore,
+            Error::AccessDenied => KvError::AccessDenied,
+            Error::InvalidStore => KvError::InvalidStore,
+            Error::NoSuchKey => KvError::NoSuchKey,
+            Error::Io(text) => KvError::Io(text),
+        }
+    }
 }

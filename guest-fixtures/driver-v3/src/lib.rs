@@ -5,6 +5,9 @@
 //! operation against the host's v3 interface, and reports what the host answered, exactly and without judging
 //! it: deciding whether an answer conforms is the harness's job, so that one driver serves every profile.
 //!
+//! The slots and the script errors are the drivers' shared crate's (`kvconf_driver_common`); the loop is this
+//! crate's own, because it awaits the host and runs concurrent groups.
+//!
 //! Two rules keep the report faithful:
 //! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `other` text,
 //!   the keys in the order the stream delivered them (the harness compares them as a set).
@@ -21,21 +24,21 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "kvconf:driver/driver-v3",
-        // Every interface this world imports comes from the project's own wit/ directory; no other crate
-        // already provides bindings for them.
+        // The script types are the shared crate's; every other interface of the world comes from the project's
+        // own wit/ directory, and no other crate provides bindings for it.
+        with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
         generate_all,
     });
 }
 
-/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
-/// the JSON protocol, and the `wasi:http/handler@0.3.0` export (as wasmtime 48 defines it, wit/deps).
+/// The HTTP driver's bindings: the key-value import and the `wasi:http/handler@0.3.0` export (as wasmtime 48
+/// defines it, wit/deps).
 #[cfg(feature = "http")]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "kvconf:driver/http-driver-v3",
         generate_all,
-        additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }
 
@@ -44,17 +47,13 @@ mod bindings {
 #[path = "../../http/p3.rs"]
 mod http;
 
-use std::collections::BTreeMap;
-
 use futures::future::join_all;
 use wit_bindgen::{StreamReader, StreamResult};
 
 use bindings::spin::key_value::key_value::{Error, Store};
-// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
-#[cfg(feature = "http")]
-use bindings::exports::kvconf::driver::types::{KvError, Operation, Outcome};
-#[cfg(not(feature = "http"))]
-use bindings::kvconf::driver::types::{KvError, Operation, Outcome};
+use kvconf_driver_common::{
+    HostError, KvError, Operation, Outcome, Slots, done_or_failed, failed, not_in, script_error,
+};
 
 /// How many keys one read of the key stream asks for at most: enough that a long listing needs few reads,
 /// few enough that a short one allocates little.
@@ -62,7 +61,7 @@ const KEYS_PER_READ: usize = 256;
 
 /// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
 async fn run(script: Vec<Operation>, observe: &mut impl AsyncFnMut(u32, &Outcome)) -> Vec<Outcome> {
-    let mut slots = Slots::default();
+    let mut slots = Slots::new("store");
     let mut report = Report::new(script.len(), observe);
     let mut script = script.into_iter();
     while let Some(operation) = script.next() {
@@ -88,13 +87,14 @@ async fn run(script: Vec<Operation>, observe: &mut impl AsyncFnMut(u32, &Outcome
                 // The group's own outcome is observed before the group starts, like any operation's
                 // before the next one; its members' outcomes follow once all of them have finished.
                 report.record(Outcome::Done).await;
-                let outcomes = join_all(group.into_iter().map(|op| slots.perform_shared(op))).await;
+                let outcomes =
+                    join_all(group.into_iter().map(|op| perform_shared(&slots, op))).await;
                 for outcome in outcomes {
                     report.record(outcome).await;
                 }
             }
             operation => {
-                let outcome = slots.perform(operation).await;
+                let outcome = perform(&mut slots, operation).await;
                 report.record(outcome).await;
             }
         }
@@ -148,100 +148,69 @@ impl<'o, O: AsyncFnMut(u32, &Outcome)> Report<'o, O> {
     }
 }
 
-/// The store handles a script has open, by slot number.
+/// Performs one operation outside a concurrent group and says what the host answered.
 ///
-/// A `BTreeMap` rather than a `HashMap`: a hash map's random seed would make the component import
-/// `wasi:random` for nothing, and the slot numbers a script uses are few and small.
-#[derive(Default)]
-struct Slots(BTreeMap<u32, Store>);
-
-impl Slots {
-    /// Performs one operation outside a concurrent group and says what the host answered.
-    ///
-    /// A script that names an empty slot, opens into an occupied one, or asks for an operation v3 lacks gets a
-    /// `script-error` and the host is not called: that is a fault of the script, and reporting it as a host
-    /// result would blame the host.
-    async fn perform(&mut self, operation: Operation) -> Outcome {
-        match operation {
-            Operation::Open(op) => {
-                if self.0.contains_key(&op.slot) {
-                    return script_error(format!(
-                        "open into slot {} which already holds a store; close it first",
-                        op.slot
-                    ));
-                }
-                match Store::open(op.label).await {
-                    Ok(store) => {
-                        self.0.insert(op.slot, store);
-                        Outcome::Opened
-                    }
-                    Err(error) => failed(error),
-                }
+/// A script that names an empty slot, opens into an occupied one, or asks for an operation v3 lacks gets a
+/// `script-error` and the host is not called: that is a fault of the script, and reporting it as a host result
+/// would blame the host.
+async fn perform(slots: &mut Slots<Store>, operation: Operation) -> Outcome {
+    match operation {
+        Operation::Open(op) => {
+            if let Err(refusal) = slots.vacant(op.slot) {
+                return refusal;
             }
-            // v3 has no `close`: dropping the resource is how a guest closes a store.
-            Operation::Close(slot) => match self.0.remove(&slot) {
-                Some(store) => {
-                    drop(store);
-                    Outcome::Done
-                }
-                None => empty_slot(slot, "close"),
-            },
-            operation => self.perform_shared(operation).await,
+            match Store::open(op.label).await {
+                Ok(store) => slots.insert(op.slot, store),
+                Err(error) => failed(error),
+            }
         }
+        // v3 has no `close`: dropping the resource is how a guest closes a store.
+        Operation::Close(slot) => slots.close(slot),
+        operation => perform_shared(slots, operation).await,
     }
+}
 
-    /// Performs one operation that leaves the slots as they are, so that several can share them at once.
-    ///
-    /// `open` and `close` change the slots, and a concurrent group nested in another has no meaning, so
-    /// inside a group all three are script errors: `perform` handles the first two outside groups, and
-    /// `run` the last.
-    async fn perform_shared(&self, operation: Operation) -> Outcome {
-        match operation {
-            Operation::Get(op) => match self.store(op.slot, "get") {
-                Ok(store) => store.get(op.key).await.map_or_else(failed, Outcome::Value),
-                Err(refusal) => refusal,
-            },
-            Operation::Set(op) => match self.store(op.slot, "set") {
-                Ok(store) => done_or_failed(store.set(op.key, op.value).await),
-                Err(refusal) => refusal,
-            },
-            Operation::Delete(op) => match self.store(op.slot, "delete") {
-                Ok(store) => done_or_failed(store.delete(op.key).await),
-                Err(refusal) => refusal,
-            },
-            Operation::Exists(op) => match self.store(op.slot, "exists") {
-                Ok(store) => store
-                    .exists(op.key)
-                    .await
-                    .map_or_else(failed, Outcome::Exists),
-                Err(refusal) => refusal,
-            },
-            Operation::GetKeys(slot) => match self.store(slot, "get-keys") {
-                Ok(store) => all_keys(store).await,
-                Err(refusal) => refusal,
-            },
-            Operation::GetKeysPartial(op) => match self.store(op.slot, "get-keys-partial") {
-                Ok(store) => some_keys(store, op.take).await,
-                Err(refusal) => refusal,
-            },
-            Operation::Open(_) => not_in_group("open"),
-            Operation::Close(_) => not_in_group("close"),
-            Operation::Concurrently(_) => not_in_group("concurrently"),
-            Operation::ForgeHandle(_) => not_in_v3("forge-handle"),
-            Operation::ListKeys(_) => not_in_v3("list-keys"),
-            Operation::Increment(_) => not_in_v3("increment"),
-            Operation::CasNew(_) => not_in_v3("cas-new"),
-            Operation::CasCurrent(_) => not_in_v3("cas-current"),
-            Operation::CasSwap(_) => not_in_v3("cas-swap"),
-            Operation::GetMany(_) => not_in_v3("get-many"),
-            Operation::SetMany(_) => not_in_v3("set-many"),
-            Operation::DeleteMany(_) => not_in_v3("delete-many"),
+/// Performs one operation that leaves the slots as they are, so that several can share them at once.
+///
+/// `open` and `close` change the slots, and a concurrent group nested in another has no meaning, so inside a
+/// group all three are script errors: `perform` handles the first two outside groups, and `run` the last.
+async fn perform_shared(slots: &Slots<Store>, operation: Operation) -> Outcome {
+    let store = |slot, operation| slots.get(slot, operation);
+    match operation {
+        Operation::Get(op) => match store(op.slot, "get") {
+            Ok(store) => store.get(op.key).await.map_or_else(failed, Outcome::Value),
+            Err(refusal) => refusal,
+        },
+        Operation::Set(op) => match store(op.slot, "set") {
+            Ok(store) => done_or_failed(store.set(op.key, op.value).await),
+            Err(refusal) => refusal,
+        },
+        Operation::Delete(op) => match store(op.slot, "delete") {
+            Ok(store) => done_or_failed(store.delete(op.key).await),
+            Err(refusal) => refusal,
+        },
+        Operation::Exists(op) => match store(op.slot, "exists") {
+            Ok(store) => store
+                .exists(op.key)
+                .await
+                .map_or_else(failed, Outcome::Exists),
+            Err(refusal) => refusal,
+        },
+        Operation::GetKeys(slot) => match store(slot, "get-keys") {
+            Ok(store) => all_keys(store).await,
+            Err(refusal) => refusal,
+        },
+        Operation::GetKeysPartial(op) => match store(op.slot, "get-keys-partial") {
+            Ok(store) => some_keys(store, op.take).await,
+            Err(refusal) => refusal,
+        },
+        Operation::Open(_) | Operation::Close(_) | Operation::Concurrently(_) => {
+            script_error(format!(
+                "{} inside a concurrently group; the v3 driver runs it only outside groups",
+                operation.name()
+            ))
         }
-    }
-
-    /// The store in `slot`, or the `script-error` for an empty slot.
-    fn store(&self, slot: u32, operation: &str) -> Result<&Store, Outcome> {
-        self.0.get(&slot).ok_or_else(|| empty_slot(slot, operation))
+        other => not_in(&other, "spin:key-value/key-value@3.0.0", "v3"),
     }
 }
 
@@ -294,44 +263,13 @@ async fn read_some(
     }
 }
 
-/// `done` for an operation with no result, or the host's error.
-fn done_or_failed(result: Result<(), Error>) -> Outcome {
-    result.map_or_else(failed, |()| Outcome::Done)
-}
-
-/// The host's error as the suite's error type: the same variant, and the same text for `other`.
-fn failed(error: Error) -> Outcome {
-    Outcome::Failed(match error {
-        Error::StoreTableFull => KvError::StoreTableFull,
-        Error::NoSuchStore => KvError::NoSuchStore,
-        Error::AccessDenied => KvError::AccessDenied,
-        Error::Other(text) => KvError::Other(text),
-    })
-}
-
-/// The script named a slot that holds no store.
-fn empty_slot(slot: u32, operation: &str) -> Outcome {
-    script_error(format!(
-        "{operation} on slot {slot}, which holds no store; open one there first"
-    ))
-}
-
-/// The script put an operation that changes the slots (or another group) into a concurrent group.
-fn not_in_group(operation: &str) -> Outcome {
-    script_error(format!(
-        "{operation} inside a concurrently group; the v3 driver runs it only outside groups"
-    ))
-}
-
-/// The script asked for an operation the v3 interface does not have (the protocol is shared by every
-/// version); nothing is sent to the host.
-fn not_in_v3(operation: &str) -> Outcome {
-    script_error(format!(
-        "{operation} is not an operation of spin:key-value/key-value@3.0.0; the v3 driver does not perform it"
-    ))
-}
-
-/// An operation the driver refused to attempt.
-fn script_error(message: String) -> Outcome {
-    Outcome::ScriptError(message)
+impl HostError for Error {
+    fn into_kv_error(self) -> KvError {
+        match self {
+            Error::StoreTableFull => KvError::StoreTableFull,
+            Error::NoSuchStore => KvError::NoSuchStore,
+            Error::AccessDenied => KvError::AccessDenied,
+            Error::Other(text) => KvError::Other(text),
+        }
+    }
 }

@@ -6,6 +6,9 @@
 //! without judging it: deciding whether an answer conforms is the harness's job, so that one driver serves
 //! every profile.
 //!
+//! The script loop, the bucket slots and the script errors are the drivers' shared crate's
+//! (`kvconf_driver_common`); this crate is the wasi:keyvalue calls and the cas slots.
+//!
 //! Two rules keep the report faithful:
 //! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `other` text,
 //!   the keys and batch entries in the order the host gave them, nothing reordered or filled in.
@@ -21,23 +24,21 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "kvconf:driver/driver-wasi-keyvalue",
-        // Every interface this world imports comes from the project's own wit/ directory; no other crate
-        // already provides bindings for them.
+        // The script types are the shared crate's; every other interface of the world comes from the project's
+        // own wit/ directory, and no other crate provides bindings for it.
+        with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
         generate_all,
     });
 }
 
-/// The HTTP driver's bindings: the same key-value import and script types, the types with serde's derives for
-/// the JSON protocol; the HTTP export comes from the `wasi` crate (see `http`).
+/// The HTTP driver's bindings: the key-value imports alone; the HTTP export comes from the `wasi` crate (see
+/// `http`).
 #[cfg(feature = "http")]
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "kvconf:driver/http-driver-wasi-keyvalue",
         generate_all,
-        additional_derives: [serde::Serialize, serde::Deserialize],
-        // The JSON protocol needs the derives on kvconf's script types only; this one holds a resource.
-        additional_derives_ignore: ["cas-error"],
     });
 }
 
@@ -53,97 +54,72 @@ use std::collections::BTreeMap;
 use bindings::wasi::keyvalue0_2_0_draft2::atomics::{self, Cas, CasError};
 use bindings::wasi::keyvalue0_2_0_draft2::batch;
 use bindings::wasi::keyvalue0_2_0_draft2::store::{self, Bucket, Error};
-// The script types: imported with the driver export in-process, exported by the HTTP driver (wit/http-driver.wit).
-#[cfg(feature = "http")]
-use bindings::exports::kvconf::driver::types::{KeyPage, KvError, Operation, Outcome};
-#[cfg(not(feature = "http"))]
-use bindings::kvconf::driver::types::{KeyPage, KvError, Operation, Outcome};
-
-/// How many pages `get-keys` reads before it gives up on a host that keeps returning cursors. Far more than
-/// any case needs (the largest listing the suite makes has a few thousand keys), and few enough to end in
-/// seconds.
-const MAX_PAGES: u32 = 100_000;
+use kvconf_driver_common::{
+    HostError, KeyPage, KvError, Operation, Outcome, Slots, all_pages, done_or_failed, failed,
+    not_in, script_error,
+};
 
 /// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
 fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
-    let mut slots = Slots::default();
-    let mut outcomes = Vec::with_capacity(script.len());
-    for (index, operation) in (0u32..).zip(script) {
-        let outcome = slots.perform(operation);
-        observe(index, &outcome);
-        outcomes.push(outcome);
-    }
-    // The remaining handles are dropped here, cas handles first (see `Slots`): a script needs no
+    let mut slots = Handles::default();
+    // The remaining handles are dropped with `slots`, cas handles first (see `Handles`): a script needs no
     // trailing `close`.
-    outcomes
-}
-
-/// The component's export: one `run` per script, no state kept between calls.
-#[cfg(not(feature = "http"))]
-struct Driver;
-
-#[cfg(not(feature = "http"))]
-impl bindings::Guest for Driver {
-    fn run(script: Vec<Operation>) -> Vec<Outcome> {
-        run(script, &mut |index, outcome| {
-            bindings::kvconf::driver::observer::observe(index, outcome)
-        })
-    }
+    kvconf_driver_common::run(script, |operation| slots.perform(operation), observe)
 }
 
 #[cfg(not(feature = "http"))]
-bindings::export!(Driver with_types_in bindings);
+kvconf_driver_common::export_driver!(bindings, run);
 
 /// The handles a script holds: buckets by slot number, and cas handles by cas slot number.
 ///
-/// `BTreeMap`s rather than `HashMap`s: a hash map's random seed would make the component import
-/// `wasi:random` for nothing, and the slot numbers a script uses are few and small.
+/// A `BTreeMap` rather than a `HashMap` for the cas slots: a hash map's random seed would make the component
+/// import `wasi:random` for nothing, and the slot numbers a script uses are few and small.
 ///
 /// The cas handles are declared first so that they are dropped before the buckets they were made from: a host
 /// may keep a cas as a child of its bucket and refuse to drop a bucket that still has children.
-#[derive(Default)]
-struct Slots {
+struct Handles {
     cas: BTreeMap<u32, Cas>,
-    buckets: BTreeMap<u32, Bucket>,
+    buckets: Slots<Bucket>,
 }
 
-impl Slots {
+impl Default for Handles {
+    fn default() -> Self {
+        Self {
+            cas: BTreeMap::new(),
+            buckets: Slots::new("bucket"),
+        }
+    }
+}
+
+impl Handles {
     /// Performs one operation and says what the host answered.
     ///
     /// A script that names an empty slot, opens into an occupied one, makes a cas into an occupied cas slot,
     /// or asks for an operation wasi:keyvalue lacks gets a `script-error` and the host is not called: that is
     /// a fault of the script, and reporting it as a host result would blame the host.
     fn perform(&mut self, operation: Operation) -> Outcome {
+        let buckets = &mut self.buckets;
         match operation {
-            Operation::Open(op) => {
-                if self.buckets.contains_key(&op.slot) {
-                    return script_error(format!(
-                        "open into slot {} which already holds a bucket; close it first",
-                        op.slot
-                    ));
-                }
-                match store::open(&op.label) {
-                    Ok(bucket) => {
-                        self.buckets.insert(op.slot, bucket);
-                        Outcome::Opened
-                    }
-                    Err(error) => failed(error),
-                }
-            }
-            Operation::Get(op) => self.with(op.slot, "get", |bucket| {
+            Operation::Open(op) => buckets.open(op.slot, || store::open(&op.label)),
+            Operation::Get(op) => buckets.with(op.slot, "get", |bucket| {
                 bucket.get(&op.key).map_or_else(failed, Outcome::Value)
             }),
-            Operation::Set(op) => self.with(op.slot, "set", |bucket| {
+            Operation::Set(op) => buckets.with(op.slot, "set", |bucket| {
                 done_or_failed(bucket.set(&op.key, &op.value))
             }),
-            Operation::Delete(op) => self.with(op.slot, "delete", |bucket| {
+            Operation::Delete(op) => buckets.with(op.slot, "delete", |bucket| {
                 done_or_failed(bucket.delete(&op.key))
             }),
-            Operation::Exists(op) => self.with(op.slot, "exists", |bucket| {
+            Operation::Exists(op) => buckets.with(op.slot, "exists", |bucket| {
                 bucket.exists(&op.key).map_or_else(failed, Outcome::Exists)
             }),
-            Operation::GetKeys(slot) => self.with(slot, "get-keys", list_all_keys),
-            Operation::ListKeys(op) => self.with(op.slot, "list-keys", |bucket| {
+            Operation::GetKeys(slot) => buckets.with(slot, "get-keys", |bucket| {
+                all_pages(|cursor: Option<&String>| {
+                    let page = bucket.list_keys(cursor.map(String::as_str));
+                    page.map(|page| (page.keys, page.cursor))
+                })
+            }),
+            Operation::ListKeys(op) => buckets.with(op.slot, "list-keys", |bucket| {
                 bucket
                     .list_keys(op.cursor.as_deref())
                     .map_or_else(failed, |page| {
@@ -153,7 +129,7 @@ impl Slots {
                         })
                     })
             }),
-            Operation::Increment(op) => self.with(op.slot, "increment", |bucket| {
+            Operation::Increment(op) => buckets.with(op.slot, "increment", |bucket| {
                 atomics::increment(bucket, &op.key, op.delta).map_or_else(failed, Outcome::Counter)
             }),
             Operation::CasNew(op) => {
@@ -163,8 +139,9 @@ impl Slots {
                         op.cas
                     ));
                 }
-                let Some(bucket) = self.buckets.get(&op.slot) else {
-                    return empty_slot(op.slot, "cas-new");
+                let bucket = match buckets.get(op.slot, "cas-new") {
+                    Ok(bucket) => bucket,
+                    Err(refusal) => return refusal,
                 };
                 match Cas::new(bucket, &op.key) {
                     Ok(cas) => {
@@ -191,80 +168,20 @@ impl Slots {
                 },
                 None => empty_cas_slot(op.cas, "cas-swap"),
             },
-            Operation::GetMany(op) => self.with(op.slot, "get-many", |bucket| {
+            Operation::GetMany(op) => buckets.with(op.slot, "get-many", |bucket| {
                 batch::get_many(bucket, &op.keys).map_or_else(failed, Outcome::Entries)
             }),
-            Operation::SetMany(op) => self.with(op.slot, "set-many", |bucket| {
+            Operation::SetMany(op) => buckets.with(op.slot, "set-many", |bucket| {
                 done_or_failed(batch::set_many(bucket, &op.entries))
             }),
-            Operation::DeleteMany(op) => self.with(op.slot, "delete-many", |bucket| {
+            Operation::DeleteMany(op) => buckets.with(op.slot, "delete-many", |bucket| {
                 done_or_failed(batch::delete_many(bucket, &op.keys))
             }),
             // wasi:keyvalue has no `close`: dropping the resource is how a guest closes a bucket.
-            Operation::Close(slot) => match self.buckets.remove(&slot) {
-                Some(bucket) => {
-                    drop(bucket);
-                    Outcome::Done
-                }
-                None => empty_slot(slot, "close"),
-            },
-            Operation::ForgeHandle(_) => not_in_wasi("forge-handle"),
-            Operation::GetKeysPartial(_) => not_in_wasi("get-keys-partial"),
-            Operation::Concurrently(_) => not_in_wasi("concurrently"),
+            Operation::Close(slot) => buckets.close(slot),
+            other => not_in(&other, "wasi:keyvalue@0.2.0-draft2", "wasi"),
         }
     }
-
-    /// Calls `call` with the bucket in `slot`, or reports the empty slot without calling the host.
-    fn with(&self, slot: u32, operation: &str, call: impl FnOnce(&Bucket) -> Outcome) -> Outcome {
-        match self.buckets.get(&slot) {
-            Some(bucket) => call(bucket),
-            None => empty_slot(slot, operation),
-        }
-    }
-}
-
-/// Every key of `bucket`: `list-keys` from the first page, following each cursor the host returns until it
-/// returns none, the pages' keys concatenated in the order the host gave them.
-fn list_all_keys(bucket: &Bucket) -> Outcome {
-    let mut keys = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        match bucket.list_keys(cursor.as_deref()) {
-            Ok(page) => {
-                keys.extend(page.keys);
-                match page.cursor {
-                    Some(next) => cursor = Some(next),
-                    None => return Outcome::Keys(keys),
-                }
-            }
-            Err(error) => return failed(error),
-        }
-    }
-    script_error(format!(
-        "get-keys gave up after {MAX_PAGES} pages: the host kept returning a cursor ({} keys so far)",
-        keys.len()
-    ))
-}
-
-/// `done` for an operation with no result, or the host's error.
-fn done_or_failed(result: Result<(), Error>) -> Outcome {
-    result.map_or_else(failed, |()| Outcome::Done)
-}
-
-/// The host's error as the suite's error type: the same variant, and the same text for `other`.
-fn failed(error: Error) -> Outcome {
-    Outcome::Failed(match error {
-        Error::NoSuchStore => KvError::NoSuchStore,
-        Error::AccessDenied => KvError::AccessDenied,
-        Error::Other(text) => KvError::Other(text),
-    })
-}
-
-/// The script named a slot that holds no bucket.
-fn empty_slot(slot: u32, operation: &str) -> Outcome {
-    script_error(format!(
-        "{operation} on slot {slot}, which holds no bucket; open one there first"
-    ))
 }
 
 /// The script named a cas slot that holds no cas.
@@ -274,15 +191,12 @@ fn empty_cas_slot(slot: u32, operation: &str) -> Outcome {
     ))
 }
 
-/// The script asked for an operation wasi:keyvalue does not have (the protocol is shared by every interface
-/// version); nothing is sent to the host.
-fn not_in_wasi(operation: &str) -> Outcome {
-    script_error(format!(
-        "{operation} is not an operation of wasi:keyvalue@0.2.0-draft2; the wasi driver does not perform it"
-    ))
-}
-
-/// An operation the driver refused to attempt.
-fn script_error(message: String) -> Outcome {
-    Outcome::ScriptError(message)
+impl HostError for Error {
+    fn into_kv_error(self) -> KvError {
+        match self {
+            Error::NoSuchStore => KvError::NoSuchStore,
+            Error::AccessDenied => KvError::AccessDenied,
+            Error::Other(text) => KvError::Other(text),
+        }
+    }
 }

@@ -1,0 +1,239 @@
+//! What every kvconf driver shares: the script types, the loop that runs a script, the slots that hold a
+//! script's stores, and the `script-error`s a driver answers without calling the host.
+//!
+//! A driver (`guest-fixtures/driver-<name>`) is then its interface's calls: it maps each operation its version has
+//! to the interface's functions and the interface's error type to [`KvError`] ([`HostError`]), and answers
+//! [`not_in`] for the others. The types come from the `script` world of `wit/driver.wit`; a driver's own bindings
+//! take them from here (wit-bindgen's `with` for `kvconf:driver/types`), so that every driver lowers and lifts
+//! the one definition.
+//!
+//! Two rules keep a driver's report faithful, and the helpers here keep them:
+//! - Every host answer maps to one outcome with nothing lost: the same error variant, the same text, the keys in
+//!   the order the host gave them (the harness compares listings as sets).
+//! - Each outcome is passed to the observer before the next operation starts ([`run`]), so that if the host traps
+//!   part-way through a script the harness still knows what happened before the trap.
+
+use std::collections::BTreeMap;
+
+/// The generated script types, with serde's derives for the HTTP drivers' JSON protocol (wit/http-driver.wit).
+/// Their docs are the WIT's, which does not document every field and case.
+#[allow(missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "kvconf:driver/script",
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+/// The `kvconf:driver/types` interface: what a driver's bindings name in their `with`.
+pub use bindings::kvconf::driver::types;
+pub use types::{KeyPage, KvError, Operation, Outcome};
+
+/// How many pages a paged listing ([`all_pages`]) reads before it gives up on a host that keeps returning
+/// cursors. Far more than any case needs (the largest listing the suite makes has a few thousand keys), and few
+/// enough to end in seconds.
+pub const MAX_PAGES: u32 = 100_000;
+
+/// An interface's error type, as the suite's error type: the same variant, and the same text where it has one.
+pub trait HostError {
+    /// The [`KvError`] this error is.
+    fn into_kv_error(self) -> KvError;
+}
+
+/// The host's error as an outcome.
+pub fn failed<E: HostError>(error: E) -> Outcome {
+    Outcome::Failed(error.into_kv_error())
+}
+
+/// `done` for an operation with no result, or the host's error.
+pub fn done_or_failed<E: HostError>(result: Result<(), E>) -> Outcome {
+    result.map_or_else(failed, |()| Outcome::Done)
+}
+
+/// Runs a script with `perform`, passing each outcome to `observe` before the next operation starts, and returns
+/// them all.
+pub fn run(
+    script: Vec<Operation>,
+    mut perform: impl FnMut(Operation) -> Outcome,
+    observe: &mut dyn FnMut(u32, &Outcome),
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(script.len());
+    for (index, operation) in (0u32..).zip(script) {
+        let outcome = perform(operation);
+        observe(index, &outcome);
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// The handles a script holds, by slot number: what `open` put there, until `close` (or the script's end)
+/// drops it.
+///
+/// A `BTreeMap` rather than a `HashMap`: a hash map's random seed would make the component import `wasi:random`
+/// for nothing, and the slot numbers a script uses are few and small.
+pub struct Slots<H> {
+    held: BTreeMap<u32, H>,
+    /// What the interface calls an open store ("store", "bucket"), for the script errors.
+    noun: &'static str,
+}
+
+impl<H> Slots<H> {
+    /// No slot holds anything yet; `noun` is what the interface calls what a slot holds.
+    pub const fn new(noun: &'static str) -> Self {
+        Self {
+            held: BTreeMap::new(),
+            noun,
+        }
+    }
+
+    /// A `script-error` if `slot` holds a handle: `open` does not replace one the script could lose track of.
+    pub fn vacant(&self, slot: u32) -> Result<(), Outcome> {
+        if self.held.contains_key(&slot) {
+            return Err(script_error(format!(
+                "open into slot {slot} which already holds a {}; close it first",
+                self.noun
+            )));
+        }
+        Ok(())
+    }
+
+    /// `open`: into an empty slot only (else a `script-error`, and `open` is not called), the handle `open`
+    /// gives kept in `slot`.
+    pub fn open<E: HostError>(
+        &mut self,
+        slot: u32,
+        open: impl FnOnce() -> Result<H, E>,
+    ) -> Outcome {
+        if let Err(refusal) = self.vacant(slot) {
+            return refusal;
+        }
+        match open() {
+            Ok(handle) => self.insert(slot, handle),
+            Err(error) => failed(error),
+        }
+    }
+
+    /// Keeps a handle the host has just given in `slot` (which [`Slots::vacant`] found empty).
+    pub fn insert(&mut self, slot: u32, handle: H) -> Outcome {
+        self.held.insert(slot, handle);
+        Outcome::Opened
+    }
+
+    /// The handle in `slot`, or the `script-error` for an empty slot.
+    pub fn get(&self, slot: u32, operation: &str) -> Result<&H, Outcome> {
+        self.held
+            .get(&slot)
+            .ok_or_else(|| empty_slot(slot, operation, self.noun))
+    }
+
+    /// Calls `call` with the handle in `slot`, or reports the empty slot without calling the host.
+    pub fn with(&self, slot: u32, operation: &str, call: impl FnOnce(&H) -> Outcome) -> Outcome {
+        self.get(slot, operation)
+            .map_or_else(|refusal| refusal, call)
+    }
+
+    /// `close` for a version without a `close` function: dropping the resource is how a guest closes it.
+    pub fn close(&mut self, slot: u32) -> Outcome {
+        match self.held.remove(&slot) {
+            Some(handle) => {
+                drop(handle);
+                Outcome::Done
+            }
+            None => empty_slot(slot, "close", self.noun),
+        }
+    }
+}
+
+/// Every key of a paged listing: `page` from no cursor, following each cursor the host returns until it returns
+/// none, the pages' keys concatenated in the order the host gave them; a `script-error` after [`MAX_PAGES`].
+pub fn all_pages<C, E: HostError>(
+    mut page: impl FnMut(Option<&C>) -> Result<(Vec<String>, Option<C>), E>,
+) -> Outcome {
+    let mut keys = Vec::new();
+    let mut cursor: Option<C> = None;
+    for _ in 0..MAX_PAGES {
+        match page(cursor.as_ref()) {
+            Ok((page_keys, next)) => {
+                keys.extend(page_keys);
+                match next {
+                    Some(next) => cursor = Some(next),
+                    None => return Outcome::Keys(keys),
+                }
+            }
+            Err(error) => return failed(error),
+        }
+    }
+    script_error(format!(
+        "get-keys gave up after {MAX_PAGES} pages: the host kept returning a cursor ({} keys so far)",
+        keys.len()
+    ))
+}
+
+impl Operation {
+    /// The operation's name in the script protocol (`wit/driver.wit`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Open(_) => "open",
+            Operation::Get(_) => "get",
+            Operation::Set(_) => "set",
+            Operation::Delete(_) => "delete",
+            Operation::Exists(_) => "exists",
+            Operation::GetKeys(_) => "get-keys",
+            Operation::Close(_) => "close",
+            Operation::ForgeHandle(_) => "forge-handle",
+            Operation::GetKeysPartial(_) => "get-keys-partial",
+            Operation::Concurrently(_) => "concurrently",
+            Operation::ListKeys(_) => "list-keys",
+            Operation::Increment(_) => "increment",
+            Operation::CasNew(_) => "cas-new",
+            Operation::CasCurrent(_) => "cas-current",
+            Operation::CasSwap(_) => "cas-swap",
+            Operation::GetMany(_) => "get-many",
+            Operation::SetMany(_) => "set-many",
+            Operation::DeleteMany(_) => "delete-many",
+        }
+    }
+}
+
+/// The script asked for an operation the driver's interface (`interface`, the `driver` driver) does not have:
+/// the protocol is shared by every version, and nothing is sent to the host.
+pub fn not_in(operation: &Operation, interface: &str, driver: &str) -> Outcome {
+    script_error(format!(
+        "{} is not an operation of {interface}; the {driver} driver does not perform it",
+        operation.name()
+    ))
+}
+
+/// The script named a slot that holds no `noun`.
+pub fn empty_slot(slot: u32, operation: &str, noun: &str) -> Outcome {
+    script_error(format!(
+        "{operation} on slot {slot}, which holds no {noun}; open one there first"
+    ))
+}
+
+/// An operation the driver refused to attempt: a fault of the script, never a result of the host.
+pub fn script_error(message: String) -> Outcome {
+    Outcome::ScriptError(message)
+}
+
+/// Exports a synchronous driver's `run` from its bindings (`$bindings`, generated for its `driver-<name>` world
+/// with `with` naming [`types`]): each script is run by `$run`, each outcome observed through the world's
+/// `observer` import as it happens.
+#[macro_export]
+macro_rules! export_driver {
+    ($bindings:ident, $run:path) => {
+        /// The component's export: one `run` per script, no state kept between calls.
+        struct Driver;
+
+        impl $bindings::Guest for Driver {
+            fn run(script: Vec<$crate::Operation>) -> Vec<$crate::Outcome> {
+                $run(script, &mut |index, outcome| {
+                    $bindings::kvconf::driver::observer::observe(index, outcome)
+                })
+            }
+        }
+
+        $bindings::export!(Driver with_types_in $bindings);
+    };
+}
