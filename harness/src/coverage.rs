@@ -19,7 +19,7 @@ use crate::case::Case;
 use crate::catalogue::Catalogue;
 use crate::check::canonical::Canonical;
 use crate::check::compare::{case_names, item_name};
-use crate::interface::Interface;
+use crate::interface::{Interface, WitShape};
 use crate::outcome::{ErrorKind, Expected, Operation};
 use crate::profile::Profile;
 use crate::reference::ReferenceHost;
@@ -411,12 +411,10 @@ fn function(version: Interface, op: &Operation) -> Option<String> {
         O::DeleteMany { .. } => return Some("batch#delete-many".into()),
         O::ForgeHandle { .. } | O::Concurrently { .. } => return None,
     };
-    match version {
-        Interface::V1 => Some(format!("key-value#{plain}")),
-        Interface::V2 | Interface::V3 => {
-            (plain != "close").then(|| format!("key-value#store.{plain}"))
-        }
-        Interface::WasiKeyvalue | Interface::WasiKeyvalueDraft => match plain {
+    match version.spec().shape {
+        WitShape::SpinHandles => Some(format!("key-value#{plain}")),
+        WitShape::SpinStore => (plain != "close").then(|| format!("key-value#store.{plain}")),
+        WitShape::Wasi => match plain {
             "open" => Some("store#open".into()),
             "close" => None,
             "get-keys" => Some("store#bucket.list-keys".into()),
@@ -428,9 +426,9 @@ fn function(version: Interface, op: &Operation) -> Option<String> {
 /// The WIT error case that `kind`, answered to `op`, is in `version`: `other` is v1's `io`; a failed swap is
 /// wasi's `cas-error.cas-failed`, and any other error of `swap` its `cas-error.store-error`.
 fn error_case(version: Interface, op: &Operation, kind: ErrorKind) -> Option<String> {
-    match version {
-        Interface::V1 if kind == ErrorKind::Other => Some("key-value#error.io".into()),
-        Interface::V1 | Interface::V2 | Interface::V3 => {
+    match version.spec().shape {
+        WitShape::SpinHandles if kind == ErrorKind::Other => Some("key-value#error.io".into()),
+        WitShape::SpinHandles | WitShape::SpinStore => {
             Some(format!("key-value#error.{}", kind.name()))
         }
         _ if kind == ErrorKind::CasFailed => Some("atomics#cas-error.cas-failed".into()),

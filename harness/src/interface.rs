@@ -54,7 +54,7 @@ impl Interface {
 
     /// Whether this is an edition of wasi:keyvalue (either), whose error variant has no `store-table-full`.
     pub fn is_wasi(self) -> bool {
-        self.spec().wasi
+        self.spec().shape == WitShape::Wasi
     }
 
     /// The SHA-256 (hex) of this version's WIT: of a manifest with one line `<sha256 of the file>  <file>` per file
@@ -124,13 +124,28 @@ pub struct InterfaceSpec {
     pub driver: Fixture,
     /// The same driver as a Spin HTTP component, for the out-of-process route ([`crate::adapter`]).
     pub http_driver: Fixture,
-    /// Whether it is an edition of wasi:keyvalue.
-    pub wasi: bool,
+    /// How its WIT is laid out, which says how kvconf's operations and errors are named in it.
+    pub shape: WitShape,
+}
+
+/// How a version's WIT is laid out: which functions kvconf's operations call and what its error cases are named,
+/// as the coverage check ([`crate::coverage`]) names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WitShape {
+    /// Spin's first interface (v1): freestanding functions of `key-value` over handle numbers, `close` among
+    /// them, and `io` for the other errors (`key-value#get`, `key-value#error.io`).
+    SpinHandles,
+    /// Spin's later interfaces (v2, v3): a `store` resource of `key-value`, closed by dropping it
+    /// (`key-value#store.get`, `key-value#error.other`).
+    SpinStore,
+    /// wasi:keyvalue (either edition): `store`'s `bucket` resource, closed by dropping it, `atomics` and `batch`
+    /// (`store#bucket.get`, `atomics#increment`, `store#error.other`, `atomics#cas-error.cas-failed`).
+    Wasi,
 }
 
 macro_rules! spec {
     (
-        $interface:ident, $name:literal, $wit_name:literal, $wasi:literal,
+        $interface:ident, $name:literal, $wit_name:literal, $shape:ident,
         $dir:literal: [$($file:literal),+ $(,)?]
     ) => {
         InterfaceSpec {
@@ -149,7 +164,7 @@ macro_rules! spec {
                 name: concat!("http-driver-", $name),
                 bytes: include_bytes!(concat!("../prebuilt/http-driver-", $name, ".wasm")),
             },
-            wasi: $wasi,
+            shape: WitShape::$shape,
         }
     };
 }
@@ -157,15 +172,15 @@ macro_rules! spec {
 /// Every version's [`InterfaceSpec`], in [`Interface::ALL`]'s order. A new version is one entry here (and its
 /// variant of [`Interface`]).
 pub const SPECS: [InterfaceSpec; 5] = [
-    spec!(V1, "v1", "fermyon:spin/key-value", false, "fermyon-spin-v1": ["key-value.wit"]),
-    spec!(V2, "v2", "fermyon:spin/key-value@2.0.0", false, "fermyon-spin-v2": ["key-value.wit"]),
-    spec!(V3, "v3", "spin:key-value/key-value@3.0.0", false, "spin-key-value-v3": ["key-value.wit"]),
+    spec!(V1, "v1", "fermyon:spin/key-value", SpinHandles, "fermyon-spin-v1": ["key-value.wit"]),
+    spec!(V2, "v2", "fermyon:spin/key-value@2.0.0", SpinStore, "fermyon-spin-v2": ["key-value.wit"]),
+    spec!(V3, "v3", "spin:key-value/key-value@3.0.0", SpinStore, "spin-key-value-v3": ["key-value.wit"]),
     spec!(
-        WasiKeyvalue, "wasi-keyvalue", "wasi:keyvalue@0.2.0-draft2", true,
+        WasiKeyvalue, "wasi-keyvalue", "wasi:keyvalue@0.2.0-draft2", Wasi,
         "wasi-keyvalue-0.2.0-draft2": ["atomics.wit", "batch.wit", "store.wit", "world.wit"]
     ),
     spec!(
-        WasiKeyvalueDraft, "wasi-keyvalue-draft", "wasi:keyvalue@0.2.0-draft", true,
+        WasiKeyvalueDraft, "wasi-keyvalue-draft", "wasi:keyvalue@0.2.0-draft", Wasi,
         "wasi-keyvalue-0.2.0-draft": ["atomic.wit", "batch.wit", "store.wit", "watch.wit", "world.wit"]
     ),
 ];
@@ -183,6 +198,8 @@ mod tests {
             assert_eq!(spec.driver.interface, interface);
             assert_eq!(spec.http_driver.interface, interface);
             assert_eq!(Interface::from_name(spec.name), Some(interface));
+            // The reference host links each version by the WIT name this table gives.
+            assert!(kvhost::VERSIONS.contains(&spec.wit_name), "{interface}");
         }
     }
 }

@@ -442,13 +442,7 @@ pub fn add_kvhost_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut KeyValueState,
 ) -> anyhow::Result<()> {
-    match interface {
-        Interface::V1 => kvhost::v1::add_to_linker(linker, get)?,
-        Interface::V2 => kvhost::v2::add_to_linker(linker, get)?,
-        Interface::V3 => kvhost::v3::add_to_linker(linker, get)?,
-        Interface::WasiKeyvalue => kvhost::wasi_keyvalue::add_to_linker(linker, get)?,
-        Interface::WasiKeyvalueDraft => kvhost::wasi_keyvalue_draft::add_to_linker(linker, get)?,
-    }
+    kvhost::add_version_to_linker(interface.wit_name(), linker, get)?;
     Ok(())
 }
 

@@ -19,7 +19,8 @@
 //!   and open handles: the dispatcher every interface version is implemented against.
 //! - One module per interface version, each with its `add_to_linker`: [`v1`], [`v2`] (its [`add_to_linker`] also
 //!   at the crate root), [`v3`] (async: it needs an engine with component-model-async), [`wasi_keyvalue`] and
-//!   [`wasi_keyvalue_draft`]; [`add_to_linker_all`] links all five. Each also makes public what a host function
+//!   [`wasi_keyvalue_draft`]; [`add_version_to_linker`] links one by its WIT name ([`VERSIONS`]), and
+//!   [`add_to_linker_all`] all five. Each also makes public what a host function
 //!   replacing one of its functions needs (see [`v2`]'s example): the host types of its resources, its WIT
 //!   types (`WitError`, ...), and a method of [`KeyValueState`] finding the store behind a handle.
 //! - [`serve`]: `kvhost serve`, which runs a Spin HTTP application (`spin.toml`) with these stores, as `spin up`
@@ -83,6 +84,41 @@ pub use v2::add_to_linker;
 
 use wasmtime::component::Linker;
 
+/// The WIT name of every interface version kvhost implements, as kvconf names them: what
+/// [`add_version_to_linker`] takes, and what [`add_to_linker_all`] links, in this order.
+pub const VERSIONS: [&str; 5] = [
+    "fermyon:spin/key-value",
+    "fermyon:spin/key-value@2.0.0",
+    "spin:key-value/key-value@3.0.0",
+    "wasi:keyvalue@0.2.0-draft2",
+    "wasi:keyvalue@0.2.0-draft",
+];
+
+/// Adds kvhost's binding of the interface version named `wit_name` (one of [`VERSIONS`]) to `linker`, reaching
+/// each instance's [`KeyValueState`] through `get`: what a host that links one version at a time (kvconf's
+/// reference host) calls, instead of naming each version's module.
+///
+/// # Errors
+///
+/// When kvhost has no version of that name, or the linker already defines one of its interfaces.
+pub fn add_version_to_linker<T: Send + 'static>(
+    wit_name: &str,
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut KeyValueState,
+) -> wasmtime::Result<()> {
+    match wit_name {
+        "fermyon:spin/key-value" => v1::add_to_linker(linker, get),
+        "fermyon:spin/key-value@2.0.0" => v2::add_to_linker(linker, get),
+        "spin:key-value/key-value@3.0.0" => v3::add_to_linker(linker, get),
+        "wasi:keyvalue@0.2.0-draft2" => wasi_keyvalue::add_to_linker(linker, get),
+        "wasi:keyvalue@0.2.0-draft" => wasi_keyvalue_draft::add_to_linker(linker, get),
+        other => Err(wasmtime::Error::msg(format!(
+            "kvhost implements no key-value interface named {other:?}; it implements {}",
+            VERSIONS.join(", ")
+        ))),
+    }
+}
+
 /// Adds every interface version to `linker`: v1, v2, v3 and both editions of wasi:keyvalue (store, atomics and
 /// batch at `0.2.0-draft2` and at `0.2.0-draft`), all reaching
 /// each instance's one [`KeyValueState`] through `get`. Because v3 is async, the engine must have
@@ -110,9 +146,36 @@ pub fn add_to_linker_all<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut KeyValueState,
 ) -> wasmtime::Result<()> {
-    v1::add_to_linker(linker, get)?;
-    v2::add_to_linker(linker, get)?;
-    v3::add_to_linker(linker, get)?;
-    wasi_keyvalue::add_to_linker(linker, get)?;
-    wasi_keyvalue_draft::add_to_linker(linker, get)
+    for wit_name in VERSIONS {
+        add_version_to_linker(wit_name, linker, get)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_version_links_by_its_wit_name_and_an_unknown_name_is_refused() {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model_async(true);
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        for wit_name in VERSIONS {
+            let mut linker = Linker::<KeyValueState>::new(&engine);
+            add_version_to_linker(wit_name, &mut linker, |state| state).unwrap();
+            // Linked once: a second time is the linker's duplicate-definition error.
+            assert!(add_version_to_linker(wit_name, &mut linker, |state| state).is_err());
+        }
+        let mut linker = Linker::<KeyValueState>::new(&engine);
+        let error =
+            add_version_to_linker("fermyon:spin/key-value@9.9.9", &mut linker, |state| state)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.contains("\"fermyon:spin/key-value@9.9.9\""),
+            "{error}"
+        );
+        assert!(error.contains("wasi:keyvalue@0.2.0-draft2"), "{error}");
+    }
 }
