@@ -237,3 +237,34 @@ macro_rules! export_driver {
         $bindings::export!(Driver with_types_in $bindings);
     };
 }
+
+/// A driver's bindings, `mod bindings` in the crate that invokes it: for its in-process world (`$world`, the
+/// script types taken from [`types`] through wit-bindgen's `with`) or, with the crate's `http` feature, for its
+/// HTTP world (`$http_world`: the key-value import, and for v3 the `wasi:http` 0.3 export that `http/p3.rs`
+/// implements; the other versions' HTTP export comes from the `wasi` crate). The worlds' other interfaces come
+/// from the project's own `wit/` directory, for which no other crate provides bindings.
+#[macro_export]
+macro_rules! bindings {
+    ($world:literal, $http_world:literal) => {
+        /// The generated bindings, kept private: nothing here is an API for anyone else.
+        #[cfg(not(feature = "http"))]
+        mod bindings {
+            wit_bindgen::generate!({
+                path: "../../wit",
+                world: $world,
+                with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
+                generate_all,
+            });
+        }
+
+        /// The generated bindings of the HTTP form, kept private.
+        #[cfg(feature = "http")]
+        mod bindings {
+            wit_bindgen::generate!({
+                path: "../../wit",
+                world: $http_world,
+                generate_all,
+            });
+        }
+    };
+}

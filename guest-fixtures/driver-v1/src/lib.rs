@@ -19,29 +19,7 @@
 //! HANDLE-V1-CLOSE), so this driver deliberately lets a script do both: `close` leaves the closed number in its
 //! slot, and `forge-handle` puts any number there.
 
-/// The generated bindings, kept private: nothing here is an API for anyone else.
-#[cfg(not(feature = "http"))]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/driver-v1",
-        // The script types are the shared crate's; every other interface of the world comes from the project's
-        // own wit/ directory, and no other crate provides bindings for it.
-        with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
-        generate_all,
-    });
-}
-
-/// The HTTP driver's bindings: the key-value import alone; the HTTP export comes from the `wasi` crate (see
-/// `http`).
-#[cfg(feature = "http")]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/http-driver-v1",
-        generate_all,
-    });
-}
+kvconf_driver_common::bindings!("kvconf:driver/driver-v1", "kvconf:driver/http-driver-v1");
 
 /// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
 #[cfg(feature = "http")]

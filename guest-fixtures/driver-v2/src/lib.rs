@@ -7,29 +7,7 @@
 //! script loop, the slots and the script errors are the drivers' shared crate's (`kvconf_driver_common`); this
 //! crate is v2's calls.
 
-/// The generated bindings, kept private: nothing here is an API for anyone else.
-#[cfg(not(feature = "http"))]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/driver-v2",
-        // The script types are the shared crate's; every other interface of the world comes from the project's
-        // own wit/ directory, and no other crate provides bindings for it.
-        with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
-        generate_all,
-    });
-}
-
-/// The HTTP driver's bindings: the key-value import alone; the HTTP export comes from the `wasi` crate (see
-/// `http`).
-#[cfg(feature = "http")]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/http-driver-v2",
-        generate_all,
-    });
-}
+kvconf_driver_common::bindings!("kvconf:driver/driver-v2", "kvconf:driver/http-driver-v2");
 
 /// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
 #[cfg(feature = "http")]

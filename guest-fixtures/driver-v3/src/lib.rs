@@ -18,29 +18,7 @@
 //! Every v3 function is async, and so is this driver's `run`: the host sees each call as a subtask, which is
 //! what lets `concurrently` keep several of them in flight at once.
 
-/// The generated bindings, kept private: nothing here is an API for anyone else.
-#[cfg(not(feature = "http"))]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/driver-v3",
-        // The script types are the shared crate's; every other interface of the world comes from the project's
-        // own wit/ directory, and no other crate provides bindings for it.
-        with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
-        generate_all,
-    });
-}
-
-/// The HTTP driver's bindings: the key-value import and the `wasi:http/handler@0.3.0` export (as wasmtime 48
-/// defines it, wit/deps).
-#[cfg(feature = "http")]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/http-driver-v3",
-        generate_all,
-    });
-}
+kvconf_driver_common::bindings!("kvconf:driver/driver-v3", "kvconf:driver/http-driver-v3");
 
 /// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
 #[cfg(feature = "http")]

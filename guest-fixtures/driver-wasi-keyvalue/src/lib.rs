@@ -18,29 +18,10 @@
 //! Besides the bucket slots there is a second, separate numbering of cas slots: a `cas` handle outlives the
 //! operation that made it (`cas-new`), until `cas-swap` consumes it.
 
-/// The generated bindings, kept private: nothing here is an API for anyone else.
-#[cfg(not(feature = "http"))]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/driver-wasi-keyvalue",
-        // The script types are the shared crate's; every other interface of the world comes from the project's
-        // own wit/ directory, and no other crate provides bindings for it.
-        with: { "kvconf:driver/types@0.1.0": kvconf_driver_common::types },
-        generate_all,
-    });
-}
-
-/// The HTTP driver's bindings: the key-value imports alone; the HTTP export comes from the `wasi` crate (see
-/// `http`).
-#[cfg(feature = "http")]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "kvconf:driver/http-driver-wasi-keyvalue",
-        generate_all,
-    });
-}
+kvconf_driver_common::bindings!(
+    "kvconf:driver/driver-wasi-keyvalue",
+    "kvconf:driver/http-driver-wasi-keyvalue"
+);
 
 /// The HTTP face: `POST` a script, read one outcome per line (wit/http-driver.wit).
 #[cfg(feature = "http")]
