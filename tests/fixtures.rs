@@ -30,6 +30,23 @@ fn committed_fixtures_match_what_their_sources_build() {
     );
 }
 
+/// The crate every driver shares keeps its promises (its unit tests, run natively: it is plain Rust besides the
+/// generated script types).
+#[test]
+fn the_drivers_shared_crate_passes_its_tests() {
+    let output = Command::new("cargo")
+        .args(["test", "--locked", "--package", "kvconf-driver-common"])
+        .current_dir(root().join("guest-fixtures"))
+        .output()
+        .expect("running cargo test in guest-fixtures/");
+    assert!(
+        output.status.success(),
+        "cargo test -p kvconf-driver-common (in guest-fixtures/) failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn every_prebuilt_fixture_is_one_the_suite_runs() {
     let dir = root().join("guest-fixtures/prebuilt");

@@ -268,3 +268,132 @@ macro_rules! bindings {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// An interface error for the tests: every case keeps its text.
+    struct TestError(&'static str);
+
+    impl HostError for TestError {
+        fn into_kv_error(self) -> KvError {
+            KvError::Other(self.0.into())
+        }
+    }
+
+    fn get(slot: u32) -> Operation {
+        Operation::Get(types::KeyOp {
+            slot,
+            key: "k".into(),
+        })
+    }
+
+    #[test]
+    fn each_outcome_is_observed_before_the_next_operation_starts() {
+        let log = RefCell::new(Vec::new());
+        let outcomes = run(
+            vec![get(0), Operation::Close(1), get(2)],
+            |operation| {
+                log.borrow_mut()
+                    .push(format!("perform {}", operation.name()));
+                Outcome::Exists(true)
+            },
+            &mut |index, outcome| {
+                log.borrow_mut()
+                    .push(format!("observe {index} {outcome:?}"));
+            },
+        );
+        assert_eq!(outcomes.len(), 3);
+        assert_eq!(
+            log.into_inner(),
+            [
+                "perform get",
+                "observe 0 Outcome::Exists(true)",
+                "perform close",
+                "observe 1 Outcome::Exists(true)",
+                "perform get",
+                "observe 2 Outcome::Exists(true)",
+            ]
+        );
+    }
+
+    #[test]
+    fn slots_refuse_what_the_script_gets_wrong_without_calling_the_host() {
+        let mut slots = Slots::new("bucket");
+        let opened = slots.open(0, || Ok::<_, TestError>("first"));
+        assert!(matches!(opened, Outcome::Opened));
+        let called = RefCell::new(false);
+        let again = slots.open(0, || {
+            *called.borrow_mut() = true;
+            Ok::<_, TestError>("second")
+        });
+        assert!(
+            !called.into_inner(),
+            "open into an occupied slot must not call the host"
+        );
+        assert!(
+            matches!(&again, Outcome::ScriptError(m) if m == "open into slot 0 which already holds a bucket; close it first"),
+            "{again:?}"
+        );
+        assert!(
+            matches!(slots.with(0, "get", |h| Outcome::Value(Some(h.as_bytes().to_vec()))), Outcome::Value(Some(v)) if v == b"first")
+        );
+        let empty = slots.with(3, "get", |_| Outcome::Done);
+        assert!(
+            matches!(&empty, Outcome::ScriptError(m) if m == "get on slot 3, which holds no bucket; open one there first"),
+            "{empty:?}"
+        );
+        assert!(matches!(slots.close(0), Outcome::Done));
+        assert!(matches!(slots.close(0), Outcome::ScriptError(_)));
+        let refused = slots.open(1, || Err::<&str, _>(TestError("denied")));
+        assert!(
+            matches!(&refused, Outcome::Failed(KvError::Other(m)) if m == "denied"),
+            "{refused:?}"
+        );
+        assert!(
+            slots.vacant(1).is_ok(),
+            "a refused open leaves the slot empty"
+        );
+    }
+
+    #[test]
+    fn a_paged_listing_follows_every_cursor_and_gives_up_on_a_host_that_never_stops() {
+        let pages = [vec!["a", "b"], vec!["c"], vec![]];
+        let listed = all_pages(|cursor: Option<&usize>| {
+            let page = cursor.copied().unwrap_or(0);
+            let keys = pages[page].iter().map(|k| k.to_string()).collect();
+            Ok::<_, TestError>((keys, (page + 1 < pages.len()).then_some(page + 1)))
+        });
+        assert!(
+            matches!(&listed, Outcome::Keys(keys) if keys == &["a", "b", "c"]),
+            "{listed:?}"
+        );
+        let failed =
+            all_pages(|_: Option<&u32>| Err::<(Vec<String>, Option<u32>), _>(TestError("io")));
+        assert!(
+            matches!(&failed, Outcome::Failed(KvError::Other(m)) if m == "io"),
+            "{failed:?}"
+        );
+        let endless =
+            all_pages(|_: Option<&u32>| Ok::<_, TestError>((vec!["k".to_string()], Some(0))));
+        assert!(
+            matches!(&endless, Outcome::ScriptError(m) if m.starts_with("get-keys gave up after 100000 pages") && m.contains("(100000 keys so far)")),
+            "{endless:?}"
+        );
+    }
+
+    #[test]
+    fn an_operation_a_version_lacks_is_a_script_error_naming_both() {
+        let outcome = not_in(
+            &Operation::Concurrently(2),
+            "fermyon:spin/key-value@2.0.0",
+            "v2",
+        );
+        assert!(
+            matches!(&outcome, Outcome::ScriptError(m) if m == "concurrently is not an operation of fermyon:spin/key-value@2.0.0; the v2 driver does not perform it"),
+            "{outcome:?}"
+        );
+    }
+}
