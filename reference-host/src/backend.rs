@@ -49,8 +49,36 @@ pub enum Error {
     Trap(String),
 }
 
+impl Error {
+    /// The guest-visible error of an interface version whose WIT `error` has these cases, made with its
+    /// constructors: what each version's [`GuestError`] is. `store_table_full` is `None` for a version without that
+    /// case (wasi:keyvalue), whose `other` then carries this error's message, which says what happened and what to
+    /// do; `other` is the version's catch-all (v1's `io`).
+    ///
+    /// # Errors
+    ///
+    /// The trap, for [`Error::Trap`] and only for it.
+    pub fn to_guest<E>(
+        self,
+        store_table_full: Option<E>,
+        no_such_store: E,
+        access_denied: E,
+        other: impl FnOnce(String) -> E,
+    ) -> wasmtime::Result<E> {
+        Ok(match (self, store_table_full) {
+            (Error::StoreTableFull, Some(store_table_full)) => store_table_full,
+            (error @ Error::StoreTableFull, None) => other(error.to_string()),
+            (Error::NoSuchStore, _) => no_such_store,
+            (Error::AccessDenied, _) => access_denied,
+            (Error::Other(message), _) => other(message),
+            (Error::Trap(message), _) => return Err(trap(message)),
+        })
+    }
+}
+
 /// An interface version's WIT `error` type: what a backend's [`Error`] becomes for the guest. Each version's
-/// binding implements it for its own type (`kvhost::v2::WitError`, ...); [`for_guest`] uses it.
+/// binding implements it for its own type (`kvhost::v2::WitError`, ...); [`for_guest`] uses it. Each of kvhost's
+/// is one call of [`Error::to_guest`] with the type's constructors.
 pub trait GuestError: Sized {
     /// The guest-visible error for `error`, or the trap it stands for ([`Error::Trap`]).
     ///
@@ -515,4 +543,48 @@ pub fn add_to_counter(key: &str, current: i64, delta: i64) -> Result<i64, Error>
              signed integer; the counter is unchanged"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WIT error with every case kvhost's versions have between them.
+    #[derive(Debug, PartialEq)]
+    enum Wit {
+        Full,
+        NoSuchStore,
+        Denied,
+        Other(String),
+    }
+
+    fn to_guest(error: Error, has_full: bool) -> wasmtime::Result<Wit> {
+        error.to_guest(
+            has_full.then_some(Wit::Full),
+            Wit::NoSuchStore,
+            Wit::Denied,
+            Wit::Other,
+        )
+    }
+
+    #[test]
+    fn each_error_becomes_its_case_and_a_trap_stays_a_trap() {
+        assert_eq!(to_guest(Error::StoreTableFull, true).unwrap(), Wit::Full);
+        assert_eq!(
+            to_guest(Error::NoSuchStore, true).unwrap(),
+            Wit::NoSuchStore
+        );
+        assert_eq!(to_guest(Error::AccessDenied, false).unwrap(), Wit::Denied);
+        assert_eq!(
+            to_guest(Error::Other("disk full".into()), true).unwrap(),
+            Wit::Other("disk full".into())
+        );
+        // Without a `store-table-full` case, `other` says what happened and what to do.
+        assert_eq!(
+            to_guest(Error::StoreTableFull, false).unwrap(),
+            Wit::Other(Error::StoreTableFull.to_string())
+        );
+        let trap = to_guest(Error::Trap("poisoned".into()), true).unwrap_err();
+        assert_eq!(trap.to_string(), "poisoned");
+    }
 }

@@ -93,14 +93,13 @@ pub fn add_to_linker<T: 'static>(
 
 impl GuestError for WitError {
     fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
-        Ok(match error {
-            backend::Error::StoreTableFull => Self::StoreTableFull,
-            backend::Error::NoSuchStore => Self::NoSuchStore,
-            backend::Error::AccessDenied => Self::AccessDenied,
-            // v1 has no `other`; its catch-all is `io`, limit refusals included.
-            backend::Error::Other(message) => Self::Io(message),
-            backend::Error::Trap(message) => return Err(backend::trap(message)),
-        })
+        // v1 has no `other`; its catch-all is `io`, limit refusals included.
+        error.to_guest(
+            Some(Self::StoreTableFull),
+            Self::NoSuchStore,
+            Self::AccessDenied,
+            Self::Io,
+        )
     }
 }
 

@@ -103,13 +103,12 @@ pub fn add_to_linker<T: 'static>(
 
 impl GuestError for WitError {
     fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
-        Ok(match error {
-            backend::Error::StoreTableFull => Self::StoreTableFull,
-            backend::Error::NoSuchStore => Self::NoSuchStore,
-            backend::Error::AccessDenied => Self::AccessDenied,
-            backend::Error::Other(message) => Self::Other(message),
-            backend::Error::Trap(message) => return Err(backend::trap(message)),
-        })
+        error.to_guest(
+            Some(Self::StoreTableFull),
+            Self::NoSuchStore,
+            Self::AccessDenied,
+            Self::Other,
+        )
     }
 }
 

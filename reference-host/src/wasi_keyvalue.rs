@@ -93,14 +93,8 @@ pub fn add_to_linker<T: 'static>(
 
 impl GuestError for WitError {
     fn from_backend(error: backend::Error) -> wasmtime::Result<Self> {
-        Ok(match error {
-            // wasi has no `store-table-full`; the message says what happened and what to do.
-            backend::Error::StoreTableFull => Self::Other(error.to_string()),
-            backend::Error::NoSuchStore => Self::NoSuchStore,
-            backend::Error::AccessDenied => Self::AccessDenied,
-            backend::Error::Other(message) => Self::Other(message),
-            backend::Error::Trap(message) => return Err(backend::trap(message)),
-        })
+        // wasi has no `store-table-full`: it is `other`, with the message.
+        error.to_guest(None, Self::NoSuchStore, Self::AccessDenied, Self::Other)
     }
 }
 
