@@ -1,7 +1,9 @@
 //! Crash durability of `kvhost serve` on SQLite: writers stream acknowledged writes through the wasi:keyvalue HTTP
 //! driver (each outcome line is written once its operation returned, so a line received is an acknowledgement),
 //! the server is killed with SIGKILL at a random moment, started again on the same state directory, and every
-//! acknowledged write must be there, whole.
+//! acknowledged write must be there, whole. The writes of a request that were not answered may or may not have
+//! happened, and more than one of them may have: a line the driver wrote can still be in the server's buffers
+//! when it dies. The driver runs a script in order, so those that happened must be the first of them, each whole.
 //!
 //! SQLite runs in WAL mode with `synchronous = NORMAL` (`reference-host/src/sqlite.rs`): a transaction is in the
 //! WAL before `set` returns, and the WAL survives the process, so a killed server loses nothing it acknowledged.
@@ -30,8 +32,9 @@ struct Acknowledged {
     sets: BTreeMap<String, Vec<u8>>,
     /// Increments of its counter answered with a value.
     increments: i64,
-    /// The write in flight when the server died: done or not, nobody was told.
-    in_flight: Option<Write>,
+    /// The writes of the request cut off when the server died that were not answered, in order: done or not,
+    /// nobody was told, but those done are the first of them.
+    in_flight: Vec<Write>,
 }
 
 #[derive(Clone)]
@@ -128,8 +131,8 @@ fn write_until_killed(
         }
         let answered = lines.len().saturating_sub(1);
         if answered < writes.len() {
-            // Cut off (or never answered at all): the next write may or may not have happened.
-            acked.in_flight = Some(writes[answered].clone());
+            // Cut off (or never answered at all): the writes not answered may or may not have happened.
+            acked.in_flight = writes[answered..].to_vec();
             return;
         }
     }
@@ -150,8 +153,9 @@ fn read_back(server: &Server, keys: &[String]) -> Vec<Option<Vec<u8>>> {
     values
 }
 
-/// Checks, through the restarted server, writer `w`'s counter and the keys it was told of among `keys` (with
-/// its write in flight), and settles the write in flight: kept if it happened.
+/// Checks, through the restarted server, writer `w`'s counter and the keys it was told of among `keys`, and
+/// settles the writes not answered (`in_flight`): those that happened must be the first of them, each whole, and
+/// count as acknowledged from then on.
 fn check_writer(
     server: &Server,
     w: usize,
@@ -159,55 +163,75 @@ fn check_writer(
     mut keys: Vec<String>,
     crash: usize,
 ) {
-    if let Some(Write::Set(key, _)) = &acked.in_flight {
-        keys.push(key.clone());
-    }
+    keys.extend(acked.in_flight.iter().filter_map(|write| match write {
+        Write::Set(key, _) => Some(key.clone()),
+        Write::Increment => None,
+    }));
     let counted: i64 = read_back(server, &[counter(w)])[0]
         .as_ref()
         .map_or(0, |bytes| {
             std::str::from_utf8(bytes).unwrap().parse().unwrap()
         });
-    let in_flight_increment = matches!(acked.in_flight, Some(Write::Increment));
-    assert!(
-        counted == acked.increments || (in_flight_increment && counted == acked.increments + 1),
-        "crash {crash}: writer {w}'s counter is {counted}, after {} acknowledged increments{}",
-        acked.increments,
-        if in_flight_increment {
-            " and one in flight"
-        } else {
-            ""
-        }
-    );
-    if in_flight_increment && counted == acked.increments + 1 {
-        acked.increments += 1;
+    let found: BTreeMap<String, Option<Vec<u8>>> =
+        keys.iter().cloned().zip(read_back(server, &keys)).collect();
+    for (key, expected) in acked
+        .sets
+        .iter()
+        .filter(|(key, _)| found.contains_key(*key))
+    {
+        let found = &found[key];
+        assert!(
+            found.as_ref() == Some(expected),
+            "crash {crash}: the acknowledged write of {key} ({} bytes) reads back as {:?} bytes",
+            expected.len(),
+            found.as_ref().map(Vec::len)
+        );
     }
-    let values = read_back(server, &keys);
-    for (key, found) in keys.iter().zip(values) {
-        match acked.sets.get(key) {
-            Some(expected) => assert!(
-                found.as_ref() == Some(expected),
-                "crash {crash}: the acknowledged write of {key} ({} bytes) reads back as {:?} bytes",
-                expected.len(),
-                found.as_ref().map(Vec::len)
-            ),
-            None => {
-                // The write in flight: absent, or whole.
-                let Some(Write::Set(_, expected)) = &acked.in_flight else {
-                    unreachable!("only the write in flight is not acknowledged")
-                };
-                assert!(
-                    found.is_none() || found.as_ref() == Some(expected),
-                    "crash {crash}: the write of {key} in flight at the crash is torn ({:?} bytes of {})",
-                    found.as_ref().map(Vec::len),
-                    expected.len()
-                );
-                if found.is_some() {
-                    acked.sets.insert(key.clone(), expected.clone());
-                }
+    for write in &acked.in_flight {
+        if let Write::Set(key, expected) = write {
+            let found = &found[key];
+            assert!(
+                found.is_none() || found.as_ref() == Some(expected),
+                "crash {crash}: the write of {key} cut off at the crash is torn ({:?} bytes of {})",
+                found.as_ref().map(Vec::len),
+                expected.len()
+            );
+        }
+    }
+    // The unanswered writes that happened: the first `done` of them, for the one `done` whose sets are there
+    // (and no later one is) and whose increments the counter holds beyond the acknowledged ones.
+    let happened = |write: &Write| match write {
+        Write::Set(key, _) => found[key].is_some(),
+        Write::Increment => true,
+    };
+    let done = (0..=acked.in_flight.len()).find(|&done| {
+        let (first, rest) = acked.in_flight.split_at(done);
+        let increments = first
+            .iter()
+            .filter(|write| matches!(write, Write::Increment))
+            .count() as i64;
+        first.iter().all(happened)
+            && rest
+                .iter()
+                .all(|write| matches!(write, Write::Increment) || !happened(write))
+            && counted == acked.increments + increments
+    });
+    let Some(done) = done else {
+        panic!(
+            "crash {crash}: writer {w}'s counter is {counted} after {} acknowledged increments, and its {} \
+             unanswered writes did not happen as the first of them in order",
+            acked.increments,
+            acked.in_flight.len()
+        );
+    };
+    for write in acked.in_flight.drain(..).take(done) {
+        match write {
+            Write::Set(key, value) => {
+                acked.sets.insert(key, value);
             }
+            Write::Increment => acked.increments += 1,
         }
     }
-    acked.in_flight = None;
 }
 
 /// SQLite's own check of the database file, with the server stopped.
@@ -255,7 +279,7 @@ fn crashes(count: usize) {
             std::thread::sleep(kill_after);
             server.kill();
         });
-        cut_off += acked.iter().filter(|a| a.in_flight.is_some()).count();
+        cut_off += acked.iter().filter(|a| !a.in_flight.is_empty()).count();
         integrity_check(&app);
         // After each crash, what was written since the last one; after the last, everything.
         let server = app.serve(&[]);
