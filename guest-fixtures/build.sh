@@ -91,9 +91,8 @@ unset RUSTFLAGS
 
 # Two cargo invocations, one per form: cargo unifies features across the packages one invocation builds, and
 # each form's packages must be built with the same features whether one of them is built or all.
-build() { # build <prefix of the fixture's name> [cargo arguments...]
+build() { # build <the form's prefix of a fixture's name: "" in-process, "http-" the HTTP component>
   local prefix="$1"
-  shift
   local packages=() features=()
   for driver in "${drivers[@]}"; do
     packages+=(--package "kvconf-$driver")
