@@ -14,6 +14,10 @@ use kvconf::reference::{Backend, ReferenceHost};
 use kvconf::runner::Runner;
 use std::time::{Duration, Instant};
 
+/// The allocator the `kvconf` binary uses (src/main.rs), so that the figures are those of `kvconf fuzz`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // `cargo bench` passes `--bench`; a number argument sets the sequences per measurement.
     let sequences: u32 = std::env::args()

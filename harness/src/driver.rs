@@ -8,7 +8,7 @@ use anyhow::Context;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -49,11 +49,14 @@ pub fn fixture(interface: Interface) -> &'static Fixture {
     &interface.spec().driver
 }
 
+/// How much of each instance's linear memory (and table) stays resident for the next instance in its slot.
+const KEEP_RESIDENT: usize = 2 << 20;
+
 /// How often the engine's epoch advances; a guest's deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The process's engine. Epoch interruption lets a guest stuck in a loop be stopped; a ticker thread
-/// advances the epoch.
+/// advances the epoch. Instances come from wasmtime's pooling allocator where the process can reserve its pool.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
@@ -62,7 +65,22 @@ pub fn engine() -> &'static Engine {
             .wasm_component_model(true)
             .wasm_component_model_async(true)
             .epoch_interruption(true);
-        let engine = Engine::new(&config).expect("the engine configuration is valid");
+        // Every script runs in a fresh instance, thousands a second while fuzzing. The pooling allocator reuses
+        // instance slots instead of mapping and unmapping a linear memory for each, and keeping the first
+        // mebibytes of a slot's memory resident (zeroed with memset when the instance goes) spares the page
+        // faults of touching them again: together with the binary's allocator, a third of a generated
+        // sequence's time was the kernel's (BENCHMARKS.md). The pool's counts are wasmtime's defaults (a
+        // thousand instances at once, far more than any run holds); a driver's memory starts at about 1 MiB.
+        // The pool reserves its address space up front (6 GiB a memory); where the process may not reserve that
+        // much, the engine allocates each instance on demand as before.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT);
+        let mut pooled = config.clone();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&pooled)
+            .or_else(|_| Engine::new(&config))
+            .expect("the engine configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()
             .name("kvconf-epoch".into())

@@ -14,6 +14,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// mimalloc rather than the system's allocator: generated sequences allocate and free the same large buffers
+/// (mebibyte values, thousands of keys) over and over, which glibc's allocator hands back to the kernel and
+/// page-faults in again each time (BENCHMARKS.md, "pooled instances and mimalloc").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod check_command;
 mod fuzz_command;
 
