@@ -159,13 +159,24 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
 /// Replaces `{i}` in a template with the repetition index.
 pub fn fill_template(template: &str, index: u64) -> String {
     use std::fmt::Write as _;
-    // One allocation: a fill expands its key and value templates a thousand times.
+    // One allocation: a fill expands its key and value templates a thousand times. A search for the `{` byte
+    // (memchr) rather than for the three-byte pattern, whose searcher costs more to set up than a short
+    // template takes to scan.
     let mut out = String::with_capacity(template.len() + 20);
     let mut rest = template;
-    while let Some(at) = rest.find("{i}") {
-        out.push_str(&rest[..at]);
-        let _ = write!(out, "{index}");
-        rest = &rest[at + "{i}".len()..];
+    while let Some(at) = rest.find('{') {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        match from.strip_prefix("{i}") {
+            Some(after) => {
+                let _ = write!(out, "{index}");
+                rest = after;
+            }
+            None => {
+                out.push('{');
+                rest = &from[1..];
+            }
+        }
     }
     out.push_str(rest);
     out
@@ -449,6 +460,8 @@ mod tests {
         assert_eq!(fill_template("{i}", 0), "0");
         assert_eq!(fill_template("x", 3), "x");
         assert_eq!(fill_template("{i", 3), "{i");
+        assert_eq!(fill_template("{{i}}", 3), "{3}");
+        assert_eq!(fill_template("é{x}{i}{", 7), "é{x}7{");
         assert_eq!(fill_template("", 3), "");
     }
 
