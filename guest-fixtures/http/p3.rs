@@ -7,9 +7,13 @@ use crate::bindings::exports::wasi::http::handler::Guest;
 use crate::bindings::wasi::http::types::{ErrorCode, Fields, Method, Request, Response};
 use crate::bindings::{wit_future, wit_stream};
 use kvconf_driver_common::{Operation, Outcome};
+use wit_bindgen::StreamResult;
 
 /// The largest script accepted, in bytes of JSON (as in `p2.rs`).
 const MAX_SCRIPT_BYTES: usize = 64 * 1024 * 1024;
+
+/// How many bytes of the script one read of the request body asks for at most.
+const READ_CHUNK: usize = 64 * 1024;
 
 struct Handler;
 
@@ -50,11 +54,18 @@ async fn read_script(request: Request) -> Result<Vec<Operation>, String> {
     }
     let (_consumed, done) = wit_future::new(|| Ok(()));
     let (mut stream, _trailers) = Request::consume_body(request, done);
+    // Read in chunks: each `read` is a call into the host and a wait, and the stream's `next` reads one byte
+    // (a script with a mebibyte value is megabytes of JSON).
     let mut bytes = Vec::new();
-    while let Some(byte) = stream.next().await {
-        bytes.push(byte);
+    loop {
+        bytes.reserve(READ_CHUNK);
+        let (result, read) = stream.read(bytes).await;
+        bytes = read;
         if bytes.len() > MAX_SCRIPT_BYTES {
             return Err(format!("the script is over {MAX_SCRIPT_BYTES} bytes"));
+        }
+        if !matches!(result, StreamResult::Complete(_)) {
+            break;
         }
     }
     serde_json::from_slice(&bytes).map_err(|e| format!("the body is not a kvconf script: {e}"))
