@@ -12,7 +12,7 @@ use wit_bindgen::StreamResult;
 /// The largest script accepted, in bytes of JSON (as in `p2.rs`).
 const MAX_SCRIPT_BYTES: usize = 64 * 1024 * 1024;
 
-/// How many bytes of the script one read of the request body asks for at most.
+/// The room, in bytes, each read of the request body is given at least.
 const READ_CHUNK: usize = 64 * 1024;
 
 struct Handler;
