@@ -105,8 +105,9 @@ impl CaseResult {
 
 /// A route to a host: how cases reach it. Implemented by [`Runner`] (in-process) and
 /// [`crate::adapter::Session`] (a runtime started from an adapter file, over HTTP); [`crate::fuzz::fuzz`] takes
-/// either, and both also run concurrent histories ([`crate::history::Recorder`]).
-pub trait Executor {
+/// either, and both also run concurrent histories ([`crate::history::Recorder`]). An executor is shared between
+/// threads: the search runs one generated sequence while it writes the next.
+pub trait Executor: Sync {
     /// The host's name in trial names and reports: the backend in-process, the adapter's name out-of-process.
     fn host_name(&self) -> &str;
 
@@ -119,10 +120,16 @@ pub trait Executor {
 
     /// Runs one case on one interface version and judges it, as the suite does on this route.
     fn run_case(&self, case: &Case, interface: Interface) -> CaseResult;
+
+    /// How many cases with different IDs may run at once on this route ([`crate::fuzz::fuzz`] runs that many
+    /// generated sequences at a time). One by default: out-of-process, cases share the runtime's stores.
+    fn concurrent_cases(&self) -> usize {
+        1
+    }
 }
 
 /// A shared executor is one too (callers that keep their [`Runner`] in an [`Arc`] pass it as before).
-impl<E: Executor + ?Sized> Executor for Arc<E> {
+impl<E: Executor + Send + ?Sized> Executor for Arc<E> {
     fn host_name(&self) -> &str {
         (**self).host_name()
     }
@@ -137,6 +144,10 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
 
     fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         (**self).run_case(case, interface)
+    }
+
+    fn concurrent_cases(&self) -> usize {
+        (**self).concurrent_cases()
     }
 }
 
@@ -155,6 +166,12 @@ impl<H: HostUnderTest> Executor for Runner<H> {
 
     fn run_case(&self, case: &Case, interface: Interface) -> CaseResult {
         Runner::run_case(self, case, interface)
+    }
+
+    /// Two: each case has stores of its own (in its own directory), and a host's cases already run at once
+    /// (libtest runs trials on several threads).
+    fn concurrent_cases(&self) -> usize {
+        2
     }
 }
 
@@ -301,7 +318,7 @@ impl<H: HostUnderTest> Runner<H> {
         let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
         // Removing a directory costs milliseconds on some file systems (ext4 mounted with `discard`, under
         // load), more than a generated sequence takes to run: one the case left empty is kept for its next run
-        // (every generated sequence is a run of the case `fuzz/sequence`) and removed with the runner.
+        // (every generated sequence is a run of the case `fuzz/sequence` or `fuzz/sequence-2`) and removed with the runner.
         if is_empty_dir(&dir) {
             self.kept_dirs
                 .lock()

@@ -34,8 +34,9 @@
 //! required) and a forged number may be one a later `open` gives; such a sequence requires the claim.
 //!
 //! The module by job: `state` holds the moves and the model state they lead to, `strategy` which moves are
-//! possible from a state, `write` a sequence as a case, `shrink` the shrinking proptest leaves undone; this
-//! file runs the search ([`fuzz`], [`check_sequences`]) and writes up what it finds.
+//! possible from a state, `write` a sequence as a case, `search` generates and runs sequences until one shows a
+//! difference, `shrink` shrinks it; this file puts them together ([`fuzz`], [`check_sequences`]) and writes up
+//! what it finds.
 
 use crate::case::{
     self, AppSection, Case, CaseFile, EntrySpec, ExpectEntry, KeysSpec, LoadExpectation, OpEntry,
@@ -50,20 +51,22 @@ use crate::runner::{Executor, Verdict};
 use crate::value::{KeySpec, Size, ValueSpec};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::Union;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::strategy::{Union, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use proptest_state_machine::Sequential;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod search;
 mod shrink;
 mod state;
 mod strategy;
 mod write;
 
+use search::*;
 use shrink::*;
 use state::*;
 use strategy::*;
@@ -72,6 +75,9 @@ use write::*;
 pub use state::{GenState, Move};
 pub use strategy::{OPEN_MANY_MAX, sequences};
 pub use write::{Generated, build};
+
+/// The case ID of a generated sequence (and of the case directory it runs in, in-process).
+const SEQUENCE_ID: &str = "fuzz/sequence";
 
 /// The component every generated sequence runs as.
 const COMPONENT: &str = "main";
@@ -242,12 +248,14 @@ fn rng_seed(seed: u64, interface: Interface) -> [u8; 32] {
 
 /// Runs `config.sequences` generated sequences on `interface` against the host `runner` reaches (a
 /// [`Runner`](crate::runner::Runner) in-process, an [`adapter::Session`](crate::adapter::Session)
-/// out-of-process), one at a time, calling `progress` with the operations of each sequence that passed; on a
-/// difference, shrinks it (rerunning against the same host) and stops.
+/// out-of-process), one after another (the next written while the host runs one), calling `progress` with the
+/// operations of each sequence that ran; on a difference, shrinks it (rerunning against the same host) and stops.
 ///
-/// Every sequence is a case with the ID `fuzz/sequence`. In-process its stores live in one directory under the
-/// runner's work directory: give concurrent calls runners with different work directories. Out-of-process the
-/// sequences share the session's runtime and its stores: give concurrent calls sessions of their own.
+/// Every sequence is a case with the ID `fuzz/sequence` (`fuzz/sequence-2` for every other one where the
+/// executor runs two at once, [`Executor::concurrent_cases`]). In-process their stores live in directories
+/// under the runner's work directory named by those IDs: give concurrent calls runners with different work
+/// directories. Out-of-process the sequences share the session's runtime and its stores: give concurrent calls
+/// sessions of their own.
 pub fn fuzz<E: Executor + ?Sized>(
     runner: &E,
     interface: Interface,
@@ -258,106 +266,53 @@ pub fn fuzz<E: Executor + ?Sized>(
     let setup = Arc::new(Setup::new(interface, runner.profile().clone()));
     let last: Arc<Mutex<Log>> = Arc::default();
     let strategy = generator(setup.clone(), config.max_moves, last.clone());
+    // The search and the shrinking are this module's (below); proptest's runner is the generator's RNG and
+    // its count of rejected moves.
     let proptest_config = Config {
-        cases: config.sequences,
         failure_persistence: None,
-        max_shrink_iters: config.max_shrink_iters,
-        // A hanging host costs a whole timeout per shrinking run: stop shrinking after five minutes.
-        max_shrink_time: 300_000,
         max_local_rejects: 1 << 20,
         ..Config::default()
     };
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed(config.seed, interface));
     let mut test_runner = TestRunner::new_with_rng(proptest_config, rng);
-    let sequences = AtomicU64::new(0);
-    let operations = AtomicU64::new(0);
-    let shrinking = AtomicBool::new(false);
-    let shrink_runs = AtomicU64::new(0);
-    let first_failure = AtomicU64::new(0);
-    let internal: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-    let result = test_runner.run(
+    let search = search(
+        runner,
+        &setup,
         &strategy,
-        |(_, moves, seen): (GenState, Vec<Move>, Option<Arc<AtomicUsize>>)| {
-            let is_shrinking = shrinking.load(Ordering::SeqCst);
-            if is_shrinking {
-                shrink_runs.fetch_add(1, Ordering::SeqCst);
-            }
-            // The generator's run of these moves, if they are the ones it applied last.
-            let log = last.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let log = is_log_of(&log, &moves).then_some(log);
-            let outcome = run_moves(runner, &setup, &moves, log);
-            let mark_seen = |n: usize| {
-                if let Some(seen) = &seen {
-                    seen.store(n, Ordering::SeqCst);
-                }
-            };
-            match outcome {
-                Err(e) => {
-                    mark_seen(moves.len());
-                    internal
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert(e.clone());
-                    Err(TestCaseError::fail(e))
-                }
-                Ok(SequenceRun {
-                    difference: None,
-                    operations: ops,
-                    ..
-                }) => {
-                    mark_seen(moves.len());
-                    if !is_shrinking {
-                        sequences.fetch_add(1, Ordering::SeqCst);
-                        operations.fetch_add(ops as u64, Ordering::SeqCst);
-                        progress(ops as u64);
-                    }
-                    Ok(())
-                }
-                Ok(SequenceRun {
-                    difference: Some((detail, mv)),
-                    operations: ops,
-                }) => {
-                    mark_seen(mv + 1);
-                    if !shrinking.swap(true, Ordering::SeqCst) {
-                        let n = sequences.fetch_add(1, Ordering::SeqCst) + 1;
-                        operations.fetch_add(ops as u64, Ordering::SeqCst);
-                        first_failure.store(n, Ordering::SeqCst);
-                        progress(ops as u64);
-                    }
-                    Err(TestCaseError::fail(detail))
-                }
-            }
-        },
+        &last,
+        &mut test_runner,
+        config,
+        progress,
     );
     let mut outcome = FuzzOutcome {
         interface,
         backend,
-        sequences: sequences.load(Ordering::SeqCst),
-        operations: operations.load(Ordering::SeqCst),
+        sequences: search.passed + u64::from(search.failing.is_some()),
+        operations: search.operations,
         finding: None,
-        error: internal.into_inner().unwrap_or_else(|p| p.into_inner()),
+        error: search.error,
     };
-    if outcome.error.is_some() {
+    let Some(mut tree) = search.failing.filter(|_| outcome.error.is_none()) else {
         return outcome;
-    }
-    match result {
-        Ok(()) => {}
-        Err(TestError::Abort(reason)) => {
-            outcome.error = Some(format!("the generator gave up: {reason}"));
+    };
+    let shrink_runs = AtomicU64::new(0);
+    let found = shrink(runner, &setup, &last, &mut tree, config, &shrink_runs)
+        .map(|moves| minimise(runner, &setup, moves, &shrink_runs))
+        .and_then(|moves| describe(runner, &setup, &moves, config, outcome.sequences));
+    match found {
+        Ok(mut finding) => {
+            finding.shrink_runs = shrink_runs.load(Ordering::SeqCst);
+            outcome.finding = Some(finding);
         }
-        Err(TestError::Fail(_, (_, moves, _))) => {
-            let moves = minimise(runner, &setup, moves, &shrink_runs);
-            let sequence = first_failure.load(Ordering::SeqCst);
-            match describe(runner, &setup, &moves, config, sequence) {
-                Ok(mut finding) => {
-                    finding.shrink_runs = shrink_runs.load(Ordering::SeqCst);
-                    outcome.finding = Some(finding);
-                }
-                Err(e) => outcome.error = Some(e),
-            }
-        }
+        Err(e) => outcome.error = Some(e),
     }
     outcome
+}
+
+/// The generator's log of the moves it applied last, if it is the log of exactly `moves`.
+fn take_log(last: &Mutex<Log>, moves: &[Move]) -> Option<Log> {
+    let log = last.lock().unwrap_or_else(|e| e.into_inner()).take();
+    is_log_of(&log, moves).then_some(log)
 }
 
 /// One sequence's run: the first difference (its detail and the move it came from), and the operations run.
@@ -373,13 +328,23 @@ fn run_moves<E: Executor + ?Sized>(
     moves: &[Move],
     log: Option<Log>,
 ) -> Result<SequenceRun, String> {
-    let (id, title) = ("fuzz/sequence", "a generated sequence");
-    let generated = match log {
+    let generated = write_moves(setup, moves, log, SEQUENCE_ID)?;
+    run_generated(runner, setup, &generated, moves.len())
+}
+
+/// `moves` written as the case `id`, from `log` (the model's run of exactly these moves) if given.
+fn write_moves(
+    setup: &Arc<Setup>,
+    moves: &[Move],
+    log: Option<Log>,
+    id: &str,
+) -> Result<Generated, String> {
+    let title = "a generated sequence";
+    match log {
         Some(log) => write(setup, &log, id, title, None),
         None => build(setup, moves, id, title, None),
     }
-    .map_err(|e| format!("kvconf generated an invalid sequence: {e}"))?;
-    run_generated(runner, setup, &generated, moves.len())
+    .map_err(|e| format!("kvconf generated an invalid sequence: {e}"))
 }
 
 /// Runs a sequence already written as a case (`moves` of them).
@@ -424,7 +389,7 @@ fn describe<E: Executor + ?Sized>(
 ) -> Result<Finding, String> {
     let interface = setup.interface;
     let backend = runner.host_name().to_string();
-    let draft = build(setup, moves, "fuzz/sequence", "", None)?;
+    let draft = build(setup, moves, SEQUENCE_ID, "", None)?;
     let case = draft.read_back()?;
     let result = runner.run_case(&case, interface);
     let Verdict::Fail(detail) = result.verdict else {
@@ -543,10 +508,36 @@ mod tests {
     use super::*;
     use crate::reference::ReferenceHost;
     use crate::value::fill_template;
-    use proptest::strategy::ValueTree;
 
     fn setup(interface: Interface) -> Arc<Setup> {
         Arc::new(Setup::new(interface, ReferenceHost::sip010_profile()))
+    }
+
+    #[test]
+    fn the_search_draws_the_sequences_proptests_runner_draws() {
+        // A seed keeps giving the sequences (and so the findings) it gave when proptest's runner ran the search.
+        let strategy = sequences(setup(Interface::V2), 24);
+        let rng = || TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed(3, Interface::V2));
+        let config = Config {
+            cases: 16,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let drawn = Mutex::new(Vec::new());
+        TestRunner::new_with_rng(config.clone(), rng())
+            .run(&strategy, |(_, moves, _)| {
+                drawn.lock().unwrap().push(moves);
+                Ok(())
+            })
+            .unwrap();
+        let mut runner = TestRunner::new_with_rng(config, rng());
+        let ours: Vec<Vec<Move>> = (0..16)
+            .map(|_| {
+                reseed(runner.rng());
+                strategy.new_tree(&mut runner).unwrap().current().1
+            })
+            .collect();
+        assert_eq!(drawn.into_inner().unwrap(), ours);
     }
 
     #[test]

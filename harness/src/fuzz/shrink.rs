@@ -1,6 +1,52 @@
-//! Shrinking past proptest: removing single moves, and replacing fills and groups by simpler moves.
+//! Shrinking: proptest's way (simplify while a sequence still shows a difference, complicate when it does not),
+//! then past it, removing single moves and replacing fills and groups by simpler moves.
 
 use super::*;
+
+/// Shrinks a sequence that showed a difference as proptest shrinks a failing case (simplify while it still
+/// fails, complicate when it passes), at most `config.max_shrink_iters` runs and five minutes (a hanging host
+/// costs a whole timeout per run); returns the simplest sequence that showed a difference.
+pub(super) fn shrink<E: Executor + ?Sized>(
+    runner: &E,
+    setup: &Arc<Setup>,
+    last: &Mutex<Log>,
+    tree: &mut Tree,
+    config: &FuzzConfig,
+    runs: &AtomicU64,
+) -> Result<Vec<Move>, String> {
+    const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(300);
+    let start = std::time::Instant::now();
+    let mut iterations = 0;
+    if config.max_shrink_iters > 0 && tree.simplify() {
+        loop {
+            if iterations >= config.max_shrink_iters || start.elapsed() > MAX_TIME {
+                // Back to the last sequence that showed a difference.
+                while tree.complicate() {}
+                break;
+            }
+            iterations += 1;
+            runs.fetch_add(1, Ordering::SeqCst);
+            let (_, moves, seen) = tree.current();
+            let run = run_moves(runner, setup, &moves, take_log(last, &moves))?;
+            let reached = run
+                .difference
+                .as_ref()
+                .map_or(moves.len(), |(_, mv)| mv + 1);
+            if let Some(seen) = &seen {
+                seen.store(reached, Ordering::SeqCst);
+            }
+            let more = if run.difference.is_some() {
+                tree.simplify()
+            } else {
+                tree.complicate()
+            };
+            if !more {
+                break;
+            }
+        }
+    }
+    Ok(tree.current().1)
+}
 
 /// Removes moves one at a time while the sequence stays valid and still shows a difference, until no single
 /// move can go (proptest's shrinking removes moves in one pass from the back; this finishes the job).
@@ -18,7 +64,7 @@ pub(super) fn minimise<E: Executor + ?Sized>(
                 continue;
             }
             // A candidate that is no valid sequence (a removed open its operations needed) is passed over.
-            let Ok(generated) = build(setup, &candidate, "fuzz/sequence", "", None) else {
+            let Ok(generated) = build(setup, &candidate, SEQUENCE_ID, "", None) else {
                 continue;
             };
             runs.fetch_add(1, Ordering::SeqCst);

@@ -118,7 +118,7 @@ pub trait Recorder: Executor {
 }
 
 /// A shared recorder is one too.
-impl<E: Recorder + ?Sized> Recorder for Arc<E> {
+impl<E: Recorder + Send + ?Sized> Recorder for Arc<E> {
     fn record_history(
         &self,
         interface: Interface,
