@@ -321,6 +321,17 @@ struct SequenceRun {
     operations: usize,
 }
 
+impl SequenceRun {
+    /// Tells the generator's shrinking (`seen`) how many of the sequence's `moves` the run reached: up to the
+    /// move that differed, or all of them.
+    fn tell_reached(&self, moves: usize, seen: Option<&AtomicUsize>) {
+        if let Some(seen) = seen {
+            let reached = self.difference.as_ref().map_or(moves, |(_, mv)| mv + 1);
+            seen.store(reached, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Runs `moves` as a case, written from `log` (the model's run of exactly these moves) if given.
 fn run_moves<E: Executor + ?Sized>(
     runner: &E,

@@ -20,6 +20,17 @@ pub(super) struct Search {
     pub(super) error: Option<String>,
 }
 
+/// A sequence sent to a thread and not yet judged.
+struct InFlight {
+    /// Its place in the search, from 0.
+    index: u64,
+    tree: Tree,
+    /// How many moves it has.
+    moves: usize,
+    /// Where the shrinking learns how many of them the host's run reached.
+    seen: Option<Arc<AtomicUsize>>,
+}
+
 /// Generates and runs up to `config.sequences` sequences until one shows a difference. Sequences run on threads
 /// of their own (as many as the executor runs cases at once) while this one generates and writes the next ones:
 /// generating takes about a third of a sequence's time, running it the rest. The sequences and their order are
@@ -48,6 +59,7 @@ pub(super) fn search<E: Executor + ?Sized>(
     std::thread::scope(|scope| {
         // Returning drops the senders, which ends each thread once it has run what it was sent.
         let mut queues = Vec::with_capacity(lanes);
+        let results_tx = results_tx;
         for _ in 0..lanes {
             let (jobs, queue) = std::sync::mpsc::sync_channel::<(u64, Generated, usize)>(1);
             queues.push(jobs);
@@ -69,10 +81,11 @@ pub(super) fn search<E: Executor + ?Sized>(
                 }
             });
         }
+        // Only the threads answer: once they have all gone, `recv` says so instead of waiting.
+        drop(results_tx);
         // Sequences sent to the host and not yet judged, oldest first (each lane one running, one waiting), and
         // the results that came back before an older sequence's.
-        let mut in_flight: std::collections::VecDeque<(u64, Tree)> =
-            std::collections::VecDeque::new();
+        let mut in_flight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
         let mut arrived: BTreeMap<u64, Result<SequenceRun, String>> = BTreeMap::new();
         let mut generated: u64 = 0;
         loop {
@@ -90,7 +103,7 @@ pub(super) fn search<E: Executor + ?Sized>(
                     0 => SEQUENCE_ID.to_string(),
                     n => format!("{SEQUENCE_ID}-{}", n + 1),
                 };
-                let (_, moves, _) = tree.current();
+                let (_, moves, seen) = tree.current();
                 let written = match write_moves(setup, &moves, take_log(last, &moves), &id) {
                     Ok(written) => written,
                     Err(e) => {
@@ -105,14 +118,19 @@ pub(super) fn search<E: Executor + ?Sized>(
                     search.error = Some("a thread running generated sequences has gone".into());
                     return;
                 }
-                in_flight.push_back((generated, tree));
+                in_flight.push_back(InFlight {
+                    index: generated,
+                    tree,
+                    moves: moves.len(),
+                    seen,
+                });
                 generated += 1;
             }
-            let Some((index, tree)) = in_flight.pop_front() else {
+            let Some(sequence) = in_flight.pop_front() else {
                 return;
             };
             let run = loop {
-                if let Some(run) = arrived.remove(&index) {
+                if let Some(run) = arrived.remove(&sequence.index) {
                     break run;
                 }
                 match results.recv() {
@@ -125,7 +143,6 @@ pub(super) fn search<E: Executor + ?Sized>(
                     }
                 }
             };
-            let (_, moves, seen) = tree.current();
             match run {
                 Err(e) => {
                     search.error = Some(e);
@@ -134,15 +151,9 @@ pub(super) fn search<E: Executor + ?Sized>(
                 Ok(run) => {
                     search.operations += run.operations as u64;
                     progress(run.operations as u64);
-                    let reached = run
-                        .difference
-                        .as_ref()
-                        .map_or(moves.len(), |(_, mv)| mv + 1);
-                    if let Some(seen) = seen {
-                        seen.store(reached, Ordering::SeqCst);
-                    }
+                    run.tell_reached(sequence.moves, sequence.seen.as_deref());
                     if run.difference.is_some() {
-                        search.failing = Some(tree);
+                        search.failing = Some(sequence.tree);
                         return;
                     }
                     search.passed += 1;

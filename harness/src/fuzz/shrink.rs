@@ -28,13 +28,7 @@ pub(super) fn shrink<E: Executor + ?Sized>(
             runs.fetch_add(1, Ordering::SeqCst);
             let (_, moves, seen) = tree.current();
             let run = run_moves(runner, setup, &moves, take_log(last, &moves))?;
-            let reached = run
-                .difference
-                .as_ref()
-                .map_or(moves.len(), |(_, mv)| mv + 1);
-            if let Some(seen) = &seen {
-                seen.store(reached, Ordering::SeqCst);
-            }
+            run.tell_reached(moves.len(), seen.as_deref());
             let more = if run.difference.is_some() {
                 tree.simplify()
             } else {
