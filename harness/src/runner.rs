@@ -106,7 +106,7 @@ impl CaseResult {
 /// A route to a host: how cases reach it. Implemented by [`Runner`] (in-process) and
 /// [`crate::adapter::Session`] (a runtime started from an adapter file, over HTTP); [`crate::fuzz::fuzz`] takes
 /// either, and both also run concurrent histories ([`crate::history::Recorder`]). An executor is shared between
-/// threads: the search runs one generated sequence while it writes the next.
+/// threads: the search runs generated sequences on threads of its own while it writes the next ones.
 pub trait Executor: Sync {
     /// The host's name in trial names and reports: the backend in-process, the adapter's name out-of-process.
     fn host_name(&self) -> &str;
@@ -318,7 +318,8 @@ impl<H: HostUnderTest> Runner<H> {
         let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
         // Removing a directory costs milliseconds on some file systems (ext4 mounted with `discard`, under
         // load), more than a generated sequence takes to run: one the case left empty is kept for its next run
-        // (every generated sequence is a run of the case `fuzz/sequence` or `fuzz/sequence-2`) and removed with the runner.
+        // (every generated sequence is a run of the case `fuzz/sequence` or `fuzz/sequence-2`) and removed with
+        // the runner.
         if is_empty_dir(&dir) {
             self.kept_dirs
                 .lock()
