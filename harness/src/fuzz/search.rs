@@ -88,14 +88,20 @@ pub(super) fn search<E: Executor + ?Sized>(
         let mut in_flight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
         let mut arrived: BTreeMap<u64, Result<SequenceRun, String>> = BTreeMap::new();
         let mut generated: u64 = 0;
+        // A fault met writing a sequence ahead: reported once the sequences before it are judged, since one of
+        // them may show a difference first (as when each sequence was written only after the last was judged).
+        let mut fault_ahead: Option<String> = None;
         loop {
-            while in_flight.len() < 2 * lanes && generated < u64::from(config.sequences) {
+            while fault_ahead.is_none()
+                && in_flight.len() < 2 * lanes
+                && generated < u64::from(config.sequences)
+            {
                 reseed(test_runner.rng());
                 let tree = match strategy.new_tree(test_runner) {
                     Ok(tree) => tree,
                     Err(reason) => {
-                        search.error = Some(format!("the generator gave up: {reason}"));
-                        return;
+                        fault_ahead = Some(format!("the generator gave up: {reason}"));
+                        break;
                     }
                 };
                 let lane = (generated % lanes as u64) as usize;
@@ -107,16 +113,16 @@ pub(super) fn search<E: Executor + ?Sized>(
                 let written = match write_moves(setup, &moves, take_log(last, &moves), &id) {
                     Ok(written) => written,
                     Err(e) => {
-                        search.error = Some(e);
-                        return;
+                        fault_ahead = Some(e);
+                        break;
                     }
                 };
                 if queues[lane]
                     .send((generated, written, moves.len()))
                     .is_err()
                 {
-                    search.error = Some("a thread running generated sequences has gone".into());
-                    return;
+                    fault_ahead = Some("a thread running generated sequences has gone".into());
+                    break;
                 }
                 in_flight.push_back(InFlight {
                     index: generated,
@@ -127,6 +133,7 @@ pub(super) fn search<E: Executor + ?Sized>(
                 generated += 1;
             }
             let Some(sequence) = in_flight.pop_front() else {
+                search.error = fault_ahead;
                 return;
             };
             let run = loop {
