@@ -1,5 +1,5 @@
 //! How fast generated sequences and concurrent histories run: sequences (and histories) and operations per
-//! second, per interface version and backend of the reference host, one search at a time (a search runs two
+//! second, per interface version and backend of the reference host, one search at a time (a search runs several
 //! sequences at once beside the thread generating them, as `kvconf fuzz` does). Run with
 //! `cargo bench -p kvconf --bench sequences` (optionally followed by `-- N` for N sequences per measurement);
 //! the figures recorded in BENCHMARKS.md come from it.

@@ -168,10 +168,12 @@ impl<H: HostUnderTest> Executor for Runner<H> {
         Runner::run_case(self, case, interface)
     }
 
-    /// Two: each case has stores of its own (in its own directory), and a host's cases already run at once
-    /// (libtest runs trials on several threads).
+    /// Twice the cores (at least two, at most eight): each case has stores of its own (in its own directory),
+    /// and a host's cases already run at once (libtest runs trials on several threads). A generated sequence's
+    /// thread waits while the runner's worker runs it and the hand-offs leave a core idle; with one sequence
+    /// at a time per core a quarter of the two cores went unused (BENCHMARKS.md).
     fn concurrent_cases(&self) -> usize {
-        2
+        std::thread::available_parallelism().map_or(2, |n| (2 * n.get()).clamp(2, 8))
     }
 }
 
@@ -318,7 +320,7 @@ impl<H: HostUnderTest> Runner<H> {
         let execution = self.execute_guarded(drivers, plan.clone(), dir.clone());
         // Removing a directory costs milliseconds on some file systems (ext4 mounted with `discard`, under
         // load), more than a generated sequence takes to run: one the case left empty is kept for its next run
-        // (every generated sequence is a run of the case `fuzz/sequence` or `fuzz/sequence-2`) and removed with
+        // (every generated sequence is a run of the case `fuzz/sequence` or `fuzz/sequence-N`) and removed with
         // the runner.
         if is_empty_dir(&dir) {
             self.kept_dirs

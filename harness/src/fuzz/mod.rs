@@ -251,8 +251,8 @@ fn rng_seed(seed: u64, interface: Interface) -> [u8; 32] {
 /// out-of-process), one after another (the next written while the host runs one), calling `progress` with the
 /// operations of each sequence that ran; on a difference, shrinks it (rerunning against the same host) and stops.
 ///
-/// Every sequence is a case with the ID `fuzz/sequence` (`fuzz/sequence-2` for every other one where the
-/// executor runs two at once, [`Executor::concurrent_cases`]). In-process their stores live in directories
+/// Every sequence is a case with the ID `fuzz/sequence` (`fuzz/sequence-2`, `fuzz/sequence-3` and so on where
+/// the executor runs several at once, [`Executor::concurrent_cases`], each of its threads using one). In-process their stores live in directories
 /// under the runner's work directory named by those IDs: give concurrent calls runners with different work
 /// directories. Out-of-process the sequences share the session's runtime and its stores: give concurrent calls
 /// sessions of their own.
