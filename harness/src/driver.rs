@@ -2,7 +2,7 @@
 //! script in a fresh store instantiated from an [`InstancePre`](wasmtime::component::InstancePre).
 
 use crate::host::HostUnderTest;
-use crate::interface::Interface;
+use crate::interface::{Calls, Interface};
 use crate::outcome::{ErrorKind, KvError, Operation, Outcome};
 use anyhow::Context;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -57,16 +57,28 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// How often the engine's epoch advances; a guest's deadline is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The process's engine. Epoch interruption lets a guest stuck in a loop be stopped; a ticker thread
-/// advances the epoch. Instances come from wasmtime's pooling allocator where the process can reserve its pool.
-pub fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .wasm_component_model_async(true)
-            .epoch_interruption(true);
+/// The engine `interface`'s driver runs in, one per process for each kind of [`Calls`]: the synchronous
+/// versions' runs without the component model's concurrency, whose task bookkeeping on every host call was
+/// about a tenth of a generated v2 sequence's time (BENCHMARKS.md), and v3's with it. Epoch interruption lets
+/// a guest stuck in a loop be stopped; a ticker thread advances the epoch. Instances come from wasmtime's
+/// pooling allocator where the process can reserve its pool.
+pub fn engine(interface: Interface) -> &'static Engine {
+    static SYNC: OnceLock<Engine> = OnceLock::new();
+    static ASYNC: OnceLock<Engine> = OnceLock::new();
+    match interface.spec().calls {
+        Calls::Sync => SYNC.get_or_init(|| new_engine(Calls::Sync)),
+        Calls::Async => ASYNC.get_or_init(|| new_engine(Calls::Async)),
+    }
+}
+
+fn new_engine(calls: Calls) -> Engine {
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    match calls {
+        Calls::Sync => config.concurrency_support(false),
+        Calls::Async => config.wasm_component_model_async(true),
+    };
+    {
         // Every script runs in a fresh instance, thousands a second while fuzzing. The pooling allocator reuses
         // instance slots instead of mapping and unmapping a linear memory for each, and keeping the first
         // mebibytes of a slot's memory resident (zeroed with memset when the instance goes) spares the page
@@ -98,7 +110,7 @@ pub fn engine() -> &'static Engine {
             })
             .expect("spawning the epoch thread");
         engine
-    })
+    }
 }
 
 /// The compiled component of a fixture; compiled once per process.
@@ -109,7 +121,7 @@ pub fn component(fixture: &'static Fixture) -> anyhow::Result<Component> {
     if let Some((_, c)) = cache.iter().find(|(n, _)| *n == fixture.name) {
         return Ok(c.clone());
     }
-    let component = Component::new(engine(), fixture.bytes)
+    let component = Component::new(engine(fixture.interface), fixture.bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling the {} fixture", fixture.name))?;
     cache.push((fixture.name, component.clone()));
@@ -171,9 +183,11 @@ pub struct Timing {
 /// A driver fixture linked to one host, ready to instantiate.
 pub struct Driver<H: HostUnderTest> {
     pre: Pre<Ctx<H::Data>>,
+    /// The engine it was compiled and linked in ([`engine`]).
+    engine: &'static Engine,
 }
 
-/// The pre-instantiated driver: a sync `run` (v1, v2, both wasi editions) or an async one (v3).
+/// The pre-instantiated driver: a sync `run` ([`Calls::Sync`]) or an async one ([`Calls::Async`]).
 enum Pre<T: 'static> {
     Sync(bindings::DriverPre<T>),
     Async(async_bindings::AsyncDriverPre<T>),
@@ -193,7 +207,7 @@ impl<H: HostUnderTest> Driver<H> {
     pub fn new(host: &H, interface: Interface) -> anyhow::Result<Self> {
         let fixture = fixture(interface);
         let component = component(fixture)?;
-        let mut linker: Linker<Ctx<H::Data>> = Linker::new(engine());
+        let mut linker: Linker<Ctx<H::Data>> = Linker::new(engine(interface));
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
@@ -209,19 +223,22 @@ impl<H: HostUnderTest> Driver<H> {
                 format!("the host does not provide every import of {}", fixture.name)
             })?;
         const NO_EXPORT: &str = "the fixture lacks the driver's `run` export";
-        let pre = match interface {
-            Interface::V3 => Pre::Async(
+        let pre = match interface.spec().calls {
+            Calls::Async => Pre::Async(
                 async_bindings::AsyncDriverPre::new(pre)
                     .map_err(anyhow::Error::from)
                     .context(NO_EXPORT)?,
             ),
-            _ => Pre::Sync(
+            Calls::Sync => Pre::Sync(
                 bindings::DriverPre::new(pre)
                     .map_err(anyhow::Error::from)
                     .context(NO_EXPORT)?,
             ),
         };
-        Ok(Driver { pre })
+        Ok(Driver {
+            pre,
+            engine: engine(interface),
+        })
     }
 
     /// Runs `ops` in a fresh instance whose host state is `data`. `observed` receives each outcome as it
@@ -271,7 +288,7 @@ impl<H: HostUnderTest> Driver<H> {
             timing,
             host: data,
         };
-        let mut store = Store::new(engine(), ctx);
+        let mut store = Store::new(self.engine, ctx);
         store.set_epoch_deadline((deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64);
         let script: Vec<wit::Operation> = ops.iter().map(to_wit).collect();
         let result = match &self.pre {

@@ -126,6 +126,19 @@ pub struct InterfaceSpec {
     pub http_driver: Fixture,
     /// How its WIT is laid out, which says how kvconf's operations and errors are named in it.
     pub shape: WitShape,
+    /// Whether its functions are synchronous or async (the component model's concurrency).
+    pub calls: Calls,
+}
+
+/// Whether a version's functions are synchronous or async, which says how its driver is run ([`crate::driver`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calls {
+    /// Every function returns when it is done (v1, v2, both wasi editions): the driver runs in an engine
+    /// without the component model's concurrency, whose host calls skip its task bookkeeping.
+    Sync,
+    /// Functions are `async` or return streams and futures (v3): the driver runs with the component model's
+    /// concurrency, through `run_concurrent`.
+    Async,
 }
 
 /// How a version's WIT is laid out: which functions kvconf's operations call and what its error cases are named,
@@ -145,7 +158,7 @@ pub enum WitShape {
 
 macro_rules! spec {
     (
-        $interface:ident, $name:literal, $wit_name:literal, $shape:ident,
+        $interface:ident, $name:literal, $wit_name:literal, $shape:ident, $calls:ident,
         $dir:literal: [$($file:literal),+ $(,)?]
     ) => {
         InterfaceSpec {
@@ -165,6 +178,7 @@ macro_rules! spec {
                 bytes: include_bytes!(concat!("../prebuilt/http-driver-", $name, ".wasm")),
             },
             shape: WitShape::$shape,
+            calls: Calls::$calls,
         }
     };
 }
@@ -172,15 +186,15 @@ macro_rules! spec {
 /// Every version's [`InterfaceSpec`], in [`Interface::ALL`]'s order. A new version is one entry here (and its
 /// variant of [`Interface`]).
 pub const SPECS: [InterfaceSpec; 5] = [
-    spec!(V1, "v1", "fermyon:spin/key-value", SpinHandles, "fermyon-spin-v1": ["key-value.wit"]),
-    spec!(V2, "v2", "fermyon:spin/key-value@2.0.0", SpinStore, "fermyon-spin-v2": ["key-value.wit"]),
-    spec!(V3, "v3", "spin:key-value/key-value@3.0.0", SpinStore, "spin-key-value-v3": ["key-value.wit"]),
+    spec!(V1, "v1", "fermyon:spin/key-value", SpinHandles, Sync, "fermyon-spin-v1": ["key-value.wit"]),
+    spec!(V2, "v2", "fermyon:spin/key-value@2.0.0", SpinStore, Sync, "fermyon-spin-v2": ["key-value.wit"]),
+    spec!(V3, "v3", "spin:key-value/key-value@3.0.0", SpinStore, Async, "spin-key-value-v3": ["key-value.wit"]),
     spec!(
-        WasiKeyvalue, "wasi-keyvalue", "wasi:keyvalue@0.2.0-draft2", Wasi,
+        WasiKeyvalue, "wasi-keyvalue", "wasi:keyvalue@0.2.0-draft2", Wasi, Sync,
         "wasi-keyvalue-0.2.0-draft2": ["atomics.wit", "batch.wit", "store.wit", "world.wit"]
     ),
     spec!(
-        WasiKeyvalueDraft, "wasi-keyvalue-draft", "wasi:keyvalue@0.2.0-draft", Wasi,
+        WasiKeyvalueDraft, "wasi-keyvalue-draft", "wasi:keyvalue@0.2.0-draft", Wasi, Sync,
         "wasi-keyvalue-0.2.0-draft": ["atomic.wit", "batch.wit", "store.wit", "watch.wit", "world.wit"]
     ),
 ];
