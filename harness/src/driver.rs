@@ -78,39 +78,37 @@ fn new_engine(calls: Calls) -> Engine {
         Calls::Sync => config.concurrency_support(false),
         Calls::Async => config.wasm_component_model_async(true),
     };
-    {
-        // Every script runs in a fresh instance, thousands a second while fuzzing. The pooling allocator reuses
-        // instance slots instead of mapping and unmapping a linear memory for each, and keeping the first
-        // mebibytes of a slot's memory resident (zeroed with memset when the instance goes) spares the page
-        // faults of touching them again: together with the binary's allocator, a third of a generated
-        // sequence's time was the kernel's (BENCHMARKS.md). The pool's counts are wasmtime's defaults (a
-        // thousand instances at once, far more than any run holds); a driver's memory starts at about 1 MiB.
-        // Where Linux offers it (6.7 and later), the pool asks the kernel which of those pages the instance
-        // wrote (`PAGEMAP_SCAN`) and zeroes only them; a script touches far less than 2 MiB, and zeroing all
-        // of it was 5% of a generated sequence. The pool reserves its address space up front (6 GiB a memory);
-        // where the process may not reserve that much, the engine allocates each instance on demand as before.
-        let mut pool = PoolingAllocationConfig::default();
-        pool.linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT)
-            .pagemap_scan(Enabled::Auto);
-        let mut pooled = config.clone();
-        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&pooled)
-            .or_else(|_| Engine::new(&config))
-            .expect("the engine configuration is valid");
-        let ticker = engine.weak();
-        std::thread::Builder::new()
-            .name("kvconf-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .expect("spawning the epoch thread");
-        engine
-    }
+    // Every script runs in a fresh instance, thousands a second while fuzzing. The pooling allocator reuses
+    // instance slots instead of mapping and unmapping a linear memory for each, and keeping the first mebibytes
+    // of a slot's memory resident (zeroed when the instance goes) spares the page faults of touching them
+    // again: together with the binary's allocator, a third of a generated sequence's time was the kernel's
+    // (BENCHMARKS.md). Where Linux offers it (6.7 and later), the pool asks the kernel which of those pages the
+    // instance wrote (`PAGEMAP_SCAN`) and zeroes only them; a script touches far less than 2 MiB, and zeroing
+    // all of it was a few per cent of a generated sequence. The pool's counts are wasmtime's defaults (a
+    // thousand instances at once, far more than any run holds); a driver's memory starts at about 1 MiB. The
+    // pool reserves its address space up front (6 GiB a memory); where the process may not reserve that much,
+    // the engine allocates each instance on demand as before.
+    let mut pool = PoolingAllocationConfig::default();
+    pool.linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(Enabled::Auto);
+    let mut pooled = config.clone();
+    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&pooled)
+        .or_else(|_| Engine::new(&config))
+        .expect("the engine configuration is valid");
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("kvconf-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+    engine
 }
 
 /// The compiled component of a fixture; compiled once per process.

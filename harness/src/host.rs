@@ -43,7 +43,9 @@ pub trait HostUnderTest: Send + Sync + 'static {
     fn profile(&self) -> &Profile;
 
     /// Adds the host's implementation of `interface` to `linker`; `get` finds the host's state in the
-    /// suite's store data.
+    /// suite's store data. For a synchronous version (every one but v3, [`crate::interface::Calls`]) the
+    /// linker's engine runs without the component model's concurrency, so its functions are added with
+    /// `func_wrap` (or a binding's synchronous `add_to_linker`), not `func_wrap_concurrent`.
     fn add_to_linker<T: Send + 'static>(
         &self,
         interface: Interface,

@@ -252,9 +252,9 @@ fn rng_seed(seed: u64, interface: Interface) -> [u8; 32] {
 /// operations of each sequence that ran; on a difference, shrinks it (rerunning against the same host) and stops.
 ///
 /// Every sequence is a case with the ID `fuzz/sequence` (`fuzz/sequence-2`, `fuzz/sequence-3` and so on where
-/// the executor runs several at once, [`Executor::concurrent_cases`], each of its threads using one). In-process their stores live in directories
-/// under the runner's work directory named by those IDs: give concurrent calls runners with different work
-/// directories. Out-of-process the sequences share the session's runtime and its stores: give concurrent calls
+/// the executor runs several at once, [`Executor::concurrent_cases`], each of its threads using one).
+/// In-process their stores live in directories under the runner's work directory named by those IDs: give
+/// concurrent calls runners with different work directories. Out-of-process the sequences share the session's runtime and its stores: give concurrent calls
 /// sessions of their own.
 pub fn fuzz<E: Executor + ?Sized>(
     runner: &E,
