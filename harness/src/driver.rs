@@ -205,7 +205,8 @@ impl<H: HostUnderTest> Driver<H> {
     pub fn new(host: &H, interface: Interface) -> anyhow::Result<Self> {
         let fixture = fixture(interface);
         let component = component(fixture)?;
-        let mut linker: Linker<Ctx<H::Data>> = Linker::new(engine(interface));
+        let engine = engine(interface);
+        let mut linker: Linker<Ctx<H::Data>> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
@@ -233,10 +234,7 @@ impl<H: HostUnderTest> Driver<H> {
                     .context(NO_EXPORT)?,
             ),
         };
-        Ok(Driver {
-            pre,
-            engine: engine(interface),
-        })
+        Ok(Driver { pre, engine })
     }
 
     /// Runs `ops` in a fresh instance whose host state is `data`. `observed` receives each outcome as it

@@ -254,8 +254,8 @@ fn rng_seed(seed: u64, interface: Interface) -> [u8; 32] {
 /// Every sequence is a case with the ID `fuzz/sequence` (`fuzz/sequence-2`, `fuzz/sequence-3` and so on where
 /// the executor runs several at once, [`Executor::concurrent_cases`], each of its threads using one).
 /// In-process their stores live in directories under the runner's work directory named by those IDs: give
-/// concurrent calls runners with different work directories. Out-of-process the sequences share the session's runtime and its stores: give concurrent calls
-/// sessions of their own.
+/// concurrent calls runners with different work directories. Out-of-process the sequences share the session's
+/// runtime and its stores: give concurrent calls sessions of their own.
 pub fn fuzz<E: Executor + ?Sized>(
     runner: &E,
     interface: Interface,
