@@ -2,8 +2,9 @@
 //! script's stores, and the `script-error`s a driver answers without calling the host.
 //!
 //! A driver (`guest-fixtures/driver-<name>`) is then its interface's calls: it maps each operation its version has
-//! to the interface's functions and the interface's error type to [`KvError`] ([`HostError`]), and answers
-//! [`not_in`] for the others. The types come from the `script` world of `wit/driver.wit`; a driver's own bindings
+//! to the interface's functions and the interface's error type to [`KvError`] ([`HostError`], usually through
+//! [`host_error!`]), and answers [`not_in`] for the others. A version whose store is a resource hands the calls
+//! every such version makes alike to [`Slots::perform`] ([`StoreCalls`]) and performs only the rest itself. The types come from the `script` world of `wit/driver.wit`; a driver's own bindings
 //! take them from here (wit-bindgen's `with` for `kvconf:driver/types`), so that every driver lowers and lifts
 //! the one definition.
 //!
@@ -39,6 +40,23 @@ pub const MAX_PAGES: u32 = 100_000;
 pub trait HostError {
     /// The [`KvError`] this error is.
     fn into_kv_error(self) -> KvError;
+}
+
+/// Implements [`HostError`] for an interface's error type (`$error`) whose cases are [`KvError`]'s of the same
+/// names, listed as they are declared: each becomes the suite's case of its name, and a case with text
+/// (`Other(text)`) keeps it. The generated `match` is exhaustive, so an interface whose error gains a case does not
+/// build until the case is listed, and a listed case [`KvError`] lacks does not build either.
+#[macro_export]
+macro_rules! host_error {
+    ($error:ty { $($case:ident $(($text:ident))?),+ $(,)? }) => {
+        impl $crate::HostError for $error {
+            fn into_kv_error(self) -> $crate::KvError {
+                match self {
+                    $(Self::$case $(($text))? => $crate::KvError::$case $(($text))?,)+
+                }
+            }
+        }
+    };
 }
 
 /// The host's error as an outcome.
@@ -142,6 +160,102 @@ impl<H> Slots<H> {
             }
             None => empty_slot(slot, "close", self.noun),
         }
+    }
+}
+
+/// A call on an open store (`H`) with a key, answering `T` or the interface's error.
+type KeyCall<H, T, E> = fn(&H, &str) -> Result<T, E>;
+
+/// wasi:keyvalue's `set-many` on an open store (`H`).
+type SetMany<H, E> = fn(&H, &[(String, Vec<u8>)]) -> Result<(), E>;
+
+/// The calls of a version whose store is a resource (`H`) with `get`, `set`, `delete` and `exists` methods,
+/// closed by dropping it: v2 and both wasi:keyvalue editions, whose generated methods have these very signatures.
+/// Given as those methods ([`StoreCalls::new`]), and for the wasi:keyvalue editions their `set-many` and
+/// `delete-many` ([`StoreCalls::with_batch`]), so that [`Slots::perform`] performs these operations the one way
+/// for each such driver.
+pub struct StoreCalls<H, E> {
+    get: KeyCall<H, Option<Vec<u8>>, E>,
+    set: fn(&H, &str, &[u8]) -> Result<(), E>,
+    delete: KeyCall<H, (), E>,
+    exists: KeyCall<H, bool, E>,
+    batch: Option<BatchCalls<H, E>>,
+}
+
+/// wasi:keyvalue's `set-many` and `delete-many`, the same in both editions.
+struct BatchCalls<H, E> {
+    set_many: SetMany<H, E>,
+    delete_many: fn(&H, &[String]) -> Result<(), E>,
+}
+
+impl<H, E: HostError> StoreCalls<H, E> {
+    /// The interface's `get`, `set`, `delete` and `exists`, in that order (their types tell them apart).
+    pub const fn new(
+        get: KeyCall<H, Option<Vec<u8>>, E>,
+        set: fn(&H, &str, &[u8]) -> Result<(), E>,
+        delete: KeyCall<H, (), E>,
+        exists: KeyCall<H, bool, E>,
+    ) -> Self {
+        Self {
+            get,
+            set,
+            delete,
+            exists,
+            batch: None,
+        }
+    }
+
+    /// The same calls and the interface's `set-many` and `delete-many`.
+    pub const fn with_batch(
+        self,
+        set_many: SetMany<H, E>,
+        delete_many: fn(&H, &[String]) -> Result<(), E>,
+    ) -> Self {
+        Self {
+            batch: Some(BatchCalls {
+                set_many,
+                delete_many,
+            }),
+            ..self
+        }
+    }
+}
+
+impl<H> Slots<H> {
+    /// Performs `get`, `set`, `delete`, `exists` and `close` with `calls` (`close` drops the store), and
+    /// `set-many` and `delete-many` where `calls` has them; any other operation is given back, for the driver's
+    /// own calls or [`not_in`].
+    pub fn perform<E: HostError>(
+        &mut self,
+        calls: &StoreCalls<H, E>,
+        operation: Operation,
+    ) -> Result<Outcome, Operation> {
+        Ok(match operation {
+            Operation::Get(op) => self.with(op.slot, "get", |store| {
+                (calls.get)(store, &op.key).map_or_else(failed, Outcome::Value)
+            }),
+            Operation::Set(op) => self.with(op.slot, "set", |store| {
+                done_or_failed((calls.set)(store, &op.key, &op.value))
+            }),
+            Operation::Delete(op) => self.with(op.slot, "delete", |store| {
+                done_or_failed((calls.delete)(store, &op.key))
+            }),
+            Operation::Exists(op) => self.with(op.slot, "exists", |store| {
+                (calls.exists)(store, &op.key).map_or_else(failed, Outcome::Exists)
+            }),
+            Operation::Close(slot) => self.close(slot),
+            Operation::SetMany(op) if let Some(batch) = &calls.batch => {
+                self.with(op.slot, "set-many", |store| {
+                    done_or_failed((batch.set_many)(store, &op.entries))
+                })
+            }
+            Operation::DeleteMany(op) if let Some(batch) = &calls.batch => {
+                self.with(op.slot, "delete-many", |store| {
+                    done_or_failed((batch.delete_many)(store, &op.keys))
+                })
+            }
+            other => return Err(other),
+        })
     }
 }
 

@@ -30,8 +30,7 @@ use std::collections::BTreeMap;
 
 use bindings::fermyon::spin::key_value::{self as kv, Error};
 use kvconf_driver_common::{
-    HostError, KvError, Operation, Outcome, done_or_failed, empty_slot, failed, not_in,
-    script_error,
+    Operation, Outcome, done_or_failed, empty_slot, failed, not_in, script_error,
 };
 
 /// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
@@ -165,15 +164,6 @@ impl Slots {
     }
 }
 
-impl HostError for Error {
-    fn into_kv_error(self) -> KvError {
-        match self {
-            Error::StoreTableFull => KvError::StoreTableFull,
-            Error::NoSuchStore => KvError::NoSuchStore,
-            Error::AccessDenied => KvError::AccessDenied,
-            Error::InvalidStore => KvError::InvalidStore,
-            Error::NoSuchKey => KvError::NoSuchKey,
-            Error::Io(text) => KvError::Io(text),
-        }
-    }
-}
+kvconf_driver_common::host_error!(Error {
+    StoreTableFull, NoSuchStore, AccessDenied, InvalidStore, NoSuchKey, Io(text)
+});

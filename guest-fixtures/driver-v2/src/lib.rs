@@ -4,8 +4,8 @@
 //! suite's hands inside the host. It receives a script (a list of operations on numbered slots), performs each
 //! operation against the host's v2 interface, and reports what the host answered, exactly and without judging
 //! it: deciding whether an answer conforms is the harness's job, so that one driver serves every profile. The
-//! script loop, the slots and the script errors are the drivers' shared crate's (`kvconf_driver_common`); this
-//! crate is v2's calls.
+//! script loop, the slots, the script errors and the calls every store-resource version makes alike are the
+//! drivers' shared crate's (`kvconf_driver_common`); this crate is v2's other calls.
 
 kvconf_driver_common::bindings!("kvconf:driver/driver-v2", "kvconf:driver/http-driver-v2");
 
@@ -17,9 +17,11 @@ mod http;
 // `spin2_0_0`, not `spin`: wit/ also holds the unversioned v1 package `fermyon:spin`, so wit-bindgen adds the
 // version to tell the two modules apart.
 use bindings::fermyon::spin2_0_0::key_value::{Error, Store};
-use kvconf_driver_common::{
-    HostError, KvError, Operation, Outcome, Slots, done_or_failed, failed, not_in,
-};
+use kvconf_driver_common::{Operation, Outcome, Slots, StoreCalls, failed, not_in};
+
+/// v2's calls that every store-resource version makes alike.
+const CALLS: StoreCalls<Store, Error> =
+    StoreCalls::new(Store::get, Store::set, Store::delete, Store::exists);
 
 /// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
 fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
@@ -35,38 +37,17 @@ kvconf_driver_common::export_driver!(bindings, run);
 ///
 /// A script that names an empty slot, opens into an occupied one, or asks for an operation v2 lacks gets a
 /// `script-error` and the host is not called: that is a fault of the script, and reporting it as a host result
-/// would blame the host.
+/// would blame the host. v2 has no `close`: dropping the resource is how a guest closes a store.
 fn perform(slots: &mut Slots<Store>, operation: Operation) -> Outcome {
     match operation {
         Operation::Open(op) => slots.open(op.slot, || Store::open(&op.label)),
-        Operation::Get(op) => slots.with(op.slot, "get", |store| {
-            store.get(&op.key).map_or_else(failed, Outcome::Value)
-        }),
-        Operation::Set(op) => slots.with(op.slot, "set", |store| {
-            done_or_failed(store.set(&op.key, &op.value))
-        }),
-        Operation::Delete(op) => slots.with(op.slot, "delete", |store| {
-            done_or_failed(store.delete(&op.key))
-        }),
-        Operation::Exists(op) => slots.with(op.slot, "exists", |store| {
-            store.exists(&op.key).map_or_else(failed, Outcome::Exists)
-        }),
         Operation::GetKeys(slot) => slots.with(slot, "get-keys", |store| {
             store.get_keys().map_or_else(failed, Outcome::Keys)
         }),
-        // v2 has no `close`: dropping the resource is how a guest closes a store.
-        Operation::Close(slot) => slots.close(slot),
-        other => not_in(&other, "fermyon:spin/key-value@2.0.0", "v2"),
+        other => slots
+            .perform(&CALLS, other)
+            .unwrap_or_else(|other| not_in(&other, "fermyon:spin/key-value@2.0.0", "v2")),
     }
 }
 
-impl HostError for Error {
-    fn into_kv_error(self) -> KvError {
-        match self {
-            Error::StoreTableFull => KvError::StoreTableFull,
-            Error::NoSuchStore => KvError::NoSuchStore,
-            Error::AccessDenied => KvError::AccessDenied,
-            Error::Other(text) => KvError::Other(text),
-        }
-    }
-}
+kvconf_driver_common::host_error!(Error { StoreTableFull, NoSuchStore, AccessDenied, Other(text) });

@@ -30,7 +30,7 @@ use wit_bindgen::{StreamReader, StreamResult};
 
 use bindings::spin::key_value::key_value::{Error, Store};
 use kvconf_driver_common::{
-    HostError, KvError, Operation, Outcome, Slots, done_or_failed, failed, not_in, script_error,
+    Operation, Outcome, Slots, done_or_failed, failed, not_in, script_error,
 };
 
 /// How many keys one read of the key stream asks for at most: enough that a long listing needs few reads,
@@ -241,13 +241,4 @@ async fn read_some(
     }
 }
 
-impl HostError for Error {
-    fn into_kv_error(self) -> KvError {
-        match self {
-            Error::StoreTableFull => KvError::StoreTableFull,
-            Error::NoSuchStore => KvError::NoSuchStore,
-            Error::AccessDenied => KvError::AccessDenied,
-            Error::Other(text) => KvError::Other(text),
-        }
-    }
-}
+kvconf_driver_common::host_error!(Error { StoreTableFull, NoSuchStore, AccessDenied, Other(text) });

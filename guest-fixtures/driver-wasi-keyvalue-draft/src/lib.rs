@@ -48,9 +48,13 @@ use bindings::wasi::keyvalue0_2_0_draft::atomics;
 use bindings::wasi::keyvalue0_2_0_draft::batch;
 use bindings::wasi::keyvalue0_2_0_draft::store::{self, Bucket, Error};
 use kvconf_driver_common::{
-    HostError, KeyPage, KvError, Operation, Outcome, Slots, all_pages, done_or_failed, failed,
-    not_in, script_error,
+    KeyPage, Operation, Outcome, Slots, StoreCalls, all_pages, failed, not_in, script_error,
 };
+
+/// This edition's calls that every store-resource version makes alike (a bucket is its store).
+const CALLS: StoreCalls<Bucket, Error> =
+    StoreCalls::new(Bucket::get, Bucket::set, Bucket::delete, Bucket::exists)
+        .with_batch(batch::set_many, batch::delete_many);
 
 /// Runs a script, passing each outcome to `observe` before the next operation starts, and returns them all.
 fn run(script: Vec<Operation>, observe: &mut dyn FnMut(u32, &Outcome)) -> Vec<Outcome> {
@@ -75,18 +79,6 @@ kvconf_driver_common::export_driver!(bindings, run);
 fn perform(buckets: &mut Slots<Bucket>, operation: Operation) -> Outcome {
     match operation {
         Operation::Open(op) => buckets.open(op.slot, || store::open(&op.label)),
-        Operation::Get(op) => buckets.with(op.slot, "get", |bucket| {
-            bucket.get(&op.key).map_or_else(failed, Outcome::Value)
-        }),
-        Operation::Set(op) => buckets.with(op.slot, "set", |bucket| {
-            done_or_failed(bucket.set(&op.key, &op.value))
-        }),
-        Operation::Delete(op) => buckets.with(op.slot, "delete", |bucket| {
-            done_or_failed(bucket.delete(&op.key))
-        }),
-        Operation::Exists(op) => buckets.with(op.slot, "exists", |bucket| {
-            bucket.exists(&op.key).map_or_else(failed, Outcome::Exists)
-        }),
         Operation::GetKeys(slot) => buckets.with(slot, "get-keys", |bucket| {
             all_pages(|cursor: Option<&u64>| {
                 let page = bucket.list_keys(cursor.copied());
@@ -139,15 +131,9 @@ fn perform(buckets: &mut Slots<Bucket>, operation: Operation) -> Outcome {
             batch::get_many(bucket, &op.keys)
                 .map_or_else(failed, |answers| entries(&op.keys, answers))
         }),
-        Operation::SetMany(op) => buckets.with(op.slot, "set-many", |bucket| {
-            done_or_failed(batch::set_many(bucket, &op.entries))
-        }),
-        Operation::DeleteMany(op) => buckets.with(op.slot, "delete-many", |bucket| {
-            done_or_failed(batch::delete_many(bucket, &op.keys))
-        }),
-        // wasi:keyvalue has no `close`: dropping the resource is how a guest closes a bucket.
-        Operation::Close(slot) => buckets.close(slot),
-        other => not_in(&other, "wasi:keyvalue@0.2.0-draft", "draft"),
+        other => buckets
+            .perform(&CALLS, other)
+            .unwrap_or_else(|other| not_in(&other, "wasi:keyvalue@0.2.0-draft", "draft")),
     }
 }
 
@@ -174,12 +160,4 @@ fn entries(requested: &[String], answers: Vec<Option<(String, Vec<u8>)>>) -> Out
     )
 }
 
-impl HostError for Error {
-    fn into_kv_error(self) -> KvError {
-        match self {
-            Error::NoSuchStore => KvError::NoSuchStore,
-            Error::AccessDenied => KvError::AccessDenied,
-            Error::Other(text) => KvError::Other(text),
-        }
-    }
-}
+kvconf_driver_common::host_error!(Error { NoSuchStore, AccessDenied, Other(text) });
