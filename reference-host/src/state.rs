@@ -233,6 +233,43 @@ impl KeyValueState {
         self.handles.remove(&handle).is_some()
     }
 
+    /// The store behind the resource numbered `rep`, and the label it was opened with: what the lookups of the
+    /// versions whose stores are resources (v2's and v3's `store`, wasi:keyvalue's `bucket`: `noun`) share.
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource this state never issued or has closed: a fault of the host, since a guest cannot
+    /// name a resource it does not hold.
+    pub(crate) fn open_resource(
+        &self,
+        rep: u32,
+        noun: &str,
+    ) -> wasmtime::Result<(&Arc<dyn Store>, &str)> {
+        let open = self.handles.get(&rep).ok_or_else(|| {
+            wasmtime::format_err!(
+                "key-value {noun} handle {rep} is not open in this instance (a bug in the host)"
+            )
+        })?;
+        Ok((&open.store, &open.label))
+    }
+
+    /// Closes the resource numbered `rep` (a `noun`, as for [`KeyValueState::open_resource`]) which the guest has
+    /// dropped ([HANDLE-DROP]).
+    ///
+    /// # Errors
+    ///
+    /// A trap, for a resource that is not open: a fault of the host, since wasmtime drops only resources the guest
+    /// holds.
+    pub(crate) fn drop_resource(&mut self, rep: u32, noun: &str) -> wasmtime::Result<()> {
+        if self.close(rep) {
+            Ok(())
+        } else {
+            Err(wasmtime::format_err!(
+                "key-value {noun} handle {rep} was dropped but is not open in this instance (a bug in the host)"
+            ))
+        }
+    }
+
     /// How many wasi:keyvalue `cas` resources this instance holds (made and not yet swapped or dropped). They do
     /// not count against `max_open_stores`: a `cas` is not a store handle.
     pub fn pending_swaps(&self) -> usize {

@@ -46,6 +46,8 @@
 //! and [`KeyValueState::wasi_bucket`] (and the `cas`'s), [`crate::wasi_keyvalue_draft::DraftBucketHandle`] and
 //! [`KeyValueState::draft_bucket`].
 
+use std::sync::Arc;
+
 use wasmtime::component::{HasSelf, Linker, Resource};
 
 use crate::backend::{self, GuestError, for_guest};
@@ -123,13 +125,9 @@ impl KeyValueState {
     pub fn v2_store(
         &self,
         handle: &Resource<StoreHandle>,
-    ) -> wasmtime::Result<std::sync::Arc<dyn backend::Store>> {
-        self.store(handle.rep()).cloned().ok_or_else(|| {
-            wasmtime::format_err!(
-                "key-value store handle {} is not open in this instance (a bug in the host)",
-                handle.rep()
-            )
-        })
+    ) -> wasmtime::Result<Arc<dyn backend::Store>> {
+        let (store, _) = self.open_resource(handle.rep(), "store")?;
+        Ok(Arc::clone(store))
     }
 }
 
@@ -182,13 +180,6 @@ impl wit::HostStore for KeyValueState {
 
     /// [HANDLE-DROP]: closes this handle only.
     fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {
-        if self.close(store.rep()) {
-            Ok(())
-        } else {
-            Err(wasmtime::format_err!(
-                "key-value store handle {} was dropped but is not open in this instance (a bug in the host)",
-                store.rep()
-            ))
-        }
+        self.drop_resource(store.rep(), "store")
     }
 }

@@ -249,12 +249,8 @@ impl KeyValueState {
     ///
     /// A trap, for a resource this state never issued or has closed (a fault of the host).
     pub fn v3_store(&self, handle: &Resource<StoreHandle>) -> wasmtime::Result<Arc<dyn Store>> {
-        self.store(handle.rep()).cloned().ok_or_else(|| {
-            wasmtime::format_err!(
-                "key-value store handle {} is not open in this instance (a bug in the host)",
-                handle.rep()
-            )
-        })
+        let (store, _) = self.open_resource(handle.rep(), "store")?;
+        Ok(Arc::clone(store))
     }
 }
 
@@ -330,13 +326,6 @@ impl<T> wit::HostStoreWithStore<T> for HasSelf<KeyValueState> {
         accessor: &Accessor<T, Self>,
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<()> {
-        if accessor.with(|mut access| access.get().close(store.rep())) {
-            Ok(())
-        } else {
-            Err(wasmtime::format_err!(
-                "key-value store handle {} was dropped but is not open in this instance (a bug in the host)",
-                store.rep()
-            ))
-        }
+        accessor.with(|mut access| access.get().drop_resource(store.rep(), "store"))
     }
 }

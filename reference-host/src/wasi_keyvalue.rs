@@ -86,9 +86,7 @@ pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut KeyValueState,
 ) -> wasmtime::Result<()> {
-    store::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)?;
-    atomics::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)?;
-    batch::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
+    bindings::Imports::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
 impl GuestError for WitError {
@@ -137,12 +135,8 @@ impl KeyValueState {
     ///
     /// A trap, for a resource this state never issued or has closed (a fault of the host).
     pub fn wasi_bucket(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<dyn Store>> {
-        self.store(bucket.rep()).cloned().ok_or_else(|| {
-            wasmtime::format_err!(
-                "key-value bucket handle {} is not open in this instance (a bug in the host)",
-                bucket.rep()
-            )
-        })
+        let (store, _) = self.open_resource(bucket.rep(), "bucket")?;
+        Ok(Arc::clone(store))
     }
 
     /// The recorded swap behind a `cas` (a `swap` writes against its `current`, and refreshes it on `cas-failed`),
@@ -257,14 +251,7 @@ impl store::HostBucket for KeyValueState {
 
     /// [HANDLE-DROP]: closes this bucket only.
     fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
-        if self.close(bucket.rep()) {
-            Ok(())
-        } else {
-            Err(wasmtime::format_err!(
-                "key-value bucket handle {} was dropped but is not open in this instance (a bug in the host)",
-                bucket.rep()
-            ))
-        }
+        self.drop_resource(bucket.rep(), "bucket")
     }
 }
 

@@ -90,9 +90,7 @@ pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut KeyValueState,
 ) -> wasmtime::Result<()> {
-    store::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)?;
-    atomics::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)?;
-    batch::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
+    bindings::Imports::add_to_linker::<T, HasSelf<KeyValueState>>(linker, get)
 }
 
 impl GuestError for WitError {
@@ -147,13 +145,8 @@ impl KeyValueState {
         &self,
         bucket: &Resource<DraftBucketHandle>,
     ) -> wasmtime::Result<(Arc<dyn Store>, String)> {
-        match (self.store(bucket.rep()), self.label(bucket.rep())) {
-            (Some(store), Some(label)) => Ok((Arc::clone(store), label.to_owned())),
-            _ => Err(wasmtime::format_err!(
-                "key-value bucket handle {} is not open in this instance (a bug in the host)",
-                bucket.rep()
-            )),
-        }
+        let (store, label) = self.open_resource(bucket.rep(), "bucket")?;
+        Ok((Arc::clone(store), label.to_owned()))
     }
 
     /// One page of keys of the store with `label` after `cursor`, and the cursor of the next page when there is
@@ -255,14 +248,7 @@ impl store::HostBucket for KeyValueState {
 
     /// [HANDLE-DROP]: closes this bucket only.
     fn drop(&mut self, bucket: Resource<DraftBucketHandle>) -> wasmtime::Result<()> {
-        if self.close(bucket.rep()) {
-            Ok(())
-        } else {
-            Err(wasmtime::format_err!(
-                "key-value bucket handle {} was dropped but is not open in this instance (a bug in the host)",
-                bucket.rep()
-            ))
-        }
+        self.drop_resource(bucket.rep(), "bucket")
     }
 }
 
