@@ -498,6 +498,162 @@ mod tests {
         );
     }
 
+    /// An interface error with a case of each kind `host_error!` maps: without text, with text.
+    enum SpinLikeError {
+        NoSuchStore,
+        AccessDenied,
+        Io(String),
+    }
+
+    crate::host_error!(SpinLikeError { NoSuchStore, AccessDenied, Io(text) });
+
+    #[test]
+    fn host_error_maps_each_case_to_the_case_of_its_name_with_its_text() {
+        assert!(matches!(
+            SpinLikeError::NoSuchStore.into_kv_error(),
+            KvError::NoSuchStore
+        ));
+        assert!(matches!(
+            SpinLikeError::AccessDenied.into_kv_error(),
+            KvError::AccessDenied
+        ));
+        assert!(matches!(
+            SpinLikeError::Io("disk".into()).into_kv_error(),
+            KvError::Io(text) if text == "disk"
+        ));
+    }
+
+    /// A store for `StoreCalls`: one key, `k`, whose value `set` replaces and `delete` removes; the key `bad`
+    /// fails every call. The log says which calls reached it.
+    #[derive(Default)]
+    struct TestStore {
+        value: RefCell<Option<Vec<u8>>>,
+        log: RefCell<Vec<String>>,
+    }
+
+    impl TestStore {
+        fn call(&self, name: &str, key: &str) -> Result<(), TestError> {
+            self.log.borrow_mut().push(format!("{name} {key}"));
+            if key == "bad" {
+                return Err(TestError("refused"));
+            }
+            Ok(())
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TestError> {
+            self.call("get", key).map(|()| self.value.borrow().clone())
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), TestError> {
+            self.call("set", key)
+                .map(|()| *self.value.borrow_mut() = Some(value.to_vec()))
+        }
+        fn delete(&self, key: &str) -> Result<(), TestError> {
+            self.call("delete", key)
+                .map(|()| *self.value.borrow_mut() = None)
+        }
+        fn exists(&self, key: &str) -> Result<bool, TestError> {
+            self.call("exists", key)
+                .map(|()| self.value.borrow().is_some())
+        }
+        fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), TestError> {
+            self.log
+                .borrow_mut()
+                .push(format!("set-many {}", entries.len()));
+            Ok(())
+        }
+        fn delete_many(&self, keys: &[String]) -> Result<(), TestError> {
+            self.log
+                .borrow_mut()
+                .push(format!("delete-many {}", keys.len()));
+            Ok(())
+        }
+    }
+
+    fn key_op(name: &str, slot: u32, key: &str) -> Operation {
+        let op = types::KeyOp {
+            slot,
+            key: key.into(),
+        };
+        match name {
+            "get" => Operation::Get(op),
+            "delete" => Operation::Delete(op),
+            _ => Operation::Exists(op),
+        }
+    }
+
+    #[test]
+    fn slots_perform_the_shared_calls_and_give_back_the_rest() {
+        const CALLS: StoreCalls<TestStore, TestError> = StoreCalls::new(
+            TestStore::get,
+            TestStore::set,
+            TestStore::delete,
+            TestStore::exists,
+        );
+        let mut slots = Slots::new("store");
+        assert!(matches!(
+            slots.insert(0, TestStore::default()),
+            Outcome::Opened
+        ));
+        let set = Operation::Set(types::SetOp {
+            slot: 0,
+            key: "k".into(),
+            value: b"v".to_vec(),
+        });
+        assert!(matches!(slots.perform(&CALLS, set), Ok(Outcome::Done)));
+        assert!(matches!(
+            slots.perform(&CALLS, key_op("get", 0, "k")),
+            Ok(Outcome::Value(Some(v))) if v == b"v"
+        ));
+        assert!(matches!(
+            slots.perform(&CALLS, key_op("exists", 0, "k")),
+            Ok(Outcome::Exists(true))
+        ));
+        assert!(matches!(
+            slots.perform(&CALLS, key_op("delete", 0, "k")),
+            Ok(Outcome::Done)
+        ));
+        assert!(matches!(
+            slots.perform(&CALLS, key_op("exists", 0, "bad")),
+            Ok(Outcome::Failed(KvError::Other(m))) if m == "refused"
+        ));
+        assert!(matches!(
+            slots.perform(&CALLS, key_op("get", 1, "k")),
+            Ok(Outcome::ScriptError(m)) if m == "get on slot 1, which holds no store; open one there first"
+        ));
+        let batch = Operation::DeleteMany(types::KeysOp {
+            slot: 0,
+            keys: vec!["k".into()],
+        });
+        let given_back = slots.perform(&CALLS, batch);
+        assert!(
+            matches!(&given_back, Err(Operation::DeleteMany(_))),
+            "without batch calls, delete-many is the driver's: {given_back:?}"
+        );
+        let log = slots.get(0, "test").map(|store| store.log.borrow().clone());
+        assert_eq!(
+            log.ok(),
+            Some(
+                ["set k", "get k", "exists k", "delete k", "exists bad"]
+                    .map(String::from)
+                    .to_vec()
+            ),
+            "an empty slot reaches no store"
+        );
+        let with_batch = CALLS.with_batch(TestStore::set_many, TestStore::delete_many);
+        let batch = Operation::DeleteMany(types::KeysOp {
+            slot: 0,
+            keys: vec!["k".into(), "j".into()],
+        });
+        assert!(matches!(
+            slots.perform(&with_batch, batch),
+            Ok(Outcome::Done)
+        ));
+        assert!(matches!(
+            slots.perform(&with_batch, Operation::Close(0)),
+            Ok(Outcome::Done)
+        ));
+        assert!(slots.vacant(0).is_ok(), "close empties the slot");
+    }
+
     #[test]
     fn an_operation_a_version_lacks_is_a_script_error_naming_both() {
         let outcome = not_in(
