@@ -4,9 +4,9 @@
 //! A driver (`guest-fixtures/driver-<name>`) is then its interface's calls: it maps each operation its version has
 //! to the interface's functions and the interface's error type to [`KvError`] ([`HostError`], usually through
 //! [`host_error!`]), and answers [`not_in`] for the others. A version whose store is a resource hands the calls
-//! every such version makes alike to [`Slots::perform`] ([`StoreCalls`]) and performs only the rest itself. The types come from the `script` world of `wit/driver.wit`; a driver's own bindings
-//! take them from here (wit-bindgen's `with` for `kvconf:driver/types`), so that every driver lowers and lifts
-//! the one definition.
+//! every such version makes alike to [`Slots::perform`] ([`StoreCalls`]) and performs only the rest itself. The
+//! types come from the `script` world of `wit/driver.wit`; a driver's own bindings take them from here
+//! (wit-bindgen's `with` for `kvconf:driver/types`), so that every driver lowers and lifts the one definition.
 //!
 //! Two rules keep a driver's report faithful, and the helpers here keep them:
 //! - Every host answer maps to one outcome with nothing lost: the same error variant, the same text, the keys in
@@ -639,14 +639,28 @@ mod tests {
             "an empty slot reaches no store"
         );
         let with_batch = CALLS.with_batch(TestStore::set_many, TestStore::delete_many);
-        let batch = Operation::DeleteMany(types::KeysOp {
+        let set_many = Operation::SetMany(types::SetManyOp {
+            slot: 0,
+            entries: vec![("k".into(), b"v".to_vec())],
+        });
+        assert!(matches!(
+            slots.perform(&with_batch, set_many),
+            Ok(Outcome::Done)
+        ));
+        let delete_many = Operation::DeleteMany(types::KeysOp {
             slot: 0,
             keys: vec!["k".into(), "j".into()],
         });
         assert!(matches!(
-            slots.perform(&with_batch, batch),
+            slots.perform(&with_batch, delete_many),
             Ok(Outcome::Done)
         ));
+        let log = slots.get(0, "test").map(|store| store.log.borrow().clone());
+        assert_eq!(
+            log.ok().as_deref().and_then(|log| log.get(5..)),
+            Some(["set-many 1", "delete-many 2"].map(String::from).as_slice()),
+            "with batch calls, set-many and delete-many reach the store"
+        );
         assert!(matches!(
             slots.perform(&with_batch, Operation::Close(0)),
             Ok(Outcome::Done)
