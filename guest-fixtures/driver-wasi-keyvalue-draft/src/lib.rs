@@ -7,8 +7,8 @@
 //! without judging it: deciding whether an answer conforms is the harness's job, so that one driver serves
 //! every profile.
 //!
-//! The script loop, the slots and the script errors are the drivers' shared crate's (`kvconf_driver_common`);
-//! this crate is the edition's calls and how the script vocabulary maps onto them.
+//! The script loop, slots, script errors and the calls store-resource versions share are the shared crate's
+//! (`kvconf_driver_common`, `StoreCalls`); this crate is the edition's other calls and how the script maps onto it.
 //!
 //! Two rules keep the report faithful:
 //! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `other` text,

@@ -6,8 +6,8 @@
 //! without judging it: deciding whether an answer conforms is the harness's job, so that one driver serves
 //! every profile.
 //!
-//! The script loop, the bucket slots and the script errors are the drivers' shared crate's
-//! (`kvconf_driver_common`); this crate is the wasi:keyvalue calls and the cas slots.
+//! The script loop, the bucket slots, the script errors and the calls store-resource versions share are the shared
+//! crate's (`kvconf_driver_common`, `StoreCalls`); this crate is the other wasi:keyvalue calls and the cas slots.
 //!
 //! Two rules keep the report faithful:
 //! - Every host answer maps to one outcome with nothing lost: the same error variant, the same `other` text,
